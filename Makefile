@@ -1,0 +1,129 @@
+# peeka — build, test, install.  `make help` lists the targets.
+VERSION   := 0.1.0
+PREFIX    ?= /usr/local
+DESTDIR   ?=
+BUILD     ?= build
+CC        ?= cc
+OPT       ?= -O2
+CFLAGS    ?= $(OPT) -g
+SAN       ?=
+LDFLAGS   ?=
+
+BASE_CFLAGS = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wstrict-prototypes \
+              -Wno-missing-field-initializers -Icommon -DPEEKA_VERSION='"$(VERSION)"' \
+              -MMD -MP $(SAN)
+
+ifeq ($(filter deps help clean distclean,$(MAKECMDGOALS)),)
+REC_PKGS  := $(shell sh mk/pkg.sh --cflags libzstd libcjson)
+ANA_PKGS  := $(shell sh mk/pkg.sh --cflags libarchive libzstd libcjson lua5.4)
+ifneq ($(findstring __PEEKA_MISSING_DEP__,$(REC_PKGS) $(ANA_PKGS)),)
+$(error a build dependency is missing: see the message above)
+endif
+REC_LIBS  := $(shell pkg-config --libs libzstd libcjson)
+ANA_LIBS  := $(shell pkg-config --libs libarchive libzstd libcjson lua5.4)
+endif
+
+COMMON_SRC := $(wildcard common/*.c)
+REC_SRC    := $(filter-out recorder/main.c,$(wildcard recorder/*.c))
+ANA_SRC    := $(filter-out analyzer/main.c,$(wildcard analyzer/*.c))
+obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
+
+COMMON_OBJ := $(call obj,$(COMMON_SRC))
+REC_OBJ    := $(call obj,$(REC_SRC))
+ANA_OBJ    := $(call obj,$(ANA_SRC))
+
+BIN_REC := $(BUILD)/bin/peeka-rec
+BIN_ANA := $(BUILD)/bin/peeka-analyze
+SCRIPTS_OUT := $(BUILD)/share/peeka/scripts
+
+UNIT_SRC  := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
+
+.PHONY: all agents scripts check unit e2e asan bench fuzz demo install uninstall \
+        deps clean distclean help
+all: $(BIN_REC) $(BIN_ANA) agents scripts
+
+help:
+	@echo "make            build peeka-rec, peeka-analyze, one agent per CPython"
+	@echo "make deps       install the Debian packages peeka needs (as root)"
+	@echo "make demo       record the bundled example service and report on it"
+	@echo "make check      run every test (unit + end-to-end, every CPython found)"
+	@echo "make asan       the test suite under AddressSanitizer + UBSan"
+	@echo "make bench      run the benchmarks"
+	@echo "make fuzz       run the libFuzzer targets (FUZZ_SECONDS=60 each)"
+	@echo "make install    PREFIX=$(PREFIX) DESTDIR= installs binaries, agents, scripts, docs"
+	@echo "PYTHONS='python3.12 /opt/py/bin/python3' limits the interpreters"
+
+deps:
+	@sh mk/deps.sh --install
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(BASE_CFLAGS) $(CFLAGS) $(REC_PKGS) $(ANA_PKGS) -c $< -o $@
+
+$(BIN_REC): $(call obj,recorder/main.c) $(REC_OBJ) $(COMMON_OBJ)
+	@mkdir -p $(@D)
+	$(CC) $(SAN) $(LDFLAGS) -o $@ $^ $(REC_LIBS) -lpthread
+
+$(BIN_ANA): $(call obj,analyzer/main.c) $(ANA_OBJ) $(COMMON_OBJ)
+	@mkdir -p $(@D)
+	$(CC) $(SAN) $(LDFLAGS) -o $@ $^ $(ANA_LIBS) -lm
+
+# One agent per interpreter minor version; mk/agent.mk builds one.
+agents:
+	@sh mk/pythons.sh > $(BUILD).pythons.tmp; \
+	if [ ! -s $(BUILD).pythons.tmp ]; then \
+	  echo "peeka: no CPython with headers found; run 'make deps' (python3-dev)" >&2; \
+	  rm -f $(BUILD).pythons.tmp; exit 1; fi; \
+	while read tag py; do \
+	  $(MAKE) --no-print-directory -f mk/agent.mk TAG=$$tag PY=$$py BUILD=$(BUILD) \
+	    CC="$(CC)" CFLAGS="$(CFLAGS)" SAN="$(AGENT_SAN)" VERSION=$(VERSION) || exit 1; \
+	done < $(BUILD).pythons.tmp; rm -f $(BUILD).pythons.tmp
+
+scripts:
+	@mkdir -p $(SCRIPTS_OUT)
+	@cp scripts/*.lua $(SCRIPTS_OUT)/ 2>/dev/null || true
+
+# Unit tests link everything but the two main() files.
+$(BUILD)/tests/test_%: tests/unit/test_%.c $(REC_OBJ) $(ANA_OBJ) $(COMMON_OBJ)
+	@mkdir -p $(@D)
+	$(CC) $(BASE_CFLAGS) $(CFLAGS) $(REC_PKGS) $(ANA_PKGS) $$(pkg-config --cflags check) \
+	  -o $@ $^ $(ANA_LIBS) $(REC_LIBS) $$(pkg-config --libs check) -lpthread -lm
+
+unit: $(UNIT_BINS)
+
+check: all unit
+	@BUILD=$(BUILD) python3 tests/run.py
+
+asan:
+	@$(MAKE) --no-print-directory BUILD=build-asan OPT=-O1 \
+	  SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
+	  check
+
+bench: all
+	@BUILD=$(BUILD) python3 tests/bench/run.py
+
+fuzz:
+	@$(MAKE) --no-print-directory -f mk/fuzz.mk BUILD=build-fuzz FUZZ_SECONDS=$(or $(FUZZ_SECONDS),60)
+
+demo: all
+	@sh examples/demo.sh $(BUILD)
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/peeka $(DESTDIR)$(PREFIX)/share/peeka/scripts \
+	  $(DESTDIR)$(PREFIX)/share/doc/peeka
+	install -m 755 $(BIN_REC) $(BIN_ANA) $(DESTDIR)$(PREFIX)/bin/
+	cp -R $(BUILD)/lib/peeka/. $(DESTDIR)$(PREFIX)/lib/peeka/
+	install -m 644 scripts/*.lua $(DESTDIR)$(PREFIX)/share/peeka/scripts/
+	install -m 644 README.md docs/*.md $(DESTDIR)$(PREFIX)/share/doc/peeka/
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/peeka-rec $(DESTDIR)$(PREFIX)/bin/peeka-analyze
+	rm -rf $(DESTDIR)$(PREFIX)/lib/peeka $(DESTDIR)$(PREFIX)/share/peeka $(DESTDIR)$(PREFIX)/share/doc/peeka
+
+clean:
+	rm -rf $(BUILD) build-asan build-fuzz
+
+distclean: clean
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -1,0 +1,24 @@
+# Builds the agent for one interpreter:
+#   make -f mk/agent.mk PY=/usr/bin/python3.11 TAG=cp311 BUILD=build
+# The result lands where peeka-rec looks for it: lib/peeka/agent/TAG/.
+PYINC   := $(shell $(PY) -c 'import sysconfig; print(sysconfig.get_paths()["include"])')
+OUT     := $(BUILD)/lib/peeka/agent/$(TAG)/_peeka_agent.so
+OBJDIR  := $(BUILD)/obj/agent-$(TAG)
+# The agent shares only what it needs from common/ (it lives in the target).
+SRCS    := $(wildcard agent/*.c) common/frame.c $(wildcard common/agent_*.c)
+OBJS    := $(patsubst %.c,$(OBJDIR)/%.o,$(SRCS))
+ACFLAGS := -std=c11 -D_GNU_SOURCE -fPIC -fvisibility=hidden -Wall -Wextra -Wshadow \
+           -Wno-missing-field-initializers -Wno-cast-function-type \
+           -Icommon -I$(PYINC) $(shell pkg-config --cflags libcjson) \
+           -DPEEKA_VERSION='"$(VERSION)"' -MMD -MP $(SAN)
+
+$(OUT): $(OBJS)
+	@mkdir -p $(@D)
+	$(CC) -shared $(SAN) -o $@ $^ $(shell pkg-config --libs libcjson) -lpthread
+	@echo "agent $(TAG) <- $(PY)"
+
+$(OBJDIR)/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(ACFLAGS) $(CFLAGS) -c $< -o $@
+
+-include $(OBJS:.o=.d)

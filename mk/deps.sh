@@ -1,0 +1,25 @@
+#!/bin/sh
+# Checks (and, as root with --install, installs) the Debian packages peeka
+# needs.  Without root it prints the exact apt-get command to run.
+set -u
+PKGS="build-essential pkg-config libarchive-dev libzstd-dev libcjson-dev liblua5.4-dev check python3-dev zstd jq"
+
+missing=""
+for p in $PKGS; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+
+cmd="apt-get install -y --no-install-recommends$missing"
+if [ "${1:-}" = "--install" ] && [ "$(id -u)" = 0 ]; then
+    echo "peeka: installing:$missing" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    { apt-get update -qq && $cmd -qq; } >&2 || {
+        echo "peeka: package installation failed; run: $cmd" >&2
+        exit 1
+    }
+    exit 0
+fi
+echo "peeka: missing packages:$missing" >&2
+echo "peeka: install them with:  sudo $cmd" >&2
+exit 1

@@ -1,0 +1,42 @@
+#!/bin/sh
+# Lists the CPython interpreters that have development headers, one per
+# minor version, as "TAG PATH" lines (TAG is cp38 ... cp314).  One agent is
+# built per line.  PYTHONS="python3.12 /opt/py/bin/python3" overrides the search.
+# With --all, every distinct interpreter is listed (the tests attach to each:
+# Debian's python3.11 and pyenv's 3.11 share an agent but differ in layout).
+set -u
+all=0
+[ "${1:-}" = "--all" ] && all=1
+
+candidates() {
+    if [ -n "${PYTHONS:-}" ]; then
+        for p in $PYTHONS; do echo "$p"; done
+        return
+    fi
+    for v in 8 9 10 11 12 13 14; do
+        echo "/usr/bin/python3.$v"
+        command -v "python3.$v" 2>/dev/null
+        for d in "${PYENV_ROOT:-$HOME/.pyenv}"/versions/3.$v*/bin/python3.$v; do echo "$d"; done
+    done
+    command -v python3 2>/dev/null
+}
+
+seen=" "
+for py in $(candidates); do
+    [ -x "$py" ] || continue
+    # A pyenv shim answers for versions it is not set to; ask the binary itself.
+    line=$("$py" - <<'PY' 2>/dev/null
+import sys, sysconfig, os
+inc = sysconfig.get_paths().get("include") or ""
+if os.path.exists(os.path.join(inc, "Python.h")) and (3, 8) <= sys.version_info[:2]:
+    print("cp%d%d %s" % (sys.version_info[0], sys.version_info[1], os.path.realpath(sys.executable)))
+PY
+) || continue
+    [ -n "$line" ] || continue
+    tag=${line%% *}
+    key=$tag
+    [ $all = 1 ] && key=${line#* }
+    case "$seen" in *" $key "*) continue ;; esac
+    seen="$seen$key "
+    echo "$line"
+done
