@@ -1,0 +1,94 @@
+/* State shared by the agent's files.  Everything here is touched only with
+ * the GIL held, unless marked "agent thread" or atomic. */
+#ifndef PEEKA_AGENT_H
+#define PEEKA_AGENT_H
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "jsonw.h"
+#include "ring.h"
+
+struct peeka_cond;
+
+enum probe_kind { PK_WATCH = 1 };
+
+#define MAX_PROBES 64
+#define MAX_PROBES_PER_FUNC 8
+#define RECORD_LIMIT (1u << 20)
+
+typedef struct probe {
+    int id;
+    int kind;
+    char *pattern;
+    int depth;
+    int64_t times;              /* -1: unlimited */
+    int at_enter, at_success, at_exception;
+    struct peeka_cond *cond;
+    int64_t observations, drops, cond_errors, seq;
+    int done;                   /* reached `times`: emits nothing more */
+    int pending;                /* some module it names is not imported yet */
+    int glob;                   /* keeps matching modules imported later */
+    PyObject *installed;        /* list of "module.Qualname" it hooked */
+} probe;
+
+/* One observed function object. */
+typedef struct hooked {
+    PyObject *func;             /* strong ref */
+    vectorcallfunc orig;
+    probe *probes[MAX_PROBES_PER_FUNC];
+    int nprobes;
+    int has_self;               /* args[0] is self/cls, reported as `target` */
+    int is_coro;                /* async def: time the awaited result */
+    char *name_json;            /* "module.Qualname" as a JSON string */
+    size_t name_json_len;
+    PyObject *replacements;     /* 3.11: list of (namespace, key, original, wrapper) */
+    int inflight;               /* calls inside the original right now */
+    int dead;                   /* unhooked while in flight: the last one out frees */
+} hooked;
+
+typedef struct agent {
+    int active;                 /* a recording is attached */
+    atomic_int stopping;        /* hooks pass through from now on */
+    ring rb;
+    int64_t drops;              /* records the ring refused */
+    probe *probes[MAX_PROBES];
+    int nprobes;
+    int64_t emitted;
+    int observing;              /* hooks formatting a record right now */
+} agent;
+
+extern agent g_agent;
+
+/* hooks.c */
+int  hooks_install(probe *p, PyObject *func, int has_self, PyObject *ns, PyObject *key);
+void hooks_remove_probe(probe *p);
+void hooks_remove_all(void);
+void hooks_release(hooked *h);
+int  hooks_count(void);
+
+/* watch.c */
+PyObject *watch_call(hooked *h, PyObject *callable, PyObject *const *args,
+                     size_t nargsf, PyObject *kwnames);
+int watch_init(void);
+
+/* format.c */
+void fmt_value(jsonw *w, PyObject *v, int level, int depth);
+void fmt_exception(jsonw *w, PyObject *exc);
+int  fmt_qualname(PyObject *func, char **out, size_t *outlen);
+
+/* resolve.c */
+int resolve_probe(probe *p, char *err, size_t errlen);
+void resolve_module_loaded(PyObject *modname);
+
+/* emit.c */
+int64_t now_wall_ns(void);
+int64_t now_mono_ns(void);
+void emit_record(probe *p, jsonw *w);
+jsonw *thread_writer(void);
+int thread_reentered(void);
+void thread_set_reentered(int v);
+
+#endif

@@ -1,0 +1,219 @@
+/* Requests from peeka-rec (docs/protocol.md): install, ready, stats, ping,
+ * remove, detach.  Each answer is one JSON object with the request's id. */
+#include "session.h"
+#include "cond.h"
+
+#include <cJSON.h>
+#include <stdio.h>
+#include <string.h>
+
+static int bool_field(const cJSON *o, const char *k, int dflt)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+    return cJSON_IsBool(v) ? cJSON_IsTrue(v) : dflt;
+}
+
+static double num_field(const cJSON *o, const char *k, double dflt)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+    return cJSON_IsNumber(v) ? v->valuedouble : dflt;
+}
+
+static void probe_free(probe *p)
+{
+    if (!p)
+        return;
+    free(p->pattern);
+    if (p->cond)
+        peeka_cond_free(p->cond);
+    Py_XDECREF(p->installed);
+    free(p);
+}
+
+void commands_free_probes(void)
+{
+    for (int i = 0; i < g_agent.nprobes; i++)
+        probe_free(g_agent.probes[i]);
+    g_agent.nprobes = 0;
+}
+
+static probe *probe_from_json(const cJSON *j, char *err, size_t errlen)
+{
+    const cJSON *pat = cJSON_GetObjectItemCaseSensitive(j, "pattern");
+    const cJSON *kind = cJSON_GetObjectItemCaseSensitive(j, "kind");
+    const cJSON *cond = cJSON_GetObjectItemCaseSensitive(j, "condition");
+    if (!cJSON_IsString(pat) || !cJSON_IsString(kind)) {
+        snprintf(err, errlen, "probe needs a string 'pattern' and 'kind'");
+        return NULL;
+    }
+    if (strcmp(kind->valuestring, "watch") != 0) {
+        snprintf(err, errlen, "probe kind '%s' is not supported by this agent", kind->valuestring);
+        return NULL;
+    }
+    probe *p = calloc(1, sizeof *p);
+    if (!p || !(p->pattern = strdup(pat->valuestring)) || !(p->installed = PyList_New(0))) {
+        snprintf(err, errlen, "out of memory");
+        probe_free(p);
+        return NULL;
+    }
+    p->id = (int)num_field(j, "id", 0);
+    p->kind = PK_WATCH;
+    p->depth = (int)num_field(j, "depth", 2);
+    p->times = (int64_t)num_field(j, "times", -1);
+    p->at_enter = bool_field(j, "at_enter", 0);
+    p->at_success = bool_field(j, "at_success", 1);
+    p->at_exception = bool_field(j, "at_exception", 1);
+    if (p->depth < 1) p->depth = 1;
+    if (p->depth > 16) p->depth = 16;
+    if (cJSON_IsString(cond) && cond->valuestring[0]) {
+        char cerr[200];
+        if (!(p->cond = peeka_cond_compile(cond->valuestring, cerr, sizeof cerr))) {
+            snprintf(err, errlen, "condition '%s': %s", cond->valuestring, cerr);
+            probe_free(p);
+            return NULL;
+        }
+    }
+    return p;
+}
+
+static cJSON *probe_stats(const probe *p)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "id", p->id);
+    cJSON_AddNumberToObject(o, "observations", (double)p->observations);
+    cJSON_AddNumberToObject(o, "drops", (double)p->drops);
+    cJSON_AddNumberToObject(o, "condition_errors", (double)p->cond_errors);
+    cJSON_AddBoolToObject(o, "pending", p->pending);
+    cJSON_AddBoolToObject(o, "done", p->done);
+    cJSON *inst = cJSON_AddArrayToObject(o, "installed");
+    for (Py_ssize_t i = 0; p->installed && i < PyList_GET_SIZE(p->installed); i++) {
+        const char *s = PyUnicode_AsUTF8(PyList_GET_ITEM(p->installed, i));
+        if (s)
+            cJSON_AddItemToArray(inst, cJSON_CreateString(s));
+    }
+    PyErr_Clear();
+    return o;
+}
+
+static cJSON *reply_new(double id, int ok)
+{
+    cJSON *r = cJSON_CreateObject();
+    cJSON_AddNumberToObject(r, "id", id);
+    cJSON_AddBoolToObject(r, "ok", ok);
+    return r;
+}
+
+static void add_stats(cJSON *r)
+{
+    cJSON *arr = cJSON_AddArrayToObject(r, "probes");
+    for (int i = 0; i < g_agent.nprobes; i++)
+        cJSON_AddItemToArray(arr, probe_stats(g_agent.probes[i]));
+    cJSON_AddNumberToObject(r, "drops", (double)g_agent.drops);
+    cJSON_AddNumberToObject(r, "observations", (double)g_agent.emitted);
+    cJSON_AddNumberToObject(r, "hooks", hooks_count());
+}
+
+/* All or nothing: a probe that fails to resolve removes the ones before it,
+ * so a typo never leaves half a recording installed. */
+static int install(const cJSON *req, cJSON *r, char *err, size_t errlen)
+{
+    const cJSON *list = cJSON_GetObjectItemCaseSensitive(req, "probes");
+    if (!cJSON_IsArray(list)) {
+        snprintf(err, errlen, "install needs a 'probes' array");
+        return -1;
+    }
+    int first = g_agent.nprobes;
+    const cJSON *j;
+    cJSON_ArrayForEach(j, list) {
+        if (g_agent.nprobes == MAX_PROBES) {
+            snprintf(err, errlen, "too many probes (limit %d)", MAX_PROBES);
+            goto undo;
+        }
+        probe *p = probe_from_json(j, err, errlen);
+        if (!p)
+            goto undo;
+        g_agent.probes[g_agent.nprobes++] = p;
+        if (resolve_probe(p, err, errlen) < 0)
+            goto undo;
+    }
+    if (pending_wanted() && pending_install(NULL) < 0) {
+        snprintf(err, errlen, "cannot install the import hook for pending probes");
+        PyErr_Clear();
+        goto undo;
+    }
+    add_stats(r);
+    return 0;
+undo:
+    while (g_agent.nprobes > first) {
+        probe *p = g_agent.probes[--g_agent.nprobes];
+        hooks_remove_probe(p);
+        probe_free(p);
+    }
+    PyErr_Clear();
+    return -1;
+}
+
+static int remove_probe(const cJSON *req, char *err, size_t errlen)
+{
+    int id = (int)num_field(req, "probe_id", -1);
+    for (int i = 0; i < g_agent.nprobes; i++) {
+        probe *p = g_agent.probes[i];
+        if (p->id != id)
+            continue;
+        hooks_remove_probe(p);
+        p->done = 1;   /* stays listed so its counts reach the summary */
+        return 0;
+    }
+    snprintf(err, errlen, "no probe with id %d", id);
+    return -1;
+}
+
+char *commands_handle(const char *json, size_t len, int *detach, int *ready)
+{
+    char err[512] = "";
+    cJSON *req = cJSON_ParseWithLength(json, len);
+    const cJSON *cmd = req ? cJSON_GetObjectItemCaseSensitive(req, "cmd") : NULL;
+    double id = req ? num_field(req, "id", 0) : 0;
+    cJSON *r = reply_new(id, 1);
+    int rc = 0;
+    if (!cJSON_IsString(cmd)) {
+        snprintf(err, sizeof err, "request is not a JSON object with a 'cmd' string");
+        rc = -1;
+    } else if (!strcmp(cmd->valuestring, "install")) {
+        rc = install(req, r, err, sizeof err);
+    } else if (!strcmp(cmd->valuestring, "ready")) {
+        *ready = 1;
+    } else if (!strcmp(cmd->valuestring, "stats")) {
+        add_stats(r);
+    } else if (!strcmp(cmd->valuestring, "ping")) {
+        /* the lease is renewed by any frame */
+    } else if (!strcmp(cmd->valuestring, "remove")) {
+        rc = remove_probe(req, err, sizeof err);
+    } else if (!strcmp(cmd->valuestring, "detach")) {
+        *detach = 1;
+    } else {
+        snprintf(err, sizeof err, "unknown command '%s'", cmd->valuestring);
+        rc = -1;
+    }
+    if (rc < 0) {
+        cJSON_ReplaceItemInObject(r, "ok", cJSON_CreateFalse());
+        cJSON_AddStringToObject(r, "error", err);
+    }
+    char *out = cJSON_PrintUnformatted(r);
+    cJSON_Delete(r);
+    cJSON_Delete(req);
+    return out;
+}
+
+/* The final word of a session: counts that must match the archive. */
+char *commands_stats_json(const char *extra_key, const char *extra_val)
+{
+    cJSON *r = cJSON_CreateObject();
+    cJSON_AddStringToObject(r, "event", "detached");
+    if (extra_key)
+        cJSON_AddStringToObject(r, extra_key, extra_val);
+    add_stats(r);
+    char *out = cJSON_PrintUnformatted(r);
+    cJSON_Delete(r);
+    return out;
+}

@@ -1,0 +1,32 @@
+/* A bounded JSON text writer: the agent's records are built with it on the
+ * hot path, so it appends into one growable buffer with a hard ceiling and
+ * remembers overflow instead of failing at every call. */
+#ifndef PEEKA_JSONW_H
+#define PEEKA_JSONW_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct {
+    char *buf;
+    size_t len, cap, limit;
+    int overflow;   /* the record hit `limit`; its text is incomplete */
+} jsonw;
+
+int  jsonw_init(jsonw *w, size_t initial, size_t limit);
+void jsonw_free(jsonw *w);
+void jsonw_reset(jsonw *w);
+
+void jsonw_raw(jsonw *w, const char *s, size_t n);
+#define jsonw_lit(w, s) jsonw_raw((w), (s), sizeof(s) - 1)
+void jsonw_char(jsonw *w, char c);
+void jsonw_i64(jsonw *w, int64_t v);
+void jsonw_u64(jsonw *w, uint64_t v);
+/* Finite doubles only; ndigits after the point, trailing zeros kept short. */
+void jsonw_fixed(jsonw *w, double v, int ndigits);
+/* A quoted JSON string of UTF-8 text s[0..n); invalid bytes become U+FFFD. */
+void jsonw_str(jsonw *w, const char *s, size_t n);
+/* `,"key":` or `"key":` depending on `first`. */
+void jsonw_key(jsonw *w, const char *key, int first);
+
+#endif

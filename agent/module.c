@@ -1,0 +1,68 @@
+/* The `_peeka_agent` extension module: start() is what the bootstrap calls;
+ * the rest is for the atexit hook and for tests. */
+#include "session.h"
+#include "wrapper311.h"
+
+#define DEFAULT_BUFFER (4u << 20)
+
+static PyObject *agent_start(PyObject *self, PyObject *args, PyObject *kw)
+{
+    (void)self;
+    static char *names[] = {"socket", "token", "buffer_bytes", "wait_ms", NULL};
+    const char *path, *token;
+    Py_ssize_t buffer = DEFAULT_BUFFER;
+    int wait_ms = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "ss|ni", names, &path, &token, &buffer, &wait_ms))
+        return NULL;
+    if (buffer < 64 * 1024 || buffer > ((Py_ssize_t)1 << 30)) {
+        PyErr_SetString(PyExc_ValueError, "buffer_bytes must be between 64 KiB and 1 GiB");
+        return NULL;
+    }
+    session_opts o = {path, token, (size_t)buffer, wait_ms};
+    if (session_start(&o) < 0)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+static PyObject *agent_atexit(PyObject *self, PyObject *unused)
+{
+    (void)self; (void)unused;
+    session_shutdown();
+    Py_RETURN_NONE;
+}
+
+static PyObject *agent_status(PyObject *self, PyObject *unused)
+{
+    (void)self; (void)unused;
+    return Py_BuildValue("{s:O,s:i,s:L,s:L}", "active", g_agent.active ? Py_True : Py_False,
+                         "hooks", hooks_count(), "observations", (long long)g_agent.emitted,
+                         "drops", (long long)g_agent.drops);
+}
+
+static PyMethodDef methods[] = {
+    {"start", (PyCFunction)(void (*)(void))agent_start, METH_VARARGS | METH_KEYWORDS,
+     "start(socket, token, buffer_bytes=4 MiB, wait_ms=0): connect to peeka-rec"},
+    {"_atexit", agent_atexit, METH_NOARGS, "detach before the interpreter exits"},
+    {"status", agent_status, METH_NOARGS, "the agent's state, for tests"},
+    {NULL, NULL, 0, NULL}
+};
+
+static struct PyModuleDef moddef = {
+    PyModuleDef_HEAD_INIT, "_peeka_agent",
+    "peeka's in-process agent: observes chosen functions for peeka-rec.", -1, methods,
+    NULL, NULL, NULL, NULL
+};
+
+PyMODINIT_FUNC PyInit__peeka_agent(void);
+
+__attribute__((visibility("default"))) PyMODINIT_FUNC PyInit__peeka_agent(void)
+{
+    PyObject *m = PyModule_Create(&moddef);
+    if (!m)
+        return NULL;
+    if (wrapper311_ready(m) < 0 || PyModule_AddStringConstant(m, "__version__", PEEKA_VERSION) < 0) {
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
+}

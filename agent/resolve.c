@@ -1,0 +1,328 @@
+/* From a probe's pattern (`app.views.checkout`, `app.*.handle_*`,
+ * `app.cart.Cart.total`) to the function objects to hook.
+ *
+ * The module part is the longest imported prefix.  A pattern whose module is
+ * not imported yet stays pending and is resolved when the module is imported
+ * (see pending.c); a name that cannot exist (no such top-level module, no
+ * such attribute in an imported module) is an error before anything is
+ * installed. */
+#include "agent.h"
+
+#include <fnmatch.h>
+#include <stdio.h>
+#include <string.h>
+
+#define MAX_SEGS 32
+
+typedef struct {
+    char *segs[MAX_SEGS];
+    int n;
+    char buf[1024];
+} pattern;
+
+static int has_glob(const char *s)
+{
+    return strpbrk(s, "*?[") != NULL;
+}
+
+static int split(pattern *pt, const char *src, char *err, size_t errlen)
+{
+    if (strlen(src) >= sizeof pt->buf) {
+        snprintf(err, errlen, "pattern too long: %.60s...", src);
+        return -1;
+    }
+    strcpy(pt->buf, src);
+    pt->n = 0;
+    for (char *s = pt->buf, *save = NULL, *tok; (tok = strtok_r(s, ".", &save)); s = NULL) {
+        if (pt->n == MAX_SEGS) {
+            snprintf(err, errlen, "pattern has too many parts: %s", src);
+            return -1;
+        }
+        pt->segs[pt->n++] = tok;
+    }
+    if (pt->n < 2) {
+        snprintf(err, errlen, "pattern '%s' must be module.function or module.Class.method", src);
+        return -1;
+    }
+    return 0;
+}
+
+static void join(char *out, size_t outlen, char *const *segs, int n)
+{
+    out[0] = 0;
+    for (int i = 0; i < n; i++) {
+        if (i) strncat(out, ".", outlen - strlen(out) - 1);
+        strncat(out, segs[i], outlen - strlen(out) - 1);
+    }
+}
+
+typedef struct {
+    probe *p;
+    int hooked;
+    int glob;          /* the pattern has wildcards: missing names are no error */
+    char *err;
+    size_t errlen;
+} ctx;
+
+/* The Python function behind a class or module attribute, if there is one. */
+static PyObject *function_of(PyObject *v, int in_class, int *has_self)
+{
+    *has_self = in_class;
+    if (PyObject_TypeCheck(v, &PyStaticMethod_Type) || PyObject_TypeCheck(v, &PyClassMethod_Type)) {
+        *has_self = PyObject_TypeCheck(v, &PyClassMethod_Type);
+        PyObject *f = PyObject_GetAttrString(v, "__func__");
+        Py_XDECREF(f);   /* kept alive by the descriptor */
+        PyErr_Clear();
+        return f && PyFunction_Check(f) ? f : NULL;
+    }
+    if (PyObject_TypeCheck(v, &PyProperty_Type)) {
+        PyObject *f = PyObject_GetAttrString(v, "fget");
+        Py_XDECREF(f);
+        PyErr_Clear();
+        return f && PyFunction_Check(f) ? f : NULL;
+    }
+    /* Decorators that return a C object (functools.lru_cache, ...) keep the
+     * Python function in __wrapped__: hook that one. */
+    for (int i = 0; i < 8 && v && !PyFunction_Check(v); i++) {
+        PyObject *w = PyObject_GetAttrString(v, "__wrapped__");
+        Py_XDECREF(w);
+        PyErr_Clear();
+        v = w;
+    }
+    return v && PyFunction_Check(v) ? v : NULL;
+}
+
+static int defined_in(PyObject *v, PyObject *modname)
+{
+    PyObject *m = PyObject_GetAttrString(v, "__module__");
+    int same = m && PyUnicode_Check(m) && PyUnicode_Compare(m, modname) == 0;
+    Py_XDECREF(m);
+    PyErr_Clear();
+    return same;
+}
+
+static int hook_value(ctx *c, PyObject *v, int in_class, PyObject *ns, PyObject *key, const char *label)
+{
+    int has_self;
+    PyObject *f = function_of(v, in_class, &has_self);
+    if (!f) {
+        if (c->glob)
+            return 0;
+        snprintf(c->err, c->errlen, "%s is a %s, not a Python function: watch observes "
+                 "functions and methods written in Python", label, Py_TYPE(v)->tp_name);
+        return -1;
+    }
+    if (hooks_install(c->p, f, has_self, ns, key) < 0) {
+        snprintf(c->err, c->errlen, "cannot hook %s", label);
+        PyErr_Clear();
+        return -1;
+    }
+    c->hooked++;
+    return 0;
+}
+
+static int resolve_in(ctx *c, PyObject *container, PyObject *modname, char *const *segs, int n,
+                      const char *prefix);
+
+/* Names in a module or class dict matching one glob segment. */
+static int resolve_glob(ctx *c, PyObject *container, PyObject *modname, char *const *segs, int n,
+                        const char *prefix)
+{
+    int is_class = PyType_Check(container);
+    PyObject *d = is_class ? ((PyTypeObject *)container)->tp_dict : PyModule_GetDict(container);
+    PyObject *items = PyDict_Items(d);
+    if (!items) { PyErr_Clear(); return -1; }
+    int rc = 0;
+    for (Py_ssize_t i = 0; rc == 0 && i < PyList_GET_SIZE(items); i++) {
+        PyObject *k = PyTuple_GET_ITEM(PyList_GET_ITEM(items, i), 0);
+        PyObject *v = PyTuple_GET_ITEM(PyList_GET_ITEM(items, i), 1);
+        const char *name = PyUnicode_Check(k) ? PyUnicode_AsUTF8(k) : NULL;
+        if (!name) { PyErr_Clear(); continue; }
+        /* Like shell dotfiles: `*` skips private and dunder names. */
+        if ((name[0] == '_' && segs[0][0] != '_') || fnmatch(segs[0], name, 0) != 0)
+            continue;
+        if (!is_class && !defined_in(v, modname))   /* imported names belong elsewhere */
+            continue;
+        char label[512];
+        snprintf(label, sizeof label, "%s.%s", prefix, name);
+        if (n > 1) {
+            if (PyType_Check(v))
+                rc = resolve_in(c, v, modname, segs + 1, n - 1, label);
+        } else if (!PyType_Check(v)) {
+            rc = hook_value(c, v, is_class, is_class ? container : d, k, label);
+        }
+    }
+    Py_DECREF(items);
+    return rc;
+}
+
+/* An exact name: module dict, or the class MRO (a method may be inherited). */
+static PyObject *lookup(PyObject *container, PyObject *key, PyObject **owner)
+{
+    if (!PyType_Check(container)) {
+        *owner = PyModule_GetDict(container);
+        return PyDict_GetItemWithError(*owner, key);
+    }
+    PyObject *mro = ((PyTypeObject *)container)->tp_mro;
+    for (Py_ssize_t i = 0; mro && i < PyTuple_GET_SIZE(mro); i++) {
+        PyObject *cls = PyTuple_GET_ITEM(mro, i);
+        PyObject *v = PyDict_GetItemWithError(((PyTypeObject *)cls)->tp_dict, key);
+        if (v) { *owner = cls; return v; }
+    }
+    return NULL;
+}
+
+static int resolve_in(ctx *c, PyObject *container, PyObject *modname, char *const *segs, int n,
+                      const char *prefix)
+{
+    if (has_glob(segs[0]))
+        return resolve_glob(c, container, modname, segs, n, prefix);
+    PyObject *key = PyUnicode_FromString(segs[0]);
+    if (!key) { PyErr_Clear(); return -1; }
+    PyObject *owner = NULL;
+    PyObject *v = lookup(container, key, &owner);
+    PyErr_Clear();
+    char label[512];
+    snprintf(label, sizeof label, "%s.%s", prefix, segs[0]);
+    int rc = 0;
+    if (!v) {
+        if (!c->glob) {
+            snprintf(c->err, c->errlen, "%s '%s' has no attribute '%s'",
+                     PyType_Check(container) ? "class" : "module", prefix, segs[0]);
+            rc = -1;
+        }
+    } else if (n > 1) {
+        if (PyType_Check(v)) {
+            rc = resolve_in(c, v, modname, segs + 1, n - 1, label);
+        } else if (!c->glob) {
+            snprintf(c->err, c->errlen, "%s is a %s, not a class", label, Py_TYPE(v)->tp_name);
+            rc = -1;
+        }
+    } else if (PyType_Check(v)) {
+        if (!c->glob) {
+            snprintf(c->err, c->errlen, "%s is a class: name a method (%s.method or %s.*)",
+                     label, label, label);
+            rc = -1;
+        }
+    } else {
+        rc = hook_value(c, v, PyType_Check(container), PyType_Check(container) ? owner : owner, key, label);
+    }
+    Py_DECREF(key);
+    return rc;
+}
+
+/* Could `name` be imported later?  find_spec reads the file system but
+ * imports nothing (the parent of a dotted name is already imported here). */
+static int importable(const char *name)
+{
+    PyObject *util = PyImport_ImportModule("importlib.util");
+    PyObject *spec = util ? PyObject_CallMethod(util, "find_spec", "s", name) : NULL;
+    int ok = spec && spec != Py_None;
+    Py_XDECREF(spec);
+    Py_XDECREF(util);
+    PyErr_Clear();
+    return ok;
+}
+
+/* Modules in sys.modules whose dotted name matches segs[0..k). */
+static PyObject *matching_modules(char *const *segs, int k)
+{
+    char modpat[1024];
+    join(modpat, sizeof modpat, segs, k);
+    PyObject *out = PyList_New(0);
+    PyObject *modules = PySys_GetObject("modules");
+    if (!out || !modules)
+        return out;
+    if (!has_glob(modpat)) {
+        PyObject *m = PyDict_GetItemString(modules, modpat);
+        if (m && PyModule_Check(m))
+            PyList_Append(out, m);
+        return out;
+    }
+    PyObject *keys = PyDict_Keys(modules);
+    for (Py_ssize_t i = 0; keys && i < PyList_GET_SIZE(keys); i++) {
+        PyObject *kname = PyList_GET_ITEM(keys, i);
+        const char *s = PyUnicode_Check(kname) ? PyUnicode_AsUTF8(kname) : NULL;
+        if (!s || fnmatch(modpat, s, FNM_PERIOD) != 0)
+            continue;
+        int dots = 0;
+        for (const char *q = s; *q; q++) dots += *q == '.';
+        PyObject *m = PyDict_GetItem(modules, kname);
+        if (dots == k - 1 && m && PyModule_Check(m))
+            PyList_Append(out, m);
+    }
+    Py_XDECREF(keys);
+    PyErr_Clear();
+    return out;
+}
+
+int resolve_probe(probe *p, char *err, size_t errlen)
+{
+    pattern pt;
+    if (split(&pt, p->pattern, err, errlen) < 0)
+        return -1;
+    ctx c = {p, 0, has_glob(p->pattern), err, errlen};
+    p->glob = c.glob;
+    int found_module = 0;
+    for (int k = pt.n - 1; k >= 1; k--) {
+        PyObject *mods = matching_modules(pt.segs, k);
+        if (!mods) { PyErr_Clear(); return -1; }
+        for (Py_ssize_t i = 0; i < PyList_GET_SIZE(mods); i++) {
+            PyObject *m = PyList_GET_ITEM(mods, i);
+            PyObject *modname = PyModule_GetNameObject(m);
+            if (!modname) { PyErr_Clear(); continue; }
+            char prefix[512];
+            snprintf(prefix, sizeof prefix, "%s", PyUnicode_AsUTF8(modname));
+            found_module = 1;
+            /* The next segment may name a submodule that is not imported yet. */
+            char sub[1024];
+            join(sub, sizeof sub, pt.segs, k + 1);
+            int rc;
+            if (!c.glob && k + 1 < pt.n && !PyObject_HasAttrString(m, pt.segs[k]) && importable(sub))
+                rc = 1;   /* pending */
+            else
+                rc = resolve_in(&c, m, modname, pt.segs + k, pt.n - k, prefix);
+            Py_DECREF(modname);
+            if (rc < 0) { Py_DECREF(mods); return -1; }
+            if (rc == 1) { Py_DECREF(mods); p->pending = 1; return 0; }
+        }
+        Py_DECREF(mods);
+        if (found_module && !c.glob)
+            break;
+    }
+    if (c.hooked) {
+        p->pending = c.glob;   /* a glob keeps matching modules imported later */
+        return c.hooked;
+    }
+    if (!found_module && !c.glob && !has_glob(pt.segs[0]) && !importable(pt.segs[0])) {
+        snprintf(err, errlen, "no module named '%s' (pattern %s)", pt.segs[0], p->pattern);
+        return -1;
+    }
+    if (found_module && !c.glob && !err[0])
+        snprintf(err, errlen, "nothing matches %s", p->pattern);
+    if (err[0])
+        return -1;
+    p->pending = 1;
+    return 0;
+}
+
+/* A module finished importing: pending probes that may live in it get
+ * another chance.  Errors now cannot be reported as install errors; the
+ * probe just stays pending and the summary says so. */
+void resolve_module_loaded(PyObject *modname)
+{
+    const char *name = PyUnicode_AsUTF8(modname);
+    if (!name) { PyErr_Clear(); return; }
+    size_t len = strlen(name);
+    for (int i = 0; i < g_agent.nprobes; i++) {
+        probe *p = g_agent.probes[i];
+        if (!p->pending)
+            continue;
+        if (!p->glob && (strncmp(p->pattern, name, len) != 0 || p->pattern[len] != '.'))
+            continue;
+        char err[256] = "";
+        int n = resolve_probe(p, err, sizeof err);
+        if (n < 0)
+            PyErr_Clear();
+    }
+}

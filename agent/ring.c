@@ -1,0 +1,87 @@
+#include "ring.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* Each record is a 4-byte length followed by its bytes, padded to 4.  A
+ * length of WRAP means "continue at offset 0": records are never split
+ * across the end, so the consumer copies each with one memcpy. */
+#define WRAP UINT32_MAX
+#define ALIGN4(n) (((n) + 3) & ~(size_t)3)
+
+int ring_init(ring *r, size_t size)
+{
+    size_t s = 4096;
+    while (s < size)
+        s <<= 1;
+    r->data = malloc(s);
+    r->size = r->data ? s : 0;
+    atomic_init(&r->head, 0);
+    atomic_init(&r->tail, 0);
+    return r->data ? 0 : -1;
+}
+
+void ring_free(ring *r)
+{
+    free(r->data);
+    r->data = NULL;
+    r->size = 0;
+}
+
+size_t ring_max_record(const ring *r)
+{
+    return r->size / 4;
+}
+
+int ring_empty(ring *r)
+{
+    return atomic_load_explicit(&r->head, memory_order_acquire) ==
+           atomic_load_explicit(&r->tail, memory_order_relaxed);
+}
+
+int ring_push(ring *r, const void *rec, size_t len)
+{
+    if (len > ring_max_record(r))
+        return -1;
+    uint64_t tail = atomic_load_explicit(&r->tail, memory_order_relaxed);
+    uint64_t head = atomic_load_explicit(&r->head, memory_order_acquire);
+    size_t need = 4 + ALIGN4(len);
+    size_t off = (size_t)(tail & (r->size - 1));
+    size_t to_end = r->size - off;
+    size_t skip = to_end < need ? to_end : 0;
+    if (tail + skip + need - head > r->size)
+        return -1;
+    if (skip) {
+        uint32_t w = WRAP;
+        memcpy(r->data + off, &w, 4);  /* to_end >= 4: offsets stay 4-aligned */
+        off = 0;
+    }
+    uint32_t l = (uint32_t)len;
+    memcpy(r->data + off, &l, 4);
+    memcpy(r->data + off + 4, rec, len);
+    atomic_store_explicit(&r->tail, tail + skip + need, memory_order_release);
+    return 0;
+}
+
+size_t ring_pop(ring *r, uint8_t *dst, size_t cap)
+{
+    uint64_t head = atomic_load_explicit(&r->head, memory_order_relaxed);
+    uint64_t tail = atomic_load_explicit(&r->tail, memory_order_acquire);
+    size_t out = 0;
+    while (head != tail) {
+        size_t off = (size_t)(head & (r->size - 1));
+        uint32_t l;
+        memcpy(&l, r->data + off, 4);
+        if (l == WRAP) {
+            head += r->size - off;
+            continue;
+        }
+        if (out + l > cap)
+            break;
+        memcpy(dst + out, r->data + off + 4, l);
+        out += l;
+        head += 4 + ALIGN4(l);
+    }
+    atomic_store_explicit(&r->head, head, memory_order_release);
+    return out;
+}

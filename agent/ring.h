@@ -1,0 +1,33 @@
+/* The buffer between application threads and the agent's sender thread.
+ *
+ * Producers are application threads inside a hook; they always hold the GIL,
+ * so there is exactly one producer at a time and the ring can be a simple
+ * single-producer/single-consumer queue.  The consumer is the agent thread,
+ * which never holds the GIL while draining.  A full ring drops the record
+ * (the caller counts it): application threads never wait. */
+#ifndef PEEKA_RING_H
+#define PEEKA_RING_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct {
+    uint8_t *data;
+    size_t size;                 /* power of two */
+    _Atomic uint64_t head;       /* next byte the consumer reads */
+    _Atomic uint64_t tail;       /* next byte the producer writes */
+} ring;
+
+int  ring_init(ring *r, size_t size);
+void ring_free(ring *r);
+/* Copies one record in; 0 on success, -1 if it does not fit now. */
+int  ring_push(ring *r, const void *rec, size_t len);
+/* Copies whole records out into dst (at most cap bytes, records never split);
+ * returns the bytes copied, 0 if empty.  A record larger than cap is
+ * impossible: push refuses records over size/4 and callers pass cap >= that. */
+size_t ring_pop(ring *r, uint8_t *dst, size_t cap);
+size_t ring_max_record(const ring *r);
+int  ring_empty(ring *r);
+
+#endif

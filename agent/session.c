@@ -1,0 +1,446 @@
+/* The agent's single native thread: it owns the socket to peeka-rec, drains
+ * the ring into RECORDS frames, answers requests (taking the GIL only for
+ * those), and tears everything down on every way a session can end:
+ * detach request, recorder gone (EOF), recorder hung (lease expired or a
+ * send that cannot complete), deadline passed, interpreter exiting. */
+#include "session.h"
+#include "frame.h"
+
+#include <cJSON.h>
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+agent g_agent;
+
+typedef struct {
+    int fd;
+    pthread_t thread;
+    int joinable;
+    int64_t lease_ns, deadline_ns, last_rx_ns;
+    peeka_fdec dec;
+    uint8_t *sendbuf;
+    size_t sendcap;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int ready, finished;
+    atomic_int exiting;         /* atexit: the main thread has already unhooked */
+    char *final_stats;          /* the last word, built with the GIL */
+} session;
+
+static session S = {.fd = -1, .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+
+int session_active(void)
+{
+    return g_agent.active;
+}
+
+static int is_finalizing(void)
+{
+#if PY_VERSION_HEX >= 0x030D0000
+    return Py_IsFinalizing();
+#else
+    return _Py_IsFinalizing();
+#endif
+}
+
+static int send_frame(uint8_t type, const void *body, size_t len)
+{
+    return peeka_frame_send(S.fd, type, body, len) == PFE_OK ? 0 : -1;
+}
+
+static int drain_ring(void)
+{
+    size_t n;
+    while ((n = ring_pop(&g_agent.rb, S.sendbuf, S.sendcap)) > 0)
+        if (send_frame(PF_RECORDS, S.sendbuf, n) < 0)
+            return -1;
+    return 0;
+}
+
+/* Undo every hook; with the GIL.  Records already in the ring still go out. */
+static void unhook_all(const char *reason)
+{
+    atomic_store(&g_agent.stopping, 1);
+    hooks_remove_all();
+    pending_remove();
+    free(S.final_stats);
+    S.final_stats = commands_stats_json("reason", reason);
+    PyErr_Clear();
+}
+
+static void unregister_atexit(void)
+{
+    PyObject *ax = PyImport_ImportModule("atexit");
+    PyObject *mod = PyImport_AddModule("_peeka_agent");   /* borrowed */
+    PyObject *fn = mod ? PyObject_GetAttrString(mod, "_atexit") : NULL;
+    if (ax && fn) {
+        PyObject *r = PyObject_CallMethod(ax, "unregister", "O", fn);
+        Py_XDECREF(r);
+    }
+    Py_XDECREF(fn);
+    Py_XDECREF(ax);
+    PyErr_Clear();
+}
+
+static void handle_frame(uint8_t type, const uint8_t *body, uint32_t len, int *detach, double *detach_id)
+{
+    if (type != PF_REQUEST)
+        return;   /* the recorder sends only requests after WELCOME */
+    int ready = 0;
+    PyGILState_STATE g = PyGILState_Ensure();
+    char *reply = commands_handle((const char *)body, len, detach, &ready);
+    PyGILState_Release(g);
+    if (*detach) {   /* answered after the teardown, with the final counts */
+        cJSON *req = cJSON_ParseWithLength((const char *)body, len);
+        cJSON *id = req ? cJSON_GetObjectItemCaseSensitive(req, "id") : NULL;
+        *detach_id = cJSON_IsNumber(id) ? id->valuedouble : 0;
+        cJSON_Delete(req);
+    } else if (reply) {
+        send_frame(PF_REPLY, reply, strlen(reply));
+    }
+    cJSON_free(reply);
+    if (ready) {
+        pthread_mutex_lock(&S.mu);
+        S.ready = 1;
+        pthread_cond_broadcast(&S.cv);
+        pthread_mutex_unlock(&S.mu);
+    }
+}
+
+/* One pass of reading; returns a reason to stop, or NULL. */
+static const char *read_requests(int *detach, double *detach_id)
+{
+    size_t room;
+    uint8_t *space = peeka_fdec_space(&S.dec, &room);
+    ssize_t n = recv(S.fd, space, room, MSG_DONTWAIT);
+    if (n == 0)
+        return "recorder-closed";
+    if (n < 0)
+        return errno == EAGAIN || errno == EINTR ? NULL : "recorder-error";
+    peeka_fdec_commit(&S.dec, (size_t)n);
+    S.last_rx_ns = now_mono_ns();
+    uint8_t type;
+    const uint8_t *body;
+    uint32_t len;
+    int rc;
+    while ((rc = peeka_fdec_next(&S.dec, &type, &body, &len)) == 1 && !*detach)
+        handle_frame(type, body, len, detach, detach_id);
+    return rc < 0 ? "protocol-error" : NULL;
+}
+
+static const char *run_loop(int *detach, double *detach_id)
+{
+    for (;;) {
+        if (atomic_load(&S.exiting))
+            return "target-exiting";
+        struct pollfd pfd = {S.fd, POLLIN, 0};
+        int pr = poll(&pfd, 1, 5);
+        if (pr < 0 && errno != EINTR)
+            return "poll-error";
+        if (pr > 0) {
+            const char *why = read_requests(detach, detach_id);
+            if (why)
+                return why;
+            if (*detach)
+                return "detach";
+        }
+        if (drain_ring() < 0)
+            return "recorder-not-reading";
+        int64_t now = now_mono_ns();
+        if (now - S.last_rx_ns > S.lease_ns)
+            return "lease-expired";
+        if (S.deadline_ns && now > S.deadline_ns)
+            return "deadline";
+    }
+}
+
+/* Waits (GIL released) for hooks still formatting a record: they write into
+ * the ring and read their probe, so neither may go away under them. */
+static int quiesce(void)
+{
+    for (int i = 0; i < 1000 && g_agent.observing > 0; i++) {
+        Py_BEGIN_ALLOW_THREADS
+        usleep(1000);
+        Py_END_ALLOW_THREADS
+    }
+    return g_agent.observing == 0;
+}
+
+static void release_state(int can_free)
+{
+    if (can_free) {
+        commands_free_probes();
+        ring_free(&g_agent.rb);
+    }   /* else: a hook is stuck in user __repr__ code; leak rather than crash */
+    g_agent.active = 0;
+}
+
+static void *agent_thread(void *arg)
+{
+    (void)arg;
+    int detach = 0;
+    double detach_id = 0;
+    const char *reason = run_loop(&detach, &detach_id);
+    int can_free = 0;
+    if (!atomic_load(&S.exiting) && !is_finalizing()) {
+        PyGILState_STATE g = PyGILState_Ensure();
+        unhook_all(reason);
+        unregister_atexit();
+        can_free = quiesce();
+        PyGILState_Release(g);
+    }
+    drain_ring();
+    if (S.final_stats) {
+        if (detach) {
+            cJSON *r = cJSON_Parse(S.final_stats);
+            if (r) {
+                cJSON_DeleteItemFromObject(r, "event");
+                cJSON_AddNumberToObject(r, "id", detach_id);
+                cJSON_AddBoolToObject(r, "ok", 1);
+                char *s = cJSON_PrintUnformatted(r);
+                if (s) send_frame(PF_REPLY, s, strlen(s));
+                cJSON_free(s);
+                cJSON_Delete(r);
+            }
+        } else {
+            send_frame(PF_EVENT, S.final_stats, strlen(S.final_stats));
+        }
+    }
+    shutdown(S.fd, SHUT_RDWR);
+    close(S.fd);
+    S.fd = -1;
+    if (!atomic_load(&S.exiting) && !is_finalizing()) {
+        PyGILState_STATE g = PyGILState_Ensure();
+        release_state(can_free);
+        PyGILState_Release(g);
+    }
+    pthread_mutex_lock(&S.mu);
+    S.finished = 1;
+    pthread_cond_broadcast(&S.cv);
+    pthread_mutex_unlock(&S.mu);
+    return NULL;
+}
+
+void session_shutdown(void)
+{
+    if (!g_agent.active || !S.joinable)
+        return;
+    unhook_all("target-exiting");
+    int can_free = quiesce();
+    atomic_store(&S.exiting, 1);
+    Py_BEGIN_ALLOW_THREADS
+    pthread_join(S.thread, NULL);
+    Py_END_ALLOW_THREADS
+    S.joinable = 0;
+    release_state(can_free);
+    unregister_atexit();
+}
+
+static int connect_socket(const char *path)
+{
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    if (strlen(path) >= sizeof sa.sun_path) {
+        PyErr_Format(PyExc_OSError, "socket path too long: %s", path);
+        return -1;
+    }
+    strcpy(sa.sun_path, path);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        PyErr_SetFromErrno(PyExc_OSError);
+        return -1;
+    }
+    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
+        PyErr_SetFromErrnoWithFilename(PyExc_OSError, path);
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+static char *hello_json(const char *token, int busy)
+{
+    cJSON *h = cJSON_CreateObject();
+    /* The running interpreter's version, not the headers' (3.11.2 vs 3.11.7). */
+    char ver[32];
+    snprintf(ver, sizeof ver, "%s", Py_GetVersion());
+    ver[strcspn(ver, " ")] = 0;
+    cJSON_AddNumberToObject(h, "proto", PEEKA_PROTO_VERSION);
+    cJSON_AddStringToObject(h, "token", token);
+    cJSON_AddNumberToObject(h, "pid", getpid());
+    cJSON_AddStringToObject(h, "python", ver);
+    cJSON_AddStringToObject(h, "agent", PEEKA_VERSION);
+    cJSON_AddBoolToObject(h, "busy", busy);
+    char *s = cJSON_PrintUnformatted(h);
+    cJSON_Delete(h);
+    return s;
+}
+
+/* Reads WELCOME (GIL released: the recorder may be slow to answer). */
+static int read_welcome(int fd)
+{
+    uint8_t type = 0;
+    const uint8_t *body = NULL;
+    uint32_t len = 0;
+    int rc = 0, got = 0;
+    Py_BEGIN_ALLOW_THREADS
+    for (int waited = 0; !got && rc >= 0 && waited < 5000; ) {
+        struct pollfd pfd = {fd, POLLIN, 0};
+        int pr = poll(&pfd, 1, 100);
+        waited += 100;
+        if (pr <= 0)
+            continue;
+        size_t room;
+        uint8_t *sp = peeka_fdec_space(&S.dec, &room);
+        ssize_t n = recv(fd, sp, room, 0);
+        if (n <= 0) { rc = -1; break; }
+        peeka_fdec_commit(&S.dec, (size_t)n);
+        rc = peeka_fdec_next(&S.dec, &type, &body, &len);
+        got = rc == 1;
+    }
+    Py_END_ALLOW_THREADS
+    if (!got || type != PF_WELCOME) {
+        PyErr_SetString(PyExc_ConnectionError, "peeka-rec did not welcome the agent");
+        return -1;
+    }
+    cJSON *w = cJSON_ParseWithLength((const char *)body, len);
+    const cJSON *lease = cJSON_GetObjectItemCaseSensitive(w, "lease_ms");
+    const cJSON *dl = cJSON_GetObjectItemCaseSensitive(w, "deadline_ms");
+    S.lease_ns = (int64_t)(cJSON_IsNumber(lease) ? lease->valuedouble : 5000) * 1000000;
+    S.deadline_ns = cJSON_IsNumber(dl) && dl->valuedouble > 0
+                        ? now_mono_ns() + (int64_t)dl->valuedouble * 1000000 : 0;
+    cJSON_Delete(w);
+    return 0;
+}
+
+/* A second recorder gets a clear "busy" instead of a second agent. */
+static int say_busy(const char *path, const char *token)
+{
+    int fd = connect_socket(path);
+    if (fd < 0)
+        return -1;
+    char *h = hello_json(token, 1);
+    if (h) peeka_frame_send(fd, PF_HELLO, h, strlen(h));
+    cJSON_free(h);
+    close(fd);
+    PyErr_SetString(PyExc_RuntimeError, "peeka: this process is already being recorded");
+    return -1;
+}
+
+static int register_atexit(void)
+{
+    PyObject *ax = PyImport_ImportModule("atexit");
+    PyObject *mod = PyImport_AddModule("_peeka_agent");
+    PyObject *fn = mod ? PyObject_GetAttrString(mod, "_atexit") : NULL;
+    PyObject *r = ax && fn ? PyObject_CallMethod(ax, "register", "O", fn) : NULL;
+    Py_XDECREF(r);
+    Py_XDECREF(fn);
+    Py_XDECREF(ax);
+    return r ? 0 : -1;
+}
+
+static int start_thread(void)
+{
+    sigset_t all, old;
+    sigfillset(&all);
+    /* Signals belong to the application's threads, not to ours. */
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    int rc = pthread_create(&S.thread, NULL, agent_thread, NULL);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (rc != 0) {
+        errno = rc;
+        PyErr_SetFromErrno(PyExc_OSError);
+        return -1;
+    }
+    S.joinable = 1;
+    return 0;
+}
+
+static void wait_ready(int ms)
+{
+    Py_BEGIN_ALLOW_THREADS
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += ms / 1000;
+    until.tv_nsec += (long)(ms % 1000) * 1000000;
+    if (until.tv_nsec >= 1000000000) { until.tv_sec++; until.tv_nsec -= 1000000000; }
+    pthread_mutex_lock(&S.mu);
+    while (!S.ready && !S.finished)
+        if (pthread_cond_timedwait(&S.cv, &S.mu, &until) != 0)
+            break;
+    pthread_mutex_unlock(&S.mu);
+    Py_END_ALLOW_THREADS
+}
+
+static void reap_previous(void)
+{
+    if (!S.joinable)
+        return;
+    Py_BEGIN_ALLOW_THREADS
+    pthread_join(S.thread, NULL);
+    Py_END_ALLOW_THREADS
+    S.joinable = 0;
+}
+
+int session_start(const session_opts *o)
+{
+    if (g_agent.active)
+        return say_busy(o->socket_path, o->token);
+    reap_previous();
+    peeka_fdec_free(&S.dec);
+    free(S.sendbuf);
+    free(S.final_stats);
+    S.final_stats = NULL;
+    S.sendbuf = NULL;
+    memset(&g_agent, 0, sizeof g_agent);
+    S.ready = S.finished = 0;
+    atomic_store(&S.exiting, 0);
+    if (peeka_fdec_init(&S.dec, PEEKA_FRAME_MAX) < 0 || ring_init(&g_agent.rb, o->buffer_bytes) < 0 ||
+        !(S.sendbuf = malloc(S.sendcap = ring_max_record(&g_agent.rb)))) {
+        ring_free(&g_agent.rb);
+        PyErr_NoMemory();
+        return -1;
+    }
+    if (watch_init() < 0 || register_atexit() < 0)
+        goto fail;
+    if ((S.fd = connect_socket(o->socket_path)) < 0)
+        goto fail_atexit;
+    char *h = hello_json(o->token, 0);
+    int sent = h && peeka_frame_send(S.fd, PF_HELLO, h, strlen(h)) == PFE_OK;
+    cJSON_free(h);
+    if (!sent) {
+        PyErr_SetString(PyExc_ConnectionError, "cannot send HELLO to peeka-rec");
+        goto fail_fd;
+    }
+    if (read_welcome(S.fd) < 0)
+        goto fail_fd;
+    /* A recorder that stops reading must not block our sends forever. */
+    struct timeval tv = {(time_t)(S.lease_ns / 1000000000), (suseconds_t)(S.lease_ns % 1000000000 / 1000)};
+    if (setsockopt(S.fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv) < 0) {
+        PyErr_SetFromErrno(PyExc_OSError);
+        goto fail_fd;
+    }
+    S.last_rx_ns = now_mono_ns();
+    g_agent.active = 1;
+    if (start_thread() < 0) {
+        g_agent.active = 0;
+        goto fail_fd;
+    }
+    if (o->wait_ready_ms > 0)
+        wait_ready(o->wait_ready_ms);
+    return 0;
+fail_fd:
+    close(S.fd);
+    S.fd = -1;
+fail_atexit:
+    unregister_atexit();
+fail:
+    ring_free(&g_agent.rb);
+    return -1;
+}

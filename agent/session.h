@@ -1,0 +1,32 @@
+/* The agent's connection to peeka-rec and its one native thread. */
+#ifndef PEEKA_SESSION_H
+#define PEEKA_SESSION_H
+
+#include "agent.h"
+
+typedef struct {
+    const char *socket_path;
+    const char *token;
+    size_t buffer_bytes;
+    int wait_ready_ms;      /* >0: block the caller until the recorder says "ready" */
+} session_opts;
+
+/* Connects, says hello, starts the thread.  Raises a Python exception and
+ * returns -1 on failure (the bootstrap swallows it: never to stderr). */
+int  session_start(const session_opts *o);
+int  session_active(void);
+/* The interpreter is shutting down (atexit): detach now, flush, join. */
+void session_shutdown(void);
+
+/* commands.c: one request from the recorder; the reply is JSON text the
+ * caller frees.  Runs on the agent thread with the GIL held. */
+char *commands_handle(const char *json, size_t len, int *detach, int *ready);
+char *commands_stats_json(const char *extra_key, const char *extra_val);
+void  commands_free_probes(void);
+
+/* pending.c: the import hook that installs probes on modules imported later. */
+int  pending_install(PyObject *agent_module);
+void pending_remove(void);
+int  pending_wanted(void);
+
+#endif

@@ -1,0 +1,223 @@
+/* 3.11's specialising interpreter calls Python functions inline once a call
+ * site is warm, ignoring the function's vectorcall pointer.  So on 3.11 the
+ * function is also replaced, where programs look it up, by a wrapper object
+ * that binds like a function (a method descriptor) and calls the hook. */
+#include "wrapper311.h"
+
+#if PY_VERSION_HEX >= 0x030B0000 && PY_VERSION_HEX < 0x030C0000
+
+typedef struct {
+    PyObject_HEAD
+    vectorcallfunc vectorcall;
+    hooked *h;          /* NULL once unhooked: a stale alias then just calls through */
+    PyObject *func;
+} pwrap;
+
+static PyObject *pwrap_call(PyObject *self, PyObject *const *args, size_t nargsf, PyObject *kwnames)
+{
+    pwrap *w = (pwrap *)self;
+    if (!w->h)
+        return PyObject_Vectorcall(w->func, args, nargsf, kwnames);
+    return watch_call(w->h, w->func, args, nargsf, kwnames);
+}
+
+static PyObject *pwrap_get(PyObject *self, PyObject *obj, PyObject *type)
+{
+    (void)type;
+    if (obj == NULL || obj == Py_None)
+        return Py_NewRef(self);
+    return PyMethod_New(self, obj);
+}
+
+/* Everything but calling is the function's: __name__, __wrapped__, __doc__. */
+static PyObject *pwrap_getattro(PyObject *self, PyObject *name)
+{
+    return PyObject_GetAttr(((pwrap *)self)->func, name);
+}
+
+static PyObject *pwrap_repr(PyObject *self)
+{
+    return PyObject_Repr(((pwrap *)self)->func);
+}
+
+static void pwrap_dealloc(PyObject *self)
+{
+    PyObject_GC_UnTrack(self);
+    Py_CLEAR(((pwrap *)self)->func);
+    PyObject_GC_Del(self);
+}
+
+static int pwrap_traverse(PyObject *self, visitproc visit, void *arg)
+{
+    Py_VISIT(((pwrap *)self)->func);
+    return 0;
+}
+
+static PyTypeObject pwrap_type = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "_peeka_agent.observed_function",
+    .tp_basicsize = sizeof(pwrap),
+    .tp_dealloc = pwrap_dealloc,
+    .tp_vectorcall_offset = offsetof(pwrap, vectorcall),
+    .tp_repr = pwrap_repr,
+    .tp_call = PyVectorcall_Call,
+    .tp_getattro = pwrap_getattro,
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_HAVE_VECTORCALL |
+                Py_TPFLAGS_METHOD_DESCRIPTOR,
+    .tp_traverse = pwrap_traverse,
+    .tp_descr_get = pwrap_get,
+};
+
+int wrapper311_ready(PyObject *module)
+{
+    (void)module;
+    return PyType_Ready(&pwrap_type);
+}
+
+static PyObject *pwrap_new(hooked *h)
+{
+    pwrap *w = PyObject_GC_New(pwrap, &pwrap_type);
+    if (!w)
+        return NULL;
+    w->vectorcall = pwrap_call;
+    w->h = h;
+    w->func = Py_NewRef(h->func);
+    PyObject_GC_Track(w);
+    return (PyObject *)w;
+}
+
+/* The value to put where `orig` was: the wrapper itself, or the same kind
+ * of descriptor around it. */
+static PyObject *replacement_for(PyObject *orig, hooked *h, PyObject *wrapper)
+{
+    if (orig == h->func)
+        return Py_NewRef(wrapper);
+    if (PyObject_TypeCheck(orig, &PyStaticMethod_Type) || PyObject_TypeCheck(orig, &PyClassMethod_Type)) {
+        PyObject *inner = PyObject_GetAttrString(orig, "__func__");
+        Py_XDECREF(inner);
+        if (inner != h->func) {
+            PyErr_Clear();
+            return NULL;
+        }
+        return PyObject_CallOneArg((PyObject *)Py_TYPE(orig), wrapper);
+    }
+    return NULL;
+}
+
+static PyObject *ns_get(PyObject *ns, PyObject *key)
+{
+    PyObject *d = PyType_Check(ns) ? ((PyTypeObject *)ns)->tp_dict : ns;
+    return PyDict_GetItemWithError(d, key);   /* borrowed */
+}
+
+static int ns_set(PyObject *ns, PyObject *key, PyObject *value)
+{
+    return PyType_Check(ns) ? PyObject_SetAttr(ns, key, value) : PyDict_SetItem(ns, key, value);
+}
+
+static int replace(hooked *h, PyObject *wrapper, PyObject *ns, PyObject *key)
+{
+    PyObject *orig = ns_get(ns, key);
+    if (!orig)
+        return 0;
+    PyObject *rep = replacement_for(orig, h, wrapper);
+    if (!rep)
+        return 0;
+    PyObject *entry = PyTuple_Pack(4, ns, key, orig, rep);
+    int rc = entry && PyList_Append(h->replacements, entry) == 0 && ns_set(ns, key, rep) == 0 ? 0 : -1;
+    Py_XDECREF(entry);
+    Py_DECREF(rep);
+    return rc;
+}
+
+/* `from app.views import checkout` made a module global that is the same
+ * function object: replace those too (Peeka does the same). */
+static void replace_aliases(hooked *h, PyObject *wrapper)
+{
+    PyObject *modules = PySys_GetObject("modules");
+    if (!modules || !PyDict_Check(modules))
+        return;
+    PyObject *mods = PyDict_Values(modules);
+    if (!mods) { PyErr_Clear(); return; }
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(mods); i++) {
+        PyObject *m = PyList_GET_ITEM(mods, i);
+        if (!PyModule_Check(m))
+            continue;
+        PyObject *d = PyModule_GetDict(m), *k, *v;
+        PyObject *keys = PyList_New(0);
+        Py_ssize_t pos = 0;
+        while (keys && PyDict_Next(d, &pos, &k, &v))
+            if (v == h->func && PyList_Append(keys, k) < 0)
+                break;
+        for (Py_ssize_t j = 0; keys && j < PyList_GET_SIZE(keys); j++)
+            if (replace(h, wrapper, d, PyList_GET_ITEM(keys, j)) < 0)
+                PyErr_Clear();
+        Py_XDECREF(keys);
+        PyErr_Clear();
+    }
+    Py_DECREF(mods);
+}
+
+int wrapper311_install(hooked *h, PyObject *ns, PyObject *key)
+{
+    if (!(h->replacements = PyList_New(0)))
+        return -1;
+    PyObject *wrapper = pwrap_new(h);
+    if (!wrapper)
+        return -1;
+    if (ns && key && replace(h, wrapper, ns, key) < 0)
+        PyErr_Clear();
+    replace_aliases(h, wrapper);
+    Py_DECREF(wrapper);
+    return 0;
+}
+
+static void disarm(PyObject *rep)
+{
+    if (Py_IS_TYPE(rep, &pwrap_type)) {
+        ((pwrap *)rep)->h = NULL;
+        return;
+    }
+    PyObject *inner = PyObject_GetAttrString(rep, "__func__");
+    if (inner && Py_IS_TYPE(inner, &pwrap_type))
+        ((pwrap *)inner)->h = NULL;
+    Py_XDECREF(inner);
+    PyErr_Clear();
+}
+
+void wrapper311_remove(hooked *h)
+{
+    if (!h->replacements)
+        return;
+    for (Py_ssize_t i = PyList_GET_SIZE(h->replacements) - 1; i >= 0; i--) {
+        PyObject *e = PyList_GET_ITEM(h->replacements, i);
+        PyObject *ns = PyTuple_GET_ITEM(e, 0), *key = PyTuple_GET_ITEM(e, 1);
+        PyObject *orig = PyTuple_GET_ITEM(e, 2), *rep = PyTuple_GET_ITEM(e, 3);
+        disarm(rep);
+        if (ns_get(ns, key) == rep && ns_set(ns, key, orig) < 0)
+            PyErr_Clear();
+        PyErr_Clear();
+    }
+    Py_CLEAR(h->replacements);
+}
+
+#else
+
+int wrapper311_install(hooked *h, PyObject *ns, PyObject *key)
+{
+    (void)h; (void)ns; (void)key;
+    return 0;
+}
+
+void wrapper311_remove(hooked *h)
+{
+    (void)h;
+}
+
+int wrapper311_ready(PyObject *module)
+{
+    (void)module;
+    return 0;
+}
+
+#endif

@@ -1,0 +1,257 @@
+#include "archive_write.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <zstd.h>
+
+#include "frame.h"   /* peeka_write_all */
+
+#define TAR_BLOCK 512
+
+struct peeka_aw {
+    int fd;
+    char *final_path, *partial_path;
+    char stem[96];
+    ZSTD_CCtx *cctx;
+    uint8_t *chunk;
+    size_t chunk_len;
+    uint64_t chunk_lines;
+    int64_t chunk_born_ns;
+    uint64_t nchunks, records, bytes_in, bytes_out;
+    uint8_t *zbuf;
+    size_t zcap;
+    char error[256];
+};
+
+static int64_t mono_ns(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+}
+
+/* "dir/capture.tar.zst" -> "capture" */
+static void derive_stem(char *out, size_t outlen, const char *path)
+{
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    size_t n = strlen(base);
+    const char *suffixes[] = {".tar.zst", ".tzst", ".tar"};
+    for (size_t i = 0; i < sizeof suffixes / sizeof *suffixes; i++) {
+        size_t k = strlen(suffixes[i]);
+        if (n > k && strcmp(base + n - k, suffixes[i]) == 0) {
+            n -= k;
+            break;
+        }
+    }
+    if (n == 0) { base = "peeka"; n = 5; }
+    if (n >= outlen) n = outlen - 1;
+    memcpy(out, base, n);
+    out[n] = 0;
+}
+
+peeka_aw *peeka_aw_open(const char *final_path, const char *stem, int level, char *err, size_t errlen)
+{
+    peeka_aw *w = calloc(1, sizeof *w);
+    size_t plen = strlen(final_path) + sizeof ".partial";
+    if (!w || !(w->final_path = strdup(final_path)) || !(w->partial_path = malloc(plen)) ||
+        !(w->chunk = malloc(PEEKA_CHUNK_BYTES)) || !(w->cctx = ZSTD_createCCtx())) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
+    snprintf(w->partial_path, plen, "%s.partial", final_path);
+    if (stem) snprintf(w->stem, sizeof w->stem, "%s", stem);
+    else derive_stem(w->stem, sizeof w->stem, final_path);
+    ZSTD_CCtx_setParameter(w->cctx, ZSTD_c_compressionLevel, level);
+    w->zcap = ZSTD_compressBound(PEEKA_CHUNK_BYTES + 4 * TAR_BLOCK);
+    if (!(w->zbuf = malloc(w->zcap))) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
+    w->fd = open(w->partial_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (w->fd < 0) {
+        snprintf(err, errlen, "cannot create %s: %s", w->partial_path, strerror(errno));
+        goto fail;
+    }
+    return w;
+fail:
+    if (w) {
+        ZSTD_freeCCtx(w->cctx);
+        free(w->zbuf); free(w->chunk); free(w->partial_path); free(w->final_path); free(w);
+    }
+    return NULL;
+}
+
+static void octal(char *dst, size_t width, uint64_t v)
+{
+    /* width-1 digits and a NUL, as tar expects */
+    dst[width - 1] = 0;
+    for (size_t i = width - 1; i-- > 0; v >>= 3)
+        dst[i] = (char)('0' + (v & 7));
+}
+
+static int tar_header(uint8_t h[TAR_BLOCK], const char *stem, const char *name, uint64_t size)
+{
+    memset(h, 0, TAR_BLOCK);
+    char full[256];
+    int n = snprintf(full, sizeof full, "%s/%s", stem, name);
+    if (n < 0 || n >= 100)
+        return -1;
+    memcpy(h, full, (size_t)n);
+    octal((char *)h + 100, 8, 0644);
+    octal((char *)h + 108, 8, 0);
+    octal((char *)h + 116, 8, 0);
+    octal((char *)h + 124, 12, size);
+    octal((char *)h + 136, 12, (uint64_t)time(NULL));
+    h[156] = '0';
+    memcpy(h + 257, "ustar", 6);
+    memcpy(h + 263, "00", 2);
+    memcpy(h + 265, "peeka", 5);
+    memcpy(h + 297, "peeka", 5);
+    memset(h + 148, ' ', 8);
+    unsigned sum = 0;
+    for (int i = 0; i < TAR_BLOCK; i++)
+        sum += h[i];
+    snprintf((char *)h + 148, 8, "%06o", sum);
+    h[155] = ' ';
+    return 0;
+}
+
+static int fail(peeka_aw *w, const char *what, int err)
+{
+    snprintf(w->error, sizeof w->error, "%s %s: %s", what, w->partial_path, strerror(err));
+    return -1;
+}
+
+static int compress_part(peeka_aw *w, const void *src, size_t len, ZSTD_EndDirective end)
+{
+    ZSTD_inBuffer in = {src, len, 0};
+    for (;;) {
+        ZSTD_outBuffer out = {w->zbuf, w->zcap, 0};
+        size_t left = ZSTD_compressStream2(w->cctx, &out, &in, end);
+        if (ZSTD_isError(left)) {
+            snprintf(w->error, sizeof w->error, "zstd: %s", ZSTD_getErrorName(left));
+            return -1;
+        }
+        if (out.pos && peeka_write_all(w->fd, w->zbuf, out.pos) != PFE_OK)
+            return fail(w, "cannot write", errno);
+        w->bytes_out += out.pos;
+        if (end == ZSTD_e_end ? left == 0 : in.pos == in.size)
+            return 0;
+    }
+}
+
+/* header + body + padding (+ the end-of-archive blocks) as one zstd frame */
+static int write_member(peeka_aw *w, const char *name, const void *data, size_t len, int last)
+{
+    static const uint8_t zeros[3 * TAR_BLOCK];
+    uint8_t hdr[TAR_BLOCK];
+    if (tar_header(hdr, w->stem, name, len) < 0) {
+        snprintf(w->error, sizeof w->error, "member name too long: %s/%s", w->stem, name);
+        return -1;
+    }
+    size_t pad = (TAR_BLOCK - len % TAR_BLOCK) % TAR_BLOCK;
+    if (compress_part(w, hdr, sizeof hdr, ZSTD_e_continue) < 0 ||
+        compress_part(w, data, len, ZSTD_e_continue) < 0 ||
+        compress_part(w, zeros, pad + (last ? 2 * TAR_BLOCK : 0), ZSTD_e_end) < 0) {
+        ZSTD_CCtx_reset(w->cctx, ZSTD_reset_session_only);
+        return -1;
+    }
+    return 0;
+}
+
+int peeka_aw_member(peeka_aw *w, const char *name, const void *data, size_t len)
+{
+    return write_member(w, name, data, len, 0);
+}
+
+int peeka_aw_flush(peeka_aw *w)
+{
+    if (!w->chunk_len)
+        return 0;
+    char name[32];
+    snprintf(name, sizeof name, "data/%06llu.jsonl", (unsigned long long)(w->nchunks + 1));
+    if (write_member(w, name, w->chunk, w->chunk_len, 0) < 0)
+        return -1;
+    w->nchunks++;
+    w->records += w->chunk_lines;
+    w->chunk_len = 0;
+    w->chunk_lines = 0;
+    return 0;
+}
+
+int peeka_aw_append_records(peeka_aw *w, const void *jsonl, size_t len, uint64_t nlines)
+{
+    if (len > PEEKA_CHUNK_BYTES) {
+        snprintf(w->error, sizeof w->error, "a record batch of %zu bytes exceeds a chunk", len);
+        return -1;
+    }
+    if (w->chunk_len + len > PEEKA_CHUNK_BYTES && peeka_aw_flush(w) < 0)
+        return -1;
+    if (!w->chunk_len)
+        w->chunk_born_ns = mono_ns();
+    memcpy(w->chunk + w->chunk_len, jsonl, len);
+    w->chunk_len += len;
+    w->chunk_lines += nlines;
+    w->bytes_in += len;
+    return 0;
+}
+
+int peeka_aw_flush_due(peeka_aw *w, int64_t now_ns)
+{
+    if (w->chunk_len && now_ns - w->chunk_born_ns >= PEEKA_CHUNK_NS)
+        return peeka_aw_flush(w);
+    return 0;
+}
+
+static void aw_free(peeka_aw *w)
+{
+    ZSTD_freeCCtx(w->cctx);
+    free(w->zbuf);
+    free(w->chunk);
+    free(w->partial_path);
+    free(w->final_path);
+    free(w);
+}
+
+int peeka_aw_close(peeka_aw *w, const void *summary, size_t len, char *err, size_t errlen)
+{
+    int rc = -1;
+    if (peeka_aw_flush(w) < 0 || write_member(w, "summary.json", summary, len, 1) < 0)
+        snprintf(err, errlen, "%s", w->error);
+    else if (fsync(w->fd) < 0)
+        snprintf(err, errlen, "cannot sync %s: %s", w->partial_path, strerror(errno));
+    else if (close(w->fd) < 0)
+        snprintf(err, errlen, "cannot close %s: %s", w->partial_path, strerror(errno));
+    else if ((w->fd = -1, rename(w->partial_path, w->final_path) < 0))
+        snprintf(err, errlen, "cannot rename %s to %s: %s", w->partial_path, w->final_path,
+                 strerror(errno));
+    else
+        rc = 0;
+    if (w->fd >= 0)
+        close(w->fd);
+    aw_free(w);
+    return rc;
+}
+
+void peeka_aw_abort(peeka_aw *w)
+{
+    if (w->fd >= 0) {
+        if (fsync(w->fd) < 0) { /* best effort: the data is in the page cache */ }
+        close(w->fd);
+    }
+    aw_free(w);
+}
+
+uint64_t peeka_aw_records(const peeka_aw *w) { return w->records + w->chunk_lines; }
+uint64_t peeka_aw_chunks(const peeka_aw *w) { return w->nchunks; }
+uint64_t peeka_aw_bytes_in(const peeka_aw *w) { return w->bytes_in; }
+uint64_t peeka_aw_bytes_out(const peeka_aw *w) { return w->bytes_out; }
+const char *peeka_aw_partial_path(const peeka_aw *w) { return w->partial_path; }
+const char *peeka_aw_error(const peeka_aw *w) { return w->error; }

@@ -1,0 +1,40 @@
+/* Writes a peeka archive (docs/format.md): tar members, each compressed as
+ * one complete zstd frame, into FILE.partial, renamed to FILE when closed.
+ * A writer killed at any moment leaves every complete frame readable. */
+#ifndef PEEKA_ARCHIVE_WRITE_H
+#define PEEKA_ARCHIVE_WRITE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define PEEKA_CHUNK_BYTES (1u << 20)   /* a data member closes at this size */
+#define PEEKA_CHUNK_NS    1000000000LL /* ... or when its first record is this old */
+
+typedef struct peeka_aw peeka_aw;
+
+/* final_path "-" is not accepted here: streaming to stdout is the caller's.
+ * stem names the directory inside the archive; NULL derives it from the
+ * file name.  On failure returns NULL with a message in err. */
+peeka_aw *peeka_aw_open(const char *final_path, const char *stem, int zstd_level,
+                        char *err, size_t errlen);
+/* A whole member under STEM/ (session.json, ...), written at once. */
+int peeka_aw_member(peeka_aw *w, const char *name, const void *data, size_t len);
+/* Whole JSONL lines; buffered into data/NNNNNN.jsonl members. */
+int peeka_aw_append_records(peeka_aw *w, const void *jsonl, size_t len, uint64_t nlines);
+/* Writes the pending chunk if it is big or old enough (now_ns: monotonic). */
+int peeka_aw_flush_due(peeka_aw *w, int64_t now_ns);
+int peeka_aw_flush(peeka_aw *w);
+/* Summary member, end-of-archive blocks, fsync, rename to the final name.
+ * Frees w whatever happens. */
+int peeka_aw_close(peeka_aw *w, const void *summary_json, size_t len, char *err, size_t errlen);
+/* Leaves FILE.partial as it is (everything flushed so far stays readable). */
+void peeka_aw_abort(peeka_aw *w);
+
+uint64_t peeka_aw_records(const peeka_aw *w);
+uint64_t peeka_aw_chunks(const peeka_aw *w);
+uint64_t peeka_aw_bytes_in(const peeka_aw *w);    /* JSONL bytes accepted */
+uint64_t peeka_aw_bytes_out(const peeka_aw *w);   /* compressed bytes written */
+const char *peeka_aw_partial_path(const peeka_aw *w);
+const char *peeka_aw_error(const peeka_aw *w);    /* why the last write failed */
+
+#endif

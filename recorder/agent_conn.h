@@ -1,0 +1,28 @@
+/* The recorder's side of the agent connection (docs/protocol.md). */
+#ifndef PEEKA_AGENT_CONN_H
+#define PEEKA_AGENT_CONN_H
+
+#include <stdint.h>
+#include <sys/types.h>
+#include "frame.h"
+#include "rundir.h"
+
+typedef struct {
+    int fd;
+    peeka_fdec dec;
+    int next_id;
+    pid_t pid;
+    char python[32];
+} agent_conn;
+
+/* Waits for the agent to connect, checks its pid (SO_PEERCRED) and token,
+ * sends WELCOME.  child: in launch mode, the program whose early exit ends
+ * the wait.  Returns an EX_* code; err says what happened. */
+int conn_accept(agent_conn *c, rundir *r, pid_t expect_pid, pid_t child, int timeout_ms,
+                int lease_ms, char *err, size_t errlen);
+/* 1 and a frame, 0 if none arrived within timeout_ms, <0 peeka_frame_err. */
+int conn_next(agent_conn *c, int timeout_ms, uint8_t *type, const uint8_t **body, uint32_t *len);
+int conn_send_request(agent_conn *c, const char *cmd_json_without_id, int *id_out);
+void conn_close(agent_conn *c);
+
+#endif

@@ -1,0 +1,143 @@
+#include "bootstrap.h"
+
+#include <errno.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+int peeka_libdir(char *out, size_t outlen)
+{
+    char exe[4096];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n <= 0)
+        return -1;
+    exe[n] = 0;
+    char *bin = dirname(exe);           /* PREFIX/bin */
+    int k = snprintf(out, outlen, "%s/../lib/peeka", bin);
+    if (k < 0 || (size_t)k >= outlen)
+        return -1;
+    char real[4096];
+    if (realpath(out, real))
+        snprintf(out, outlen, "%s", real);
+    return 0;
+}
+
+int agent_path_for(int major, int minor, char *out, size_t outlen, char *err, size_t errlen)
+{
+    char lib[4096];
+    if (peeka_libdir(lib, sizeof lib) < 0) {
+        snprintf(err, errlen, "cannot find peeka's install directory from /proc/self/exe");
+        return -1;
+    }
+    snprintf(out, outlen, "%s/agent/cp%d%d/_peeka_agent.so", lib, major, minor);
+    if (access(out, R_OK) == 0)
+        return 0;
+    snprintf(err, errlen, "no agent for Python %d.%d (looked for %s); build it with: "
+             "make PYTHONS=/path/to/python%d.%d (needs python%d.%d-dev)",
+             major, minor, out, major, minor, major, minor);
+    return -1;
+}
+
+/* A Python string literal for any bytes: safe whatever the path holds. */
+static void py_quote(char *out, size_t outlen, const char *s)
+{
+    size_t o = 0;
+    if (outlen < 4) { out[0] = 0; return; }
+    out[o++] = '\'';
+    for (; *s && o + 6 < outlen; s++) {
+        unsigned char c = (unsigned char)*s;
+        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+            strchr("/._- +:=,", c))
+            out[o++] = (char)c;
+        else
+            o += (size_t)snprintf(out + o, outlen - o, "\\x%02x", c);
+    }
+    out[o++] = '\'';
+    out[o] = 0;
+}
+
+/* Runs in the target's __main__ via PyRun_SimpleString: it binds no name
+ * there (exec in a fresh dict), prints nothing, and loads the agent by
+ * absolute path without touching sys.path.  Re-attaching reuses the module. */
+char *bootstrap_attach_code(const char *agent_path, const rundir *r, size_t buffer)
+{
+    char qa[8192], qs[1024], qt[200];
+    py_quote(qa, sizeof qa, agent_path);
+    py_quote(qs, sizeof qs, r->sock);
+    py_quote(qt, sizeof qt, r->token);
+    const char *fmt =
+        "exec(\"try:\\n"
+        " import sys\\n"
+        " m = sys.modules.get('_peeka_agent')\\n"
+        " if m is None:\\n"
+        "  import importlib.machinery as im, importlib.util as iu\\n"
+        "  l = im.ExtensionFileLoader('_peeka_agent', P)\\n"
+        "  m = iu.module_from_spec(iu.spec_from_file_location('_peeka_agent', P, loader=l))\\n"
+        "  l.exec_module(m)\\n"
+        "  sys.modules['_peeka_agent'] = m\\n"
+        " m.start(S, T, B)\\n"
+        "except BaseException:\\n"
+        " pass\\n\", {'P': %s, 'S': %s, 'T': %s, 'B': %zu})\n";
+    size_t n = strlen(fmt) + strlen(qa) + strlen(qs) + strlen(qt) + 32;
+    char *code = malloc(n);
+    if (code)
+        snprintf(code, n, fmt, qa, qs, qt, buffer);
+    return code;
+}
+
+/* Launch mode: found first on PYTHONPATH, runs before the program's first
+ * line.  It removes every trace of itself (sys.path entry, environment,
+ * module), chains to the real sitecustomize if there is one, and blocks
+ * until the recorder has installed the probes, so no call is missed.  A
+ * failure is written to boot-error for peeka-rec to report. */
+char *bootstrap_sitecustomize(const char *agent_dir, const rundir *r, size_t buffer)
+{
+    char qa[8192], qs[1024], qt[200], qd[600];
+    py_quote(qa, sizeof qa, agent_dir);
+    py_quote(qs, sizeof qs, r->sock);
+    py_quote(qt, sizeof qt, r->token);
+    py_quote(qd, sizeof qd, r->dir);
+    const char *fmt =
+        "def _peeka_boot():\n"
+        "    import os, sys\n"
+        "    site_dir = os.path.join(%s, 'site')\n"
+        "    sys.path[:] = [p for p in sys.path if p != site_dir]\n"
+        "    old = os.environ.pop('PEEKA_SAVED_PYTHONPATH', None)\n"
+        "    if old is None:\n"
+        "        os.environ.pop('PYTHONPATH', None)\n"
+        "    else:\n"
+        "        os.environ['PYTHONPATH'] = old\n"
+        "    try:\n"
+        "        tag = 'cp%%d%%d' %% sys.version_info[:2]\n"
+        "        path = os.path.join(%s, tag, '_peeka_agent.so')\n"
+        "        if not os.path.exists(path):\n"
+        "            raise RuntimeError('no agent for Python %%d.%%d (%%s); build it with: make PYTHONS=%%s' %%\n"
+        "                               (sys.version_info[0], sys.version_info[1], path, sys.executable))\n"
+        "        import importlib.machinery as im, importlib.util as iu\n"
+        "        l = im.ExtensionFileLoader('_peeka_agent', path)\n"
+        "        m = iu.module_from_spec(iu.spec_from_file_location('_peeka_agent', path, loader=l))\n"
+        "        l.exec_module(m)\n"
+        "        sys.modules['_peeka_agent'] = m\n"
+        "        m.start(%s, %s, %zu, 15000)\n"
+        "    except BaseException as e:\n"
+        "        try:\n"
+        "            with open(os.path.join(%s, 'boot-error'), 'w') as f:\n"
+        "                f.write('%%s: %%s' %% (type(e).__name__, e))\n"
+        "        except OSError:\n"
+        "            pass\n"
+        "    import importlib.machinery as im, importlib.util as iu\n"
+        "    spec = im.PathFinder.find_spec('sitecustomize', sys.path)\n"
+        "    if spec is not None and spec.loader is not None:\n"
+        "        real = iu.module_from_spec(spec)\n"
+        "        sys.modules['sitecustomize'] = real\n"
+        "        spec.loader.exec_module(real)\n"
+        "_peeka_boot()\n"
+        "del _peeka_boot\n";
+    size_t n = strlen(fmt) + 2 * strlen(qd) + strlen(qa) + strlen(qs) + strlen(qt) + 64;
+    char *code = malloc(n);
+    if (code)
+        snprintf(code, n, fmt, qd, qa, qs, qt, buffer, qd);
+    return code;
+}

@@ -1,0 +1,17 @@
+/* Where the agent builds are, and the Python code that loads one into a
+ * target: injected (attach) or as a sitecustomize (launch). */
+#ifndef PEEKA_BOOTSTRAP_H
+#define PEEKA_BOOTSTRAP_H
+
+#include <stddef.h>
+#include "rundir.h"
+
+/* PREFIX/lib/peeka, found from our own executable (bin/../lib/peeka). */
+int  peeka_libdir(char *out, size_t outlen);
+/* The agent for CPython major.minor; -1 with a message naming the
+ * interpreter and how to build its agent when there is none. */
+int  agent_path_for(int major, int minor, char *out, size_t outlen, char *err, size_t errlen);
+char *bootstrap_attach_code(const char *agent_path, const rundir *r, size_t buffer_bytes);
+char *bootstrap_sitecustomize(const char *agent_dir, const rundir *r, size_t buffer_bytes);
+
+#endif

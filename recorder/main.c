@@ -1,0 +1,210 @@
+/* peeka-rec: attach to (or launch) a Python process, record, detach. */
+#include "agent_conn.h"
+#include "attach.h"
+#include "bootstrap.h"
+#include "exitcodes.h"
+#include "launch.h"
+#include "options.h"
+#include "recording.h"
+#include "rundir.h"
+
+#include <errno.h>
+#include <libgen.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static void on_signal(int sig)
+{
+    g_stop_signal = sig;
+}
+
+static int install_signals(void)
+{
+    struct sigaction sa = {0};
+    sa.sa_handler = on_signal;   /* no SA_RESTART: poll() must return */
+    sigemptyset(&sa.sa_mask);
+    if (sigaction(SIGINT, &sa, NULL) < 0 || sigaction(SIGTERM, &sa, NULL) < 0 ||
+        sigaction(SIGHUP, &sa, NULL) < 0)
+        return -1;
+    return signal(SIGPIPE, SIG_IGN) == SIG_ERR ? -1 : 0;
+}
+
+/* strftime fields and {pid}; default peeka-{pid}-%Y%m%d-%H%M%S.tar.zst */
+static int expand_output(const char *tmpl, pid_t pid, char *out, size_t outlen)
+{
+    char step[4096];
+    size_t o = 0;
+    if (!tmpl) tmpl = "peeka-{pid}-%Y%m%d-%H%M%S.tar.zst";
+    for (const char *s = tmpl; *s && o + 24 < sizeof step; s++) {
+        if (!strncmp(s, "{pid}", 5)) {
+            o += (size_t)snprintf(step + o, sizeof step - o, "%d", (int)pid);
+            s += 4;
+        } else {
+            step[o++] = *s;
+        }
+    }
+    step[o] = 0;
+    time_t now = time(NULL);
+    struct tm tm;
+    localtime_r(&now, &tm);
+    return strftime(out, outlen, step, &tm) > 0 ? 0 : -1;
+}
+
+static int check_output_dir(const char *path, char *err, size_t errlen)
+{
+    char copy[4096];
+    snprintf(copy, sizeof copy, "%s", path);
+    const char *dir = dirname(copy);
+    struct stat st;
+    if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
+        snprintf(err, errlen, "output directory %s does not exist", dir);
+        return -1;
+    }
+    if (access(dir, W_OK) < 0) {
+        snprintf(err, errlen, "output directory %s is not writable: %s", dir, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+static int attach_status_to_exit(int st)
+{
+    switch (st) {
+    case PA_NOPROC: return EX_NOPROC;
+    case PA_NOTPYTHON: case PA_UNSUPPORTED: return EX_NOTPYTHON;
+    case PA_PERM: return EX_PERM;
+    case PA_STOPPED: return EX_STOPPED;
+    case PA_SECCOMP: return EX_SECCOMP;
+    case PA_EXITED: return EX_EXITED;
+    case PA_TIMEOUT: return EX_TIMEOUT;
+    default: return EX_ATTACH;
+    }
+}
+
+static int attach_target(const rec_options *o, rundir *rd, char *err, size_t errlen)
+{
+    static peeka_target t;
+    int st = peeka_target_inspect(o->pid, &t, err, errlen);
+    if (st != PA_OK)
+        return attach_status_to_exit(st);
+    char agent[4096];
+    if (agent_path_for(t.major, t.minor, agent, sizeof agent, err, errlen) < 0)
+        return EX_NOAGENT;
+    struct stat pst;
+    char proc[32];
+    snprintf(proc, sizeof proc, "/proc/%d", (int)o->pid);
+    if (stat(proc, &pst) == 0 && rundir_give_to(rd, pst.st_uid, pst.st_gid, err, errlen) < 0)
+        return EX_ATTACH;
+    char *code = bootstrap_attach_code(agent, rd, o->buffer_bytes);
+    if (!code) {
+        snprintf(err, errlen, "out of memory");
+        return EX_INTERNAL;
+    }
+    st = peeka_inject_python(&t, code, (int)(o->attach_timeout_s * 1000), err, errlen);
+    free(code);
+    return st == PA_OK ? EX_OK_REC : attach_status_to_exit(st);
+}
+
+static void boot_error(rundir *rd, char *err, size_t errlen)
+{
+    char path[400], msg[600];
+    snprintf(path, sizeof path, "%s/boot-error", rd->dir);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return;
+    size_t n = fread(msg, 1, sizeof msg - 1, f);
+    msg[n] = 0;
+    fclose(f);
+    snprintf(err, errlen, "the agent could not start in the program: %s", msg);
+}
+
+static int finish_child(pid_t child, recording *r, int rc)
+{
+    if (child <= 0)
+        return rc;
+    if (!r->child_done) {
+        while (waitpid(child, &r->child_status, 0) < 0 && errno == EINTR)
+            ;
+        r->child_done = 1;
+    }
+    /* In launch mode the program's own status is what CI wants to see,
+     * unless the recording itself failed. */
+    if (rc == EX_OK_REC || rc == EX_TARGET_EXITED)
+        return launch_exit_code(r->child_status);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    rec_options o;
+    char err[1024] = "";
+    int prc = options_parse(argc, argv, &o, err, sizeof err);
+    if (prc != 0) {
+        if (prc < 0)
+            fprintf(stderr, "peeka-rec: %s\n", err);
+        options_free(&o);
+        return prc > 0 ? EX_OK_REC : EX_USAGE_REC;
+    }
+    if (install_signals() < 0) {
+        fprintf(stderr, "peeka-rec: cannot install signal handlers: %s\n", strerror(errno));
+        return EX_INTERNAL;
+    }
+    int to_stdout = o.output && !strcmp(o.output, "-");
+    char outpath[4096] = "";
+    if (!to_stdout && (expand_output(o.output, o.pid ? o.pid : getpid(), outpath, sizeof outpath) < 0 ||
+                       check_output_dir(outpath, err, sizeof err) < 0)) {
+        fprintf(stderr, "peeka-rec: %s\n", err[0] ? err : "bad --output");
+        options_free(&o);
+        return EX_WRITE;
+    }
+    rundir rd;
+    agent_conn conn = {.fd = -1};
+    recording rec = {.opt = &o, .conn = &conn, .mode = o.pid ? "attach" : "launch"};
+    int rc = EX_OK_REC;
+    pid_t child = 0, target = o.pid;
+    if (rundir_create(&rd, err, sizeof err) < 0) {
+        rc = EX_INTERNAL;
+        goto out;
+    }
+    if (o.pid) {
+        rc = attach_target(&o, &rd, err, sizeof err);
+    } else if ((child = target = launch_program(o.cmd, &rd, o.buffer_bytes, err, sizeof err)) < 0) {
+        child = 0;
+        rc = EX_USAGE_REC;
+    }
+    if (rc == EX_OK_REC) {
+        rec.child = child;
+        rc = conn_accept(&conn, &rd, target, child, (int)(o.attach_timeout_s * 1000), 5000, err, sizeof err);
+        if (rc != EX_OK_REC && child)
+            boot_error(&rd, err, sizeof err);
+    }
+    if (rc == EX_OK_REC && !to_stdout) {
+        if (!o.output || strstr(o.output, "{pid}"))   /* launch mode: the pid is known now */
+            expand_output(o.output, target, outpath, sizeof outpath);
+        if (!(rec.aw = peeka_aw_open(outpath, NULL, o.zstd_level, err, sizeof err)))
+            rc = EX_WRITE;
+    }
+    if (rc == EX_OK_REC)
+        rc = recording_run(&rec, err, sizeof err);
+    if (rec.aw) {   /* an error after the archive was opened: keep what it holds */
+        fprintf(stderr, "peeka-rec: recording kept in %s\n", peeka_aw_partial_path(rec.aw));
+        peeka_aw_abort(rec.aw);
+    }
+out:
+    if (rc != EX_OK_REC && rc != EX_TARGET_EXITED && err[0])
+        fprintf(stderr, "peeka-rec: %s\n", err);
+    else if (rc == EX_OK_REC && !o.quiet && !to_stdout && isatty(2))
+        fprintf(stderr, "peeka-rec: %lld observations in %s\n", rec.records, outpath);
+    conn_close(&conn);
+    rundir_remove(&rd);
+    rc = finish_child(child, &rec, rc);
+    free(rec.agent_stats);
+    options_free(&o);
+    return rc;
+}

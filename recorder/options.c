@@ -1,0 +1,303 @@
+/* peeka-rec [OPTIONS] PROBE... [-- CMD ARGS...]
+ * A probe is a Peeka command and its own options, e.g.
+ *   watch app.views.checkout -x 3 -n 100 --condition 'cost > 50'
+ * given inline, with --probe 'SPEC', or one per line in --probe-file. */
+#include "options.h"
+#include "duration.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_WORDS 64
+
+void options_usage(FILE *out)
+{
+    fputs(
+"usage: peeka-rec -p PID [OPTIONS] PROBE...\n"
+"       peeka-rec [OPTIONS] PROBE... -- python3 app.py [ARGS...]\n"
+"\n"
+"Records calls of chosen functions in a live CPython process (3.8-3.14) into\n"
+"a .tar.zst archive, then detaches and leaves the process as it was.\n"
+"\n"
+"Probes (Peeka's commands):\n"
+"  watch PATTERN [-x DEPTH] [-n TIMES] [--condition EXPR] [-b] [-s] [-e] [-f]\n"
+"      PATTERN: module.function, module.Class.method, globs (app.views.*)\n"
+"      -x, --depth N      formatting depth of arguments and results (2)\n"
+"      -n, --times N      stop this probe after N observations (-1: no limit)\n"
+"      --condition EXPR   record only calls where EXPR holds (docs/conditions.md)\n"
+"      -b / -s / -e / -f  at entry / on success / on exception / both (default -f)\n"
+"\n"
+"Options:\n"
+"  -p, --pid PID          attach to a running process\n"
+"  -d, --duration TIME    stop after TIME (30, 30s, 5m, 1h); default: until\n"
+"                         every probe has its -n, the target exits, or SIGINT\n"
+"  -o, --output FILE      archive path; strftime fields and {pid} expand\n"
+"                         (default peeka-{pid}-%Y%m%d-%H%M%S.tar.zst); '-' writes\n"
+"                         JSONL observations to stdout instead\n"
+"      --probe SPEC       a probe as one string (repeatable)\n"
+"      --probe-file FILE  probes, one per line (# comments)\n"
+"  -q, --quiet            no progress, only errors\n"
+"      --buffer SIZE      agent ring buffer (default 4M)\n"
+"      --level N          zstd level (default 6)\n"
+"      --timeout TIME     how long to wait for the agent (default 10s)\n"
+"      --via native|gdb   how to inject into a running process (default native)\n"
+"  -h, --help             this help;  -V, --version: the version\n"
+"\n"
+"Examples:\n"
+"  peeka-rec -p \"$(pgrep -o -f gunicorn)\" -d 60 -o '/var/log/peeka/%Y%m%d-%H%M.tar.zst' \\\n"
+"      watch app.views.checkout\n"
+"  peeka-rec -d 5m watch 'app.core.*' -n 1000 -- python3 -m pytest tests/\n"
+"  peeka-rec -p 4242 -o - watch app.cart.Cart.total --condition 'cost > 50' | jq .cost\n"
+"\n"
+"Exit codes: 0 ok, 2 usage, 3 probe error, 4 target exited (archive complete),\n"
+"5 write error, 6 agent lost, 10-19 attach errors (see README).  In launch\n"
+"mode, the program's own exit status when it ends first.\n", out);
+}
+
+/* Shell-like words: whitespace separates, '...' and "..." group, \\ escapes. */
+static int split_words(const char *s, char **words, int max, char *err, size_t errlen)
+{
+    int n = 0;
+    while (*s) {
+        while (*s == ' ' || *s == '\t') s++;
+        if (!*s) break;
+        if (n == max) { snprintf(err, errlen, "too many words in probe: %s", s); goto fail; }
+        char *w = malloc(strlen(s) + 1), *o = w;
+        if (!w) { snprintf(err, errlen, "out of memory"); goto fail; }
+        char q = 0;
+        for (; *s && (q || (*s != ' ' && *s != '\t')); s++) {
+            if (q) {
+                if (*s == q) q = 0;
+                else *o++ = *s;
+            } else if (*s == '\'' || *s == '"') {
+                q = *s;
+            } else if (*s == '\\' && s[1]) {
+                *o++ = *++s;
+            } else {
+                *o++ = *s;
+            }
+        }
+        *o = 0;
+        words[n++] = w;
+        if (q) { snprintf(err, errlen, "unterminated quote in probe"); goto fail; }
+    }
+    return n;
+fail:
+    while (n > 0) free(words[--n]);
+    return -1;
+}
+
+static int is_probe_kind(const char *w)
+{
+    return !strcmp(w, "watch");
+}
+
+/* -1: not a probe option; 0: a flag; 1: takes a value */
+static int probe_opt_arity(const char *w)
+{
+    static const char *const valued[] = {"-x", "--depth", "-n", "--times", "--condition"};
+    static const char *const flags[] = {"-b", "--before", "-s", "--success", "-e", "--exception",
+                                        "-f", "--finish"};
+    for (size_t i = 0; i < sizeof valued / sizeof *valued; i++)
+        if (!strcmp(w, valued[i])) return 1;
+    for (size_t i = 0; i < sizeof flags / sizeof *flags; i++)
+        if (!strcmp(w, flags[i])) return 0;
+    return -1;
+}
+
+static int parse_int(const char *s, long long *out)
+{
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno || end == s || *end)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+static char *join_words(char **w, int n)
+{
+    size_t len = 1;
+    for (int i = 0; i < n; i++) len += strlen(w[i]) + 3;
+    char *s = malloc(len);
+    if (!s) return NULL;
+    s[0] = 0;
+    for (int i = 0; i < n; i++) {
+        if (i) strcat(s, " ");
+        int quote = strpbrk(w[i], " \t'\"") != NULL;
+        if (quote) strcat(s, "'");
+        strcat(s, w[i]);
+        if (quote) strcat(s, "'");
+    }
+    return s;
+}
+
+/* words[0] is the kind, words[1] the pattern, then the probe's options. */
+static int parse_probe(char **w, int n, rec_options *o, char *err, size_t errlen)
+{
+    if (o->nprobes == MAX_REC_PROBES) { snprintf(err, errlen, "too many probes (limit %d)", MAX_REC_PROBES); return -1; }
+    if (n < 2 || w[1][0] == '-') { snprintf(err, errlen, "%s needs a PATTERN (module.function)", w[0]); return -1; }
+    probe_spec *p = &o->probes[o->nprobes];
+    memset(p, 0, sizeof *p);
+    p->id = o->nprobes + 1;
+    snprintf(p->kind, sizeof p->kind, "%s", w[0]);
+    p->depth = 2;
+    p->times = -1;
+    int b = 0, s = 0, e = 0, f = 0;
+    for (int i = 2; i < n; i++) {
+        const char *a = w[i];
+        const char *val = i + 1 < n ? w[i + 1] : NULL;
+        long long v;
+        if (!strcmp(a, "-x") || !strcmp(a, "--depth")) {
+            if (!val || parse_int(val, &v) < 0 || v < 1 || v > 16) { snprintf(err, errlen, "%s needs a depth from 1 to 16", a); return -1; }
+            p->depth = (int)v; i++;
+        } else if (!strcmp(a, "-n") || !strcmp(a, "--times")) {
+            if (!val || parse_int(val, &v) < 0 || v == 0 || v < -1) { snprintf(err, errlen, "%s needs a positive count (or -1)", a); return -1; }
+            p->times = v; i++;
+        } else if (!strcmp(a, "--condition")) {
+            if (!val) { snprintf(err, errlen, "--condition needs an expression"); return -1; }
+            free(p->condition);
+            p->condition = strdup(val); i++;
+        } else if (!strcmp(a, "-b") || !strcmp(a, "--before")) b = 1;
+        else if (!strcmp(a, "-s") || !strcmp(a, "--success")) s = 1;
+        else if (!strcmp(a, "-e") || !strcmp(a, "--exception")) e = 1;
+        else if (!strcmp(a, "-f") || !strcmp(a, "--finish")) f = 1;
+        else { snprintf(err, errlen, "unknown option '%s' for %s (see peeka-rec --help)", a, w[0]); return -1; }
+    }
+    if (!b && !s && !e && !f) f = 1;
+    p->at_enter = b;
+    p->at_success = s || f;
+    p->at_exception = e || f;
+    p->pattern = strdup(w[1]);
+    p->spec = join_words(w, n);
+    if (!p->pattern || !p->spec) { snprintf(err, errlen, "out of memory"); return -1; }
+    o->nprobes++;
+    return 0;
+}
+
+static int parse_probe_string(const char *spec, rec_options *o, char *err, size_t errlen)
+{
+    char *w[MAX_WORDS];
+    int n = split_words(spec, w, MAX_WORDS, err, errlen);
+    if (n < 0) return -1;
+    int rc = 0;
+    if (n == 0) { snprintf(err, errlen, "empty probe"); rc = -1; }
+    else if (!is_probe_kind(w[0])) { snprintf(err, errlen, "unknown probe '%s' (supported: watch)", w[0]); rc = -1; }
+    else rc = parse_probe(w, n, o, err, errlen);
+    for (int i = 0; i < n; i++) free(w[i]);
+    return rc;
+}
+
+static int parse_probe_file(const char *path, rec_options *o, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) { snprintf(err, errlen, "cannot read probe file %s: %s", path, strerror(errno)); return -1; }
+    char line[4096];
+    int rc = 0, lineno = 0;
+    while (rc == 0 && fgets(line, sizeof line, f)) {
+        lineno++;
+        line[strcspn(line, "\r\n")] = 0;
+        const char *s = line + strspn(line, " \t");
+        if (!*s || *s == '#') continue;
+        char sub[400];
+        if ((rc = parse_probe_string(s, o, sub, sizeof sub)) < 0)
+            snprintf(err, errlen, "%s:%d: %s", path, lineno, sub);
+    }
+    fclose(f);
+    return rc;
+}
+
+static const char *need(int argc, char **argv, int *i, char *err, size_t errlen)
+{
+    if (*i + 1 >= argc) { snprintf(err, errlen, "%s needs a value", argv[*i]); return NULL; }
+    return argv[++*i];
+}
+
+static int global_option(int argc, char **argv, int *i, rec_options *o, char *err, size_t errlen)
+{
+    const char *a = argv[*i], *v;
+    long long n;
+    if (!strcmp(a, "-p") || !strcmp(a, "--pid")) {
+        if (!(v = need(argc, argv, i, err, errlen))) return -1;
+        if (parse_int(v, &n) < 0 || n <= 0) { snprintf(err, errlen, "--pid needs a process id, got '%s'", v); return -1; }
+        o->pid = (pid_t)n;
+    } else if (!strcmp(a, "-d") || !strcmp(a, "--duration")) {
+        if (!(v = need(argc, argv, i, err, errlen))) return -1;
+        if ((o->duration_s = peeka_parse_duration(v)) <= 0) { snprintf(err, errlen, "--duration needs a time like 30, 30s, 5m, 1h; got '%s'", v); return -1; }
+    } else if (!strcmp(a, "-o") || !strcmp(a, "--output")) {
+        if (!(o->output = need(argc, argv, i, err, errlen))) return -1;
+    } else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) {
+        o->quiet = 1;
+    } else if (!strcmp(a, "--buffer")) {
+        if (!(v = need(argc, argv, i, err, errlen))) return -1;
+        o->buffer_bytes = (size_t)peeka_parse_size(v);
+        if (o->buffer_bytes < 65536 || o->buffer_bytes > (1u << 30)) { snprintf(err, errlen, "--buffer needs a size from 64K to 1G; got '%s'", v); return -1; }
+    } else if (!strcmp(a, "--level")) {
+        if (!(v = need(argc, argv, i, err, errlen))) return -1;
+        if (parse_int(v, &n) < 0 || n < 1 || n > 19) { snprintf(err, errlen, "--level needs 1..19"); return -1; }
+        o->zstd_level = (int)n;
+    } else if (!strcmp(a, "--timeout")) {
+        if (!(v = need(argc, argv, i, err, errlen))) return -1;
+        if ((o->attach_timeout_s = peeka_parse_duration(v)) <= 0) { snprintf(err, errlen, "--timeout needs a time like 10s"); return -1; }
+    } else if (!strcmp(a, "--via")) {
+        if (!(v = need(argc, argv, i, err, errlen))) return -1;
+        if (strcmp(v, "native") && strcmp(v, "gdb")) { snprintf(err, errlen, "--via is native or gdb"); return -1; }
+        o->via = v;
+    } else if (!strcmp(a, "--probe")) {
+        if (!(v = need(argc, argv, i, err, errlen))) return -1;
+        return parse_probe_string(v, o, err, errlen);
+    } else if (!strcmp(a, "--probe-file")) {
+        if (!(v = need(argc, argv, i, err, errlen))) return -1;
+        return parse_probe_file(v, o, err, errlen);
+    } else {
+        snprintf(err, errlen, "unknown option '%s' (see peeka-rec --help)", a);
+        return -1;
+    }
+    return 0;
+}
+
+int options_parse(int argc, char **argv, rec_options *o, char *err, size_t errlen)
+{
+    memset(o, 0, sizeof *o);
+    o->zstd_level = 6;
+    o->buffer_bytes = 4u << 20;
+    o->attach_timeout_s = 10;
+    o->via = "native";
+    int i = 1;
+    for (; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) { options_usage(stdout); return 1; }
+        if (!strcmp(a, "-V") || !strcmp(a, "--version")) { printf("peeka-rec %s\n", PEEKA_VERSION); return 1; }
+        if (!strcmp(a, "--")) { i++; break; }
+        if (is_probe_kind(a)) {
+            /* the kind, the pattern, then as many probe options as follow */
+            int j = i + 2 <= argc ? i + 2 : argc;
+            for (int k; j < argc && (k = probe_opt_arity(argv[j])) >= 0; j += 1 + k)
+                ;
+            if (j > argc) j = argc;
+            if (parse_probe(argv + i, j - i, o, err, errlen) < 0) return -1;
+            i = j - 1;
+            continue;
+        }
+        if (a[0] != '-') { snprintf(err, errlen, "unknown probe '%s' (supported: watch)", a); return -1; }
+        if (global_option(argc, argv, &i, o, err, errlen) < 0) return -1;
+    }
+    if (i < argc) o->cmd = argv + i;
+    if (o->nprobes == 0) { snprintf(err, errlen, "no probe given: e.g. watch app.module.function"); return -1; }
+    if (!o->pid && !o->cmd) { snprintf(err, errlen, "give -p PID to attach, or -- CMD... to launch"); return -1; }
+    if (o->pid && o->cmd) { snprintf(err, errlen, "-p PID and -- CMD cannot be combined"); return -1; }
+    return 0;
+}
+
+void options_free(rec_options *o)
+{
+    for (int i = 0; i < o->nprobes; i++) {
+        free(o->probes[i].pattern);
+        free(o->probes[i].condition);
+        free(o->probes[i].spec);
+    }
+    o->nprobes = 0;
+}

@@ -1,0 +1,42 @@
+/* peeka-rec's command line, parsed. */
+#ifndef PEEKA_OPTIONS_H
+#define PEEKA_OPTIONS_H
+
+#include <stddef.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+#define MAX_REC_PROBES 64
+
+typedef struct {
+    int id;
+    char kind[16];
+    char *pattern;
+    int depth;
+    long long times;            /* -1: unlimited */
+    char *condition;
+    int at_enter, at_success, at_exception;
+    char *spec;                 /* as the user wrote it */
+} probe_spec;
+
+typedef struct {
+    pid_t pid;                  /* attach mode */
+    char **cmd;                 /* launch mode: argv after -- */
+    double duration_s;          /* 0: no limit */
+    const char *output;         /* NULL: default name; "-": JSONL to stdout */
+    int quiet;
+    int zstd_level;
+    size_t buffer_bytes;
+    double attach_timeout_s;
+    const char *via;            /* "native" or "gdb" */
+    probe_spec probes[MAX_REC_PROBES];
+    int nprobes;
+} rec_options;
+
+/* 0 ok; -1 with a message in err (usage error); 1 when --help/--version
+ * printed something and the program should exit 0. */
+int options_parse(int argc, char **argv, rec_options *o, char *err, size_t errlen);
+void options_free(rec_options *o);
+void options_usage(FILE *out);
+
+#endif

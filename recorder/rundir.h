@@ -1,0 +1,23 @@
+/* A private directory for one recording: the agent's socket (and, in
+ * launch mode, the bootstrap) live there, never at a guessable /tmp path. */
+#ifndef PEEKA_RUNDIR_H
+#define PEEKA_RUNDIR_H
+
+#include <sys/types.h>
+
+typedef struct {
+    char dir[256];
+    char sock[300];
+    char token[65];      /* 32 random bytes, hex */
+    int listen_fd;
+} rundir;
+
+int  rundir_create(rundir *r, char *err, size_t errlen);
+/* Lets a target running as another user (we are root) reach the socket. */
+int  rundir_give_to(rundir *r, uid_t uid, gid_t gid, char *err, size_t errlen);
+/* Writes a file inside the directory (mode 0600). */
+int  rundir_write(rundir *r, const char *name, const char *text, char *path_out, size_t pathlen);
+void rundir_remove(rundir *r);
+int  token_equal(const char *a, const char *b);
+
+#endif

@@ -1,0 +1,101 @@
+/* session.json, the archive's first member (docs/format.md). */
+#include "recording.h"
+
+#include <cJSON.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+static cJSON *target_argv(pid_t pid)
+{
+    cJSON *arr = cJSON_CreateArray();
+    char path[64], buf[8192];
+    snprintf(path, sizeof path, "/proc/%d/cmdline", (int)pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return arr;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    for (ssize_t i = 0; i < n;) {
+        size_t l = strnlen(buf + i, (size_t)(n - i));
+        cJSON_AddItemToArray(arr, cJSON_CreateString(buf + i));
+        i += (ssize_t)l + 1;
+    }
+    return arr;
+}
+
+static cJSON *probes_json(const rec_options *o)
+{
+    cJSON *arr = cJSON_CreateArray();
+    for (int i = 0; i < o->nprobes; i++) {
+        const probe_spec *p = &o->probes[i];
+        cJSON *j = cJSON_CreateObject(), *opt = cJSON_CreateObject();
+        cJSON_AddNumberToObject(j, "id", p->id);
+        cJSON_AddStringToObject(j, "kind", p->kind);
+        cJSON_AddStringToObject(j, "pattern", p->pattern);
+        cJSON_AddStringToObject(j, "spec", p->spec);
+        cJSON_AddNumberToObject(opt, "depth", p->depth);
+        cJSON_AddNumberToObject(opt, "times", (double)p->times);
+        if (p->condition) cJSON_AddStringToObject(opt, "condition", p->condition);
+        else cJSON_AddNullToObject(opt, "condition");
+        cJSON_AddBoolToObject(opt, "at_enter", p->at_enter);
+        cJSON_AddBoolToObject(opt, "at_success", p->at_success);
+        cJSON_AddBoolToObject(opt, "at_exception", p->at_exception);
+        cJSON_AddItemToObject(j, "options", opt);
+        cJSON_AddItemToArray(arr, j);
+    }
+    return arr;
+}
+
+char *recording_session_json(const recording *r)
+{
+    const rec_options *o = r->opt;
+    pid_t pid = r->conn->pid;
+    cJSON *s = cJSON_CreateObject(), *t = cJSON_CreateObject(), *lim = cJSON_CreateObject();
+    cJSON_AddStringToObject(s, "format", "peeka-archive");
+    cJSON_AddNumberToObject(s, "format_version", 1);
+    cJSON_AddStringToObject(s, "tool", "peeka-rec");
+    cJSON_AddStringToObject(s, "tool_version", PEEKA_VERSION);
+    cJSON_AddStringToObject(s, "mode", r->mode);
+    cJSON_AddNumberToObject(t, "pid", pid);
+    cJSON_AddItemToObject(t, "argv", target_argv(pid));
+    char exe_link[64], exe[4096];
+    snprintf(exe_link, sizeof exe_link, "/proc/%d/exe", (int)pid);
+    ssize_t n = readlink(exe_link, exe, sizeof exe - 1);
+    exe[n > 0 ? n : 0] = 0;
+    cJSON_AddStringToObject(t, "exe", exe);
+    cJSON_AddStringToObject(t, "python", r->conn->python);
+    struct stat st;
+    char proc[32];
+    snprintf(proc, sizeof proc, "/proc/%d", (int)pid);
+    if (stat(proc, &st) == 0) cJSON_AddNumberToObject(t, "uid", st.st_uid);
+    cJSON_AddItemToObject(s, "target", t);
+    char host[256] = "";
+    if (gethostname(host, sizeof host - 1) < 0) host[0] = 0;
+    cJSON_AddStringToObject(s, "host", host);
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    int64_t ns = (int64_t)now.tv_sec * 1000000000 + now.tv_nsec;
+    char iso[40];
+    struct tm tm;
+    gmtime_r(&now.tv_sec, &tm);
+    size_t k = strftime(iso, sizeof iso, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(iso + k, sizeof iso - k, ".%03dZ", (int)(now.tv_nsec / 1000000));
+    char nsbuf[32];
+    snprintf(nsbuf, sizeof nsbuf, "%lld", (long long)ns);
+    cJSON_AddRawToObject(s, "start_ns", nsbuf);
+    cJSON_AddStringToObject(s, "start", iso);
+    if (o->duration_s > 0) cJSON_AddNumberToObject(lim, "duration_s", o->duration_s);
+    else cJSON_AddNullToObject(lim, "duration_s");
+    cJSON_AddItemToObject(s, "limits", lim);
+    cJSON *agent = cJSON_AddObjectToObject(s, "agent");
+    cJSON_AddNumberToObject(agent, "buffer_bytes", (double)o->buffer_bytes);
+    cJSON_AddItemToObject(s, "probes", probes_json(o));
+    char *out = cJSON_PrintUnformatted(s);
+    cJSON_Delete(s);
+    return out;
+}
