@@ -1,0 +1,33 @@
+/* Small formatting and parsing helpers shared by the analyzer's modules. */
+#ifndef PA_UTIL_H
+#define PA_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* "10ms", "1.5s", "250us", "300ns", "2m", "1h"; a bare number is ms.
+ * 0 and *ns, or -1 when the text is not a duration. */
+int pa_parse_duration(const char *s, int64_t *ns);
+
+/* About four significant digits: "789ns", "45.60us", "125.3ms", "1.234s". */
+void pa_fmt_duration(double ns, char *buf, size_t len);
+/* "512 B", "1.5 KiB", "3.2 MiB". */
+void pa_fmt_bytes(double n, char *buf, size_t len);
+
+/* Growable byte buffer (plain C; callers free it). */
+typedef struct {
+    char *p;
+    size_t len, cap;
+    int oom;
+} pa_buf;
+
+void pa_buf_add(pa_buf *b, const void *s, size_t n);
+void pa_buf_adds(pa_buf *b, const char *s);
+void pa_buf_addc(pa_buf *b, char c);
+void pa_buf_printf(pa_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void pa_buf_free(pa_buf *b);
+
+/* Display width of UTF-8 text (code points; good enough for tables). */
+size_t pa_utf8_width(const char *s, size_t n);
+
+#endif
