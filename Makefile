@@ -127,3 +127,20 @@ clean:
 distclean: clean
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
+
+# ---- Unit tests that embed CPython: tests/unit/py_test_*.c ------------------
+# Each becomes $(BUILD)/tests/test_py_*, linked with the condition evaluator
+# (agent/cond_*.c) and the first interpreter mk/pythons.sh lists.
+PY_UNIT_SRC  := $(wildcard tests/unit/py_test_*.c)
+PY_UNIT_BINS := $(patsubst tests/unit/py_test_%.c,$(BUILD)/tests/test_py_%,$(PY_UNIT_SRC))
+# Expanded on first use only, so other targets do not pay for the lookup.
+PY_EMBED = $(eval PY_EMBED := $$(shell sh mk/pythons.sh | head -n 1 | cut -d' ' -f2))$(PY_EMBED)
+PY_EMBED_CFLAGS = $(eval PY_EMBED_CFLAGS := $$(shell $(PY_EMBED) -c 'import sysconfig as s; print("-I" + s.get_paths()["include"])'))$(PY_EMBED_CFLAGS)
+PY_EMBED_LIBS = $(eval PY_EMBED_LIBS := $$(shell $(PY_EMBED) -c 'import sysconfig as s; v = s.get_config_var; d = v("LIBDIR"); print("-L%s -Wl,-rpath,%s -lpython%s %s %s" % (d, d, v("LDVERSION"), v("LIBS") or "", v("SYSLIBS") or ""))'))$(PY_EMBED_LIBS)
+
+$(BUILD)/tests/test_py_%: tests/unit/py_test_%.c $(wildcard agent/cond*.c agent/cond*.h)
+	@mkdir -p $(@D)
+	$(CC) $(BASE_CFLAGS) $(CFLAGS) -Iagent $(PY_EMBED_CFLAGS) $$(pkg-config --cflags check) \
+	  -o $@ $< $(wildcard agent/cond_*.c) $(PY_EMBED_LIBS) $$(pkg-config --libs check) -lpthread -lm
+
+unit: $(PY_UNIT_BINS)
