@@ -1,0 +1,455 @@
+/* common/frame.c: the framing both ends of the agent socket speak. */
+#include "frame.h"
+
+#include <check.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+/* Appends one frame (header + body) to buf at *n. */
+static void put_frame(uint8_t *buf, size_t *n, uint8_t type, const void *body, uint32_t len)
+{
+    peeka_frame_header(buf + *n, len, type);
+    if (len)
+        memcpy(buf + *n + PEEKA_FRAME_HDR, body, len);
+    *n += PEEKA_FRAME_HDR + len;
+}
+
+/* Copies up to n bytes into the decoder, as a read() would. */
+static size_t feed(peeka_fdec *d, const uint8_t *p, size_t n)
+{
+    size_t room;
+    uint8_t *dst = peeka_fdec_space(d, &room);
+    ck_assert_ptr_nonnull(dst);
+    if (n > room)
+        n = room;
+    memcpy(dst, p, n);
+    peeka_fdec_commit(d, n);
+    return n;
+}
+
+START_TEST(test_header_layout)
+{
+    uint8_t h[PEEKA_FRAME_HDR];
+    peeka_frame_header(h, 0x01020304u, PF_RECORDS);
+    const uint8_t want[PEEKA_FRAME_HDR] = { 4, 3, 2, 1, PF_RECORDS, 0, 0, 0 };
+    ck_assert_mem_eq(h, want, sizeof want);
+    uint32_t len;
+    uint8_t type;
+    ck_assert_int_eq(peeka_frame_parse(h, 0xFFFFFFFFu, &len, &type), PFE_OK);
+    ck_assert_uint_eq(len, 0x01020304u);
+    ck_assert_uint_eq(type, PF_RECORDS);
+}
+END_TEST
+
+START_TEST(test_header_every_type)
+{
+    for (uint8_t t = 1; t <= PF_TYPE_MAX; t++) {
+        uint8_t h[PEEKA_FRAME_HDR];
+        uint32_t len;
+        uint8_t type;
+        peeka_frame_header(h, 7, t);
+        ck_assert_int_eq(peeka_frame_parse(h, 7, &len, &type), PFE_OK);
+        ck_assert_uint_eq(type, t);
+        ck_assert_uint_eq(len, 7);
+    }
+}
+END_TEST
+
+START_TEST(test_header_rejects)
+{
+    uint8_t h[PEEKA_FRAME_HDR];
+    uint32_t len = 99;
+    uint8_t type = 99;
+    peeka_frame_header(h, 10, 0);
+    ck_assert_int_eq(peeka_frame_parse(h, 100, &len, &type), PFE_TYPE);
+    peeka_frame_header(h, 10, PF_TYPE_MAX + 1);
+    ck_assert_int_eq(peeka_frame_parse(h, 100, &len, &type), PFE_TYPE);
+    peeka_frame_header(h, 10, 255);
+    ck_assert_int_eq(peeka_frame_parse(h, 100, &len, &type), PFE_TYPE);
+    for (int k = 5; k < 8; k++) {
+        peeka_frame_header(h, 10, PF_HELLO);
+        h[k] = 1;
+        ck_assert_int_eq(peeka_frame_parse(h, 100, &len, &type), PFE_RESERVED);
+    }
+    peeka_frame_header(h, 101, PF_HELLO);
+    ck_assert_int_eq(peeka_frame_parse(h, 100, &len, &type), PFE_TOOBIG);
+    peeka_frame_header(h, 0xFFFFFFFFu, PF_HELLO);
+    ck_assert_int_eq(peeka_frame_parse(h, PEEKA_FRAME_MAX, &len, &type), PFE_TOOBIG);
+    /* A refused header leaves the outputs alone. */
+    ck_assert_uint_eq(len, 99);
+    ck_assert_uint_eq(type, 99);
+    peeka_frame_header(h, 100, PF_HELLO);
+    ck_assert_int_eq(peeka_frame_parse(h, 100, &len, &type), PFE_OK);
+    ck_assert_uint_eq(len, 100);
+}
+END_TEST
+
+START_TEST(test_strerror)
+{
+    const int codes[] = { PFE_OK, PFE_TYPE, PFE_RESERVED, PFE_TOOBIG, PFE_IO, PFE_EOF, PFE_TRUNC };
+    for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++) {
+        const char *m = peeka_frame_strerror(codes[i]);
+        ck_assert_ptr_nonnull(m);
+        ck_assert_int_gt(strlen(m), 1);
+        for (size_t j = 0; j < i; j++)
+            ck_assert_str_ne(m, peeka_frame_strerror(codes[j]));
+    }
+    ck_assert_str_eq(peeka_frame_strerror(-1000), "unknown frame error");
+}
+END_TEST
+
+START_TEST(test_decoder_whole_frames)
+{
+    uint8_t buf[256];
+    size_t n = 0;
+    put_frame(buf, &n, PF_HELLO, "{\"a\":1}", 7);
+    put_frame(buf, &n, PF_RECORDS, "", 0);
+    put_frame(buf, &n, PF_EVENT, "xyz", 3);
+    peeka_fdec d;
+    ck_assert_int_eq(peeka_fdec_init(&d, 1024), 0);
+    ck_assert_uint_eq(feed(&d, buf, n), n);
+    uint8_t type;
+    const uint8_t *body;
+    uint32_t len;
+    ck_assert_int_eq(peeka_fdec_next(&d, &type, &body, &len), 1);
+    ck_assert_uint_eq(type, PF_HELLO);
+    ck_assert_uint_eq(len, 7);
+    ck_assert_mem_eq(body, "{\"a\":1}", 7);
+    ck_assert_int_eq(peeka_fdec_next(&d, &type, &body, &len), 1);
+    ck_assert_uint_eq(type, PF_RECORDS);
+    ck_assert_uint_eq(len, 0);
+    ck_assert_int_eq(peeka_fdec_next(&d, &type, &body, &len), 1);
+    ck_assert_uint_eq(type, PF_EVENT);
+    ck_assert_mem_eq(body, "xyz", 3);
+    ck_assert_int_eq(peeka_fdec_next(&d, &type, &body, &len), 0);
+    ck_assert_int_eq(peeka_fdec_next(&d, &type, &body, &len), 0);
+    peeka_fdec_free(&d);
+    peeka_fdec_free(&d);        /* twice is harmless */
+}
+END_TEST
+
+/* Every frame boundary and every split point: the stream fed one byte at a
+ * time yields exactly the frames that were written. */
+START_TEST(test_decoder_byte_by_byte)
+{
+    enum { NFRAMES = 40 };
+    size_t cap = NFRAMES * (PEEKA_FRAME_HDR + 300);
+    uint8_t *buf = malloc(cap);
+    uint32_t lens[NFRAMES];
+    size_t n = 0;
+    for (int i = 0; i < NFRAMES; i++) {
+        uint8_t body[300];
+        lens[i] = (uint32_t)(i * 7 % 300);
+        for (uint32_t k = 0; k < lens[i]; k++)
+            body[k] = (uint8_t)(i + k);
+        put_frame(buf, &n, (uint8_t)(1 + i % PF_TYPE_MAX), body, lens[i]);
+    }
+    peeka_fdec d;
+    ck_assert_int_eq(peeka_fdec_init(&d, 300), 0);
+    int got = 0;
+    for (size_t off = 0; off < n; off++) {
+        ck_assert_uint_eq(feed(&d, buf + off, 1), 1);
+        uint8_t type;
+        const uint8_t *body;
+        uint32_t len;
+        int rc;
+        while ((rc = peeka_fdec_next(&d, &type, &body, &len)) == 1) {
+            ck_assert_int_lt(got, NFRAMES);
+            ck_assert_uint_eq(type, 1 + got % PF_TYPE_MAX);
+            ck_assert_uint_eq(len, lens[got]);
+            for (uint32_t k = 0; k < len; k++)
+                ck_assert_uint_eq(body[k], (uint8_t)(got + k));
+            got++;
+        }
+        ck_assert_int_eq(rc, 0);
+        ck_assert_uint_le(d.cap, PEEKA_FRAME_HDR + 300);
+    }
+    ck_assert_int_eq(got, NFRAMES);
+    ck_assert_uint_eq(d.len - d.consumed, 0);
+    peeka_fdec_free(&d);
+    free(buf);
+}
+END_TEST
+
+/* Chunks of every size from 1 to 97 bytes. */
+START_TEST(test_decoder_chunked)
+{
+    uint8_t buf[4096];
+    size_t n = 0;
+    for (int i = 0; i < 20; i++) {
+        char body[100];
+        memset(body, 'a' + i, sizeof body);
+        put_frame(buf, &n, PF_REPLY, body, (uint32_t)(i * 5));
+    }
+    size_t chunk = (size_t)_i + 1;
+    peeka_fdec d;
+    ck_assert_int_eq(peeka_fdec_init(&d, 1000), 0);
+    int got = 0;
+    for (size_t off = 0; off < n;) {
+        size_t want = n - off < chunk ? n - off : chunk;
+        off += feed(&d, buf + off, want);
+        uint8_t type;
+        const uint8_t *body;
+        uint32_t len;
+        while (peeka_fdec_next(&d, &type, &body, &len) == 1) {
+            ck_assert_uint_eq(len, (uint32_t)(got * 5));
+            for (uint32_t k = 0; k < len; k++)
+                ck_assert_int_eq(body[k], 'a' + got);
+            got++;
+        }
+    }
+    ck_assert_int_eq(got, 20);
+    peeka_fdec_free(&d);
+}
+END_TEST
+
+/* A frame of exactly the limit passes and the buffer grows to hold it,
+ * never further; one byte more is refused from its header alone. */
+START_TEST(test_decoder_limit)
+{
+    const uint32_t max = 200000;
+    uint8_t *buf = malloc(PEEKA_FRAME_HDR + max);
+    size_t n = 0;
+    uint8_t *body0 = malloc(max);
+    memset(body0, 'x', max);
+    put_frame(buf, &n, PF_RECORDS, body0, max);
+    peeka_fdec d;
+    ck_assert_int_eq(peeka_fdec_init(&d, max), 0);
+    uint8_t type;
+    const uint8_t *body;
+    uint32_t len;
+    size_t off = 0;
+    int rc = 0;
+    while (off < n && rc == 0) {
+        off += feed(&d, buf + off, n - off);
+        rc = peeka_fdec_next(&d, &type, &body, &len);
+        ck_assert_uint_le(d.cap, PEEKA_FRAME_HDR + (size_t)max);
+    }
+    ck_assert_int_eq(rc, 1);
+    ck_assert_uint_eq(len, max);
+    ck_assert_mem_eq(body, body0, max);
+    peeka_fdec_free(&d);
+
+    uint8_t h[PEEKA_FRAME_HDR];
+    peeka_frame_header(h, max + 1, PF_RECORDS);
+    ck_assert_int_eq(peeka_fdec_init(&d, max), 0);
+    feed(&d, h, sizeof h);
+    ck_assert_int_eq(peeka_fdec_next(&d, &type, &body, &len), PFE_TOOBIG);
+    /* The error sticks: the stream cannot be resynchronised. */
+    ck_assert_int_eq(peeka_fdec_next(&d, &type, &body, &len), PFE_TOOBIG);
+    peeka_fdec_free(&d);
+    free(buf);
+    free(body0);
+}
+END_TEST
+
+START_TEST(test_decoder_malformed)
+{
+    uint8_t buf[64];
+    size_t n = 0;
+    put_frame(buf, &n, PF_HELLO, "ok", 2);
+    size_t good = n;
+    put_frame(buf, &n, PF_HELLO, "bad", 3);
+    buf[good + 4] = 42;         /* unknown type after a good frame */
+    peeka_fdec d;
+    ck_assert_int_eq(peeka_fdec_init(&d, 100), 0);
+    feed(&d, buf, n);
+    uint8_t type;
+    const uint8_t *body;
+    uint32_t len;
+    ck_assert_int_eq(peeka_fdec_next(&d, &type, &body, &len), 1);
+    ck_assert_mem_eq(body, "ok", 2);
+    ck_assert_int_eq(peeka_fdec_next(&d, &type, &body, &len), PFE_TYPE);
+    peeka_fdec_free(&d);
+
+    n = 0;
+    put_frame(buf, &n, PF_HELLO, "x", 1);
+    buf[6] = 0x80;
+    ck_assert_int_eq(peeka_fdec_init(&d, 100), 0);
+    feed(&d, buf, n);
+    ck_assert_int_eq(peeka_fdec_next(&d, &type, &body, &len), PFE_RESERVED);
+    peeka_fdec_free(&d);
+}
+END_TEST
+
+/* A stream that stops inside a frame: the decoder asks for more and keeps
+ * the partial bytes, which is what lets the reader report PFE_TRUNC at EOF
+ * rather than PFE_EOF. */
+START_TEST(test_decoder_truncated)
+{
+    uint8_t buf[64];
+    size_t n = 0;
+    put_frame(buf, &n, PF_EVENT, "0123456789", 10);
+    for (size_t cut = 1; cut < n; cut++) {
+        peeka_fdec d;
+        ck_assert_int_eq(peeka_fdec_init(&d, 100), 0);
+        feed(&d, buf, cut);
+        uint8_t type;
+        const uint8_t *body;
+        uint32_t len;
+        ck_assert_int_eq(peeka_fdec_next(&d, &type, &body, &len), 0);
+        ck_assert_uint_eq(d.len - d.consumed, cut);
+        peeka_fdec_free(&d);
+    }
+}
+END_TEST
+
+/* Taking the next frame drops the previous one lazily: the second body
+ * comes out intact from the same buffer. */
+START_TEST(test_decoder_body_survives_until_next)
+{
+    uint8_t buf[64];
+    size_t n = 0;
+    put_frame(buf, &n, PF_EVENT, "first", 5);
+    put_frame(buf, &n, PF_EVENT, "second", 6);
+    peeka_fdec d;
+    ck_assert_int_eq(peeka_fdec_init(&d, 100), 0);
+    feed(&d, buf, n);
+    uint8_t type;
+    const uint8_t *body;
+    uint32_t len;
+    ck_assert_int_eq(peeka_fdec_next(&d, &type, &body, &len), 1);
+    ck_assert_mem_eq(body, "first", 5);
+    ck_assert_int_eq(peeka_fdec_next(&d, &type, &body, &len), 1);
+    ck_assert_mem_eq(body, "second", 6);
+    peeka_fdec_free(&d);
+}
+END_TEST
+
+typedef struct {
+    int fd;
+    size_t want;
+    uint8_t *got;
+    size_t n;
+} reader_arg;
+
+static void *reader(void *p)
+{
+    reader_arg *a = p;
+    while (a->n < a->want) {
+        ssize_t r = read(a->fd, a->got + a->n, a->want - a->n);
+        if (r <= 0)
+            break;
+        a->n += (size_t)r;
+    }
+    return NULL;
+}
+
+/* peeka_frame_send through a socket and a pipe, with a reader on the other
+ * end so that large frames exercise short writes. */
+static void send_and_decode(int wfd, int rfd)
+{
+    const size_t big = 3u << 20;
+    uint8_t *body = malloc(big);
+    for (size_t k = 0; k < big; k++)
+        body[k] = (uint8_t)(k * 31);
+    reader_arg a = { .fd = rfd, .want = 2 * PEEKA_FRAME_HDR + big + 5 };
+    a.got = malloc(a.want);
+    pthread_t th;
+    ck_assert_int_eq(pthread_create(&th, NULL, reader, &a), 0);
+    ck_assert_int_eq(peeka_frame_send(wfd, PF_RECORDS, body, big), PFE_OK);
+    ck_assert_int_eq(peeka_frame_send(wfd, PF_REPLY, "hello", 5), PFE_OK);
+    pthread_join(th, NULL);
+    ck_assert_uint_eq(a.n, a.want);
+
+    peeka_fdec d;
+    ck_assert_int_eq(peeka_fdec_init(&d, PEEKA_FRAME_MAX), 0);
+    size_t off = 0;
+    int frames = 0;
+    while (frames < 2) {
+        if (off < a.n)
+            off += feed(&d, a.got + off, a.n - off);
+        uint8_t type;
+        const uint8_t *b;
+        uint32_t len;
+        int rc = peeka_fdec_next(&d, &type, &b, &len);
+        ck_assert_int_ge(rc, 0);
+        if (rc == 0) {
+            ck_assert_uint_lt(off, a.n);
+            continue;
+        }
+        if (frames == 0) {
+            ck_assert_uint_eq(type, PF_RECORDS);
+            ck_assert_uint_eq(len, big);
+            ck_assert_mem_eq(b, body, big);
+        } else {
+            ck_assert_uint_eq(type, PF_REPLY);
+            ck_assert_mem_eq(b, "hello", 5);
+        }
+        frames++;
+    }
+    peeka_fdec_free(&d);
+    free(a.got);
+    free(body);
+}
+
+START_TEST(test_send_socket)
+{
+    int sv[2];
+    ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    send_and_decode(sv[0], sv[1]);
+    close(sv[0]);
+    close(sv[1]);
+}
+END_TEST
+
+START_TEST(test_send_pipe)
+{
+    int p[2];
+    ck_assert_int_eq(pipe(p), 0);
+    send_and_decode(p[1], p[0]);
+    close(p[0]);
+    close(p[1]);
+}
+END_TEST
+
+START_TEST(test_send_errors)
+{
+    int sv[2];
+    ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    ck_assert_int_eq(peeka_frame_send(sv[0], PF_RECORDS, "", (size_t)PEEKA_FRAME_MAX + 1), PFE_TOOBIG);
+    /* A vanished peer is an error, not a SIGPIPE. */
+    close(sv[1]);
+    ck_assert_int_eq(peeka_frame_send(sv[0], PF_EVENT, "x", 1), PFE_IO);
+    ck_assert_int_eq(errno, EPIPE);
+    close(sv[0]);
+    ck_assert_int_eq(peeka_write_all(-1, "x", 1), PFE_IO);
+    ck_assert_int_eq(peeka_write_all(sv[0], "", 0), PFE_OK);
+}
+END_TEST
+
+static Suite *frame_suite(void)
+{
+    Suite *s = suite_create("frame");
+    TCase *tc = tcase_create("frame");
+    tcase_set_timeout(tc, 30);
+    tcase_add_test(tc, test_header_layout);
+    tcase_add_test(tc, test_header_every_type);
+    tcase_add_test(tc, test_header_rejects);
+    tcase_add_test(tc, test_strerror);
+    tcase_add_test(tc, test_decoder_whole_frames);
+    tcase_add_test(tc, test_decoder_byte_by_byte);
+    tcase_add_loop_test(tc, test_decoder_chunked, 0, 97);
+    tcase_add_test(tc, test_decoder_limit);
+    tcase_add_test(tc, test_decoder_malformed);
+    tcase_add_test(tc, test_decoder_truncated);
+    tcase_add_test(tc, test_decoder_body_survives_until_next);
+    tcase_add_test(tc, test_send_socket);
+    tcase_add_test(tc, test_send_pipe);
+    tcase_add_test(tc, test_send_errors);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(frame_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? 1 : 0;
+}
