@@ -114,25 +114,36 @@ static void handle_frame(uint8_t type, const uint8_t *body, uint32_t len, int *d
     }
 }
 
-/* One pass of reading; returns a reason to stop, or NULL. */
-static const char *read_requests(int *detach, double *detach_id)
+/* Frames already buffered are handled first: WELCOME and the first request
+ * can arrive in one read. */
+static int handle_buffered(int *detach, double *detach_id)
 {
-    size_t room;
-    uint8_t *space = peeka_fdec_space(&S.dec, &room);
-    ssize_t n = recv(S.fd, space, room, MSG_DONTWAIT);
-    if (n == 0)
-        return "recorder-closed";
-    if (n < 0)
-        return errno == EAGAIN || errno == EINTR ? NULL : "recorder-error";
-    peeka_fdec_commit(&S.dec, (size_t)n);
-    S.last_rx_ns = now_mono_ns();
     uint8_t type;
     const uint8_t *body;
     uint32_t len;
     int rc;
-    while ((rc = peeka_fdec_next(&S.dec, &type, &body, &len)) == 1 && !*detach)
+    while (!*detach && (rc = peeka_fdec_next(&S.dec, &type, &body, &len)) == 1)
         handle_frame(type, body, len, detach, detach_id);
-    return rc < 0 ? "protocol-error" : NULL;
+    return *detach ? 0 : rc;
+}
+
+/* One pass of reading; returns a reason to stop, or NULL. */
+static const char *read_requests(int readable, int *detach, double *detach_id)
+{
+    if (readable) {
+        size_t room;
+        uint8_t *space = peeka_fdec_space(&S.dec, &room);
+        ssize_t n = recv(S.fd, space, room, MSG_DONTWAIT);
+        if (n == 0)
+            return "recorder-closed";
+        if (n < 0 && errno != EAGAIN && errno != EINTR)
+            return "recorder-error";
+        if (n > 0) {
+            peeka_fdec_commit(&S.dec, (size_t)n);
+            S.last_rx_ns = now_mono_ns();
+        }
+    }
+    return handle_buffered(detach, detach_id) < 0 ? "protocol-error" : NULL;
 }
 
 static const char *run_loop(int *detach, double *detach_id)
@@ -144,13 +155,11 @@ static const char *run_loop(int *detach, double *detach_id)
         int pr = poll(&pfd, 1, 5);
         if (pr < 0 && errno != EINTR)
             return "poll-error";
-        if (pr > 0) {
-            const char *why = read_requests(detach, detach_id);
-            if (why)
-                return why;
-            if (*detach)
-                return "detach";
-        }
+        const char *why = read_requests(pr > 0, detach, detach_id);
+        if (why)
+            return why;
+        if (*detach)
+            return "detach";
         if (drain_ring() < 0)
             return "recorder-not-reading";
         int64_t now = now_mono_ns();
@@ -182,12 +191,52 @@ static void release_state(int can_free)
     g_agent.active = 0;
 }
 
+/* Reads WELCOME on the agent thread: start() must not wait for it, since
+ * an attaching recorder is still busy injecting until start() returns. */
+static int read_welcome(int fd)
+{
+    uint8_t type = 0;
+    const uint8_t *body = NULL;
+    uint32_t len = 0;
+    int rc = 0;
+    for (int64_t end = now_mono_ns() + 10000000000LL; rc == 0 && now_mono_ns() < end; ) {
+        if ((rc = peeka_fdec_next(&S.dec, &type, &body, &len)) != 0)
+            break;
+        struct pollfd pfd = {fd, POLLIN, 0};
+        if (poll(&pfd, 1, 100) <= 0)
+            continue;
+        size_t room;
+        uint8_t *sp = peeka_fdec_space(&S.dec, &room);
+        ssize_t n = recv(fd, sp, room, MSG_DONTWAIT);
+        if (n < 0 && (errno == EINTR || errno == EAGAIN))
+            continue;   /* ptrace stops during an attach interrupt syscalls */
+        if (n <= 0)
+            return -1;
+        peeka_fdec_commit(&S.dec, (size_t)n);
+    }
+    if (rc != 1 || type != PF_WELCOME)
+        return -1;
+    cJSON *w = cJSON_ParseWithLength((const char *)body, len);
+    const cJSON *lease = cJSON_GetObjectItemCaseSensitive(w, "lease_ms");
+    const cJSON *dl = cJSON_GetObjectItemCaseSensitive(w, "deadline_ms");
+    S.lease_ns = (int64_t)(cJSON_IsNumber(lease) ? lease->valuedouble : 5000) * 1000000;
+    S.deadline_ns = cJSON_IsNumber(dl) && dl->valuedouble > 0
+                        ? now_mono_ns() + (int64_t)dl->valuedouble * 1000000 : 0;
+    cJSON_Delete(w);
+    /* A recorder that stops reading must not block our sends forever. */
+    struct timeval tv = {(time_t)(S.lease_ns / 1000000000), (suseconds_t)(S.lease_ns % 1000000000 / 1000)};
+    if (setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv) < 0)
+        return -1;
+    S.last_rx_ns = now_mono_ns();
+    return 0;
+}
+
 static void *agent_thread(void *arg)
 {
     (void)arg;
     int detach = 0;
     double detach_id = 0;
-    const char *reason = run_loop(&detach, &detach_id);
+    const char *reason = read_welcome(S.fd) < 0 ? "no-welcome" : run_loop(&detach, &detach_id);
     int can_free = 0;
     if (!atomic_load(&S.exiting) && !is_finalizing()) {
         PyGILState_STATE g = PyGILState_Ensure();
@@ -280,43 +329,6 @@ static char *hello_json(const char *token, int busy)
     char *s = cJSON_PrintUnformatted(h);
     cJSON_Delete(h);
     return s;
-}
-
-/* Reads WELCOME (GIL released: the recorder may be slow to answer). */
-static int read_welcome(int fd)
-{
-    uint8_t type = 0;
-    const uint8_t *body = NULL;
-    uint32_t len = 0;
-    int rc = 0, got = 0;
-    Py_BEGIN_ALLOW_THREADS
-    for (int waited = 0; !got && rc >= 0 && waited < 5000; ) {
-        struct pollfd pfd = {fd, POLLIN, 0};
-        int pr = poll(&pfd, 1, 100);
-        waited += 100;
-        if (pr <= 0)
-            continue;
-        size_t room;
-        uint8_t *sp = peeka_fdec_space(&S.dec, &room);
-        ssize_t n = recv(fd, sp, room, 0);
-        if (n <= 0) { rc = -1; break; }
-        peeka_fdec_commit(&S.dec, (size_t)n);
-        rc = peeka_fdec_next(&S.dec, &type, &body, &len);
-        got = rc == 1;
-    }
-    Py_END_ALLOW_THREADS
-    if (!got || type != PF_WELCOME) {
-        PyErr_SetString(PyExc_ConnectionError, "peeka-rec did not welcome the agent");
-        return -1;
-    }
-    cJSON *w = cJSON_ParseWithLength((const char *)body, len);
-    const cJSON *lease = cJSON_GetObjectItemCaseSensitive(w, "lease_ms");
-    const cJSON *dl = cJSON_GetObjectItemCaseSensitive(w, "deadline_ms");
-    S.lease_ns = (int64_t)(cJSON_IsNumber(lease) ? lease->valuedouble : 5000) * 1000000;
-    S.deadline_ns = cJSON_IsNumber(dl) && dl->valuedouble > 0
-                        ? now_mono_ns() + (int64_t)dl->valuedouble * 1000000 : 0;
-    cJSON_Delete(w);
-    return 0;
 }
 
 /* A second recorder gets a clear "busy" instead of a second agent. */
@@ -418,15 +430,6 @@ int session_start(const session_opts *o)
         PyErr_SetString(PyExc_ConnectionError, "cannot send HELLO to peeka-rec");
         goto fail_fd;
     }
-    if (read_welcome(S.fd) < 0)
-        goto fail_fd;
-    /* A recorder that stops reading must not block our sends forever. */
-    struct timeval tv = {(time_t)(S.lease_ns / 1000000000), (suseconds_t)(S.lease_ns % 1000000000 / 1000)};
-    if (setsockopt(S.fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv) < 0) {
-        PyErr_SetFromErrno(PyExc_OSError);
-        goto fail_fd;
-    }
-    S.last_rx_ns = now_mono_ns();
     g_agent.active = 1;
     if (start_thread() < 0) {
         g_agent.active = 0;
