@@ -12,6 +12,13 @@ static const unsigned char str_stop[256] = {
     0, 0, 1, ['\\'] = 1,
 };
 
+/* 1 for bytes a container skip must look at: brackets, quotes, controls. */
+static const unsigned char cont_stop[256] = {
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 1, 1, 0, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    ['"'] = 1, ['['] = 1, [']'] = 1, ['{'] = 1, ['}'] = 1,
+};
+
 static size_t skip_ws(const char *s, size_t n, size_t i)
 {
     while (i < n && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r'))
@@ -97,6 +104,8 @@ static long skip_container(const char *s, size_t n, size_t i, pa_jerr *e)
     unsigned char stack[PA_JSON_MAX_DEPTH / 8];
     int depth = 0;
     for (;;) {
+        while (i < n && !cont_stop[(unsigned char)s[i]])
+            i++;
         char c = i < n ? s[i] : '\0';
         if (i >= n)
             return pa_jfail(e, "unterminated object or array", n);

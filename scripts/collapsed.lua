@@ -1,0 +1,45 @@
+-- collapsed: "root;child;leaf WEIGHT" lines for flamegraph.pl, speedscope
+-- and inferno.  Trace trees give each node's self time under its stack;
+-- watch calls give one frame each.
+local args = peeka.script{
+  description = "Collapsed stacks (self time per call path) for flamegraph.pl, speedscope or inferno",
+  usage = "peeka-analyze ARCHIVE... collapsed [--arg unit=us] > stacks.folded",
+  args = {
+    {name = "unit", type = "string", default = "us", choices = {"ns", "us", "ms", "calls"},
+     help = "weight of a stack: self time in ns, us or ms, or the number of calls"},
+    {name = "func", type = "string", help = "only records of functions matching this glob"},
+  },
+}
+
+local div = ({ns = 1, us = 1000, ms = 1000000, calls = 0})[args.unit]
+local weights, order = {}, {}
+local function add(stack, self_ns, count)
+  local w = div == 0 and count or self_ns / div
+  if not weights[stack] then
+    weights[stack] = 0
+    order[#order + 1] = stack
+  end
+  weights[stack] = weights[stack] + w
+end
+
+local function frame(name) return (name or "?"):gsub(";", ":") end
+
+local function walk(n, prefix)
+  local stack = prefix and (prefix .. ";" .. frame(n.func)) or frame(n.func)
+  add(stack, n.self_ns or 0, n.count or 1)
+  for _, c in ipairs(n.children or {}) do walk(c, stack) end
+end
+
+for r in peeka.records{kind = {"watch", "trace"}, func = args.func} do
+  if r.kind == "trace" and type(r.call_tree) == "table" then
+    walk(r.call_tree, nil)
+  elseif r.kind == "watch" and r.location ~= "AtEnter" and r.cost_ns then
+    add(frame(r.func_name), r.cost_ns, 1)
+  end
+end
+
+table.sort(order)
+for _, s in ipairs(order) do
+  local w = math.floor(weights[s] + 0.5)
+  if w > 0 then print(s .. " " .. string.format("%d", w)) end
+end

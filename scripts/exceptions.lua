@@ -1,0 +1,67 @@
+-- exceptions: failing calls grouped by exception type and message.
+local args = peeka.script{
+  description = "Failing calls grouped by exception type and message, with the functions that raised",
+  usage = "peeka-analyze ARCHIVE... exceptions [--arg by=message|type] [--arg func=GLOB]",
+  args = {
+    {name = "by", type = "string", default = "message", choices = {"message", "type"},
+     help = "group by exception type and message, or by type only"},
+    {name = "func", type = "string", help = "only functions matching this glob"},
+    {name = "width", type = "integer", default = 100, help = "cut messages at this width (0: never)"},
+  },
+}
+
+local groups, order = {}, {}
+local total = 0
+for r in peeka.records{kind = "watch", errors = true, func = args.func} do
+  local exc = r.throwExp or "(unknown exception)"
+  local etype, msg = exc:match("^([%w_%.]+): (.*)$")
+  if not etype then etype, msg = exc:match("^([%w_%.]+)$"), "" end
+  if not etype then etype, msg = "(unparsed)", exc end
+  local key = args.by == "type" and etype or (etype .. "\0" .. msg)
+  local g = groups[key]
+  if not g then
+    g = {type = etype, message = args.by == "type" and "" or msg, count = 0, funcs = peeka.counter(),
+         first = r.ts_ns, last = r.ts_ns}
+    groups[key] = g
+    order[#order + 1] = g
+  end
+  g.count = g.count + 1
+  g.funcs:add(r.func_name or "?")
+  local ts = r.ts_ns
+  if ts and (not g.first or ts < g.first) then g.first = ts end
+  if ts and (not g.last or ts > g.last) then g.last = ts end
+  total = total + 1
+end
+
+table.sort(order, function(a, b)
+  if a.count ~= b.count then return a.count > b.count end
+  if a.type ~= b.type then return a.type < b.type end
+  return a.message < b.message
+end)
+
+local function cut(s)
+  if args.width > 0 and #s > args.width then return s:sub(1, args.width - 3) .. "..." end
+  return s
+end
+
+local cols = {"count", "exception"}
+if args.by == "message" then cols[#cols + 1] = "message" end
+cols[#cols + 1] = "functions"
+local t = peeka.table{columns = cols}
+for _, g in ipairs(order) do
+  local fs = {}
+  for _, f in ipairs(g.funcs:keys()) do
+    local n = g.funcs:get(f)
+    fs[#fs + 1] = n == g.count and f or string.format("%s (%d)", f, n)
+  end
+  if args.by == "message" then
+    t:add{g.count, g.type, cut(g.message), table.concat(fs, ", ")}
+  else
+    t:add{g.count, g.type, table.concat(fs, ", ")}
+  end
+end
+if total == 0 and peeka.format == "text" then
+  print("no failing calls")
+  return
+end
+t:print()
