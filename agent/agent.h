@@ -31,6 +31,7 @@ typedef struct probe {
     int done;                   /* reached `times`: emits nothing more */
     int pending;                /* some module it names is not imported yet */
     int glob;                   /* keeps matching modules imported later */
+    int lenient;                /* launch mode: an unknown module may appear later */
     PyObject *installed;        /* list of "module.Qualname" it hooked */
 } probe;
 

@@ -63,6 +63,7 @@ static probe *probe_from_json(const cJSON *j, char *err, size_t errlen)
     p->at_enter = bool_field(j, "at_enter", 0);
     p->at_success = bool_field(j, "at_success", 1);
     p->at_exception = bool_field(j, "at_exception", 1);
+    p->lenient = bool_field(j, "lenient", 0);
     if (p->depth < 1) p->depth = 1;
     if (p->depth > 16) p->depth = 16;
     if (cJSON_IsString(cond) && cond->valuestring[0]) {

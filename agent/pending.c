@@ -4,6 +4,7 @@
  * the module's own __spec__.loader and __loader__ are put back.  The finder
  * leaves sys.meta_path when the session ends. */
 #include "session.h"
+#include "watch.h"
 
 static const char finder_src[] =
 "import sys\n"
@@ -78,20 +79,11 @@ int pending_install(PyObject *agent_module)
     PyObject *meta_path = PySys_GetObject("meta_path");   /* borrowed */
     if (!meta_path || !PyList_Check(meta_path))
         return -1;
-    PyObject *ns = PyDict_New();
-    PyObject *builtins = PyEval_GetBuiltins();
-    if (!ns || PyDict_SetItemString(ns, "__builtins__", builtins) < 0 ||
-        PyDict_SetItemString(ns, "__name__", PyUnicode_FromString("_peeka_agent")) < 0) {
-        Py_XDECREF(ns);
-        return -1;
-    }
-    PyObject *r = PyRun_String(finder_src, Py_file_input, ns, ns);
-    PyObject *cls = r ? PyDict_GetItemString(ns, "PeekaPendingFinder") : NULL;
+    PyObject *cls = agent_pyhelper(finder_src, "PeekaPendingFinder");
     PyObject *fn = cls ? PyCFunction_New(&notify_def, NULL) : NULL;
     finder = fn ? PyObject_CallFunctionObjArgs(cls, fn, NULL) : NULL;
     Py_XDECREF(fn);
-    Py_XDECREF(r);
-    Py_DECREF(ns);
+    Py_XDECREF(cls);
     if (!finder || PyList_Insert(meta_path, 0, finder) < 0) {
         Py_CLEAR(finder);
         return -1;

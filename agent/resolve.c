@@ -294,7 +294,7 @@ int resolve_probe(probe *p, char *err, size_t errlen)
         p->pending = c.glob;   /* a glob keeps matching modules imported later */
         return c.hooked;
     }
-    if (!found_module && !c.glob && !has_glob(pt.segs[0]) && !importable(pt.segs[0])) {
+    if (!found_module && !c.glob && !p->lenient && !has_glob(pt.segs[0]) && !importable(pt.segs[0])) {
         snprintf(err, errlen, "no module named '%s' (pattern %s)", pt.segs[0], p->pattern);
         return -1;
     }

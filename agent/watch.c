@@ -2,12 +2,10 @@
  * with Peeka's field names.  This is the hottest code peeka has: it runs
  * inside the target's calls, so it does the cheap checks first and formats
  * nothing that no probe asked for. */
-#include "agent.h"
+#include "watch.h"
 #include "cond.h"
 
 #include <string.h>
-
-enum where { AT_ENTER, AT_EXIT, AT_EXCEPTION };
 
 static PyObject *threading_active;   /* threading._active, borrowed from the module */
 static PyObject *str_name;
@@ -73,15 +71,6 @@ static void write_ms(jsonw *w, int64_t ns)
     jsonw_i64(w, us / 1000);
     jsonw_raw(w, frac, 4);
 }
-
-typedef struct {
-    hooked *h;
-    PyObject *const *args;
-    Py_ssize_t nargs;
-    PyObject *kwnames;
-    int64_t wall, cost;
-    PyObject *ret, *exc;
-} call;
 
 static void write_args(jsonw *w, const call *c, int depth)
 {
@@ -176,7 +165,7 @@ static int condition_holds(probe *p, const call *c)
 
 /* Formatting runs user __repr__/__str__: nested hooks on this thread pass
  * through, and nothing here may disturb the call's own exception. */
-static void observe(const call *c, enum where at)
+void watch_observe(const call *c, enum where at)
 {
     hooked *h = c->h;
     g_agent.observing++;
@@ -233,7 +222,7 @@ PyObject *watch_call(hooked *h, PyObject *callable, PyObject *const *args,
     call c = {h, args, PyVectorcall_NARGS(nargsf), kwnames, now_wall_ns(), -1, NULL, NULL};
     if (any_probe_wants(h, AT_ENTER)) {
         thread_set_reentered(1);
-        observe(&c, AT_ENTER);
+        watch_observe(&c, AT_ENTER);
         PyErr_Clear();
         thread_set_reentered(0);
     }
@@ -249,15 +238,22 @@ PyObject *watch_call(hooked *h, PyObject *callable, PyObject *const *args,
     enum where at = res ? AT_EXIT : AT_EXCEPTION;
     if (!any_probe_wants(h, at) || atomic_load_explicit(&g_agent.stopping, memory_order_relaxed))
         return res;
+    if (res && h->is_coro && PyCoro_CheckExact(res)) {
+        PyObject *wrapped = watch_async_wrap(&c, t0, res);
+        if (wrapped) {
+            Py_DECREF(res);
+            return wrapped;
+        }
+    }
     thread_set_reentered(1);
     if (res) {
         c.ret = res;
-        observe(&c, at);
+        watch_observe(&c, at);
         PyErr_Clear();
     } else {
         SAVE_EXC(saved);
         c.exc = EXC_VALUE(saved);
-        observe(&c, at);
+        watch_observe(&c, at);
         PyErr_Clear();
         RESTORE_EXC(saved);
     }

@@ -249,6 +249,15 @@ void peeka_aw_abort(peeka_aw *w)
     aw_free(w);
 }
 
+void peeka_aw_discard(peeka_aw *w)
+{
+    if (w->fd >= 0)
+        close(w->fd);
+    w->fd = -1;
+    unlink(w->partial_path);
+    aw_free(w);
+}
+
 uint64_t peeka_aw_records(const peeka_aw *w) { return w->records + w->chunk_lines; }
 uint64_t peeka_aw_chunks(const peeka_aw *w) { return w->nchunks; }
 uint64_t peeka_aw_bytes_in(const peeka_aw *w) { return w->bytes_in; }

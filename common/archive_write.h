@@ -29,6 +29,8 @@ int peeka_aw_flush(peeka_aw *w);
 int peeka_aw_close(peeka_aw *w, const void *summary_json, size_t len, char *err, size_t errlen);
 /* Leaves FILE.partial as it is (everything flushed so far stays readable). */
 void peeka_aw_abort(peeka_aw *w);
+/* Nothing worth keeping was recorded: removes FILE.partial. */
+void peeka_aw_discard(peeka_aw *w);
 
 uint64_t peeka_aw_records(const peeka_aw *w);
 uint64_t peeka_aw_chunks(const peeka_aw *w);

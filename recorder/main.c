@@ -192,10 +192,16 @@ int main(int argc, char **argv)
     }
     if (rc == EX_OK_REC)
         rc = recording_run(&rec, err, sizeof err);
-    if (rec.aw) {   /* an error after the archive was opened: keep what it holds */
+    if (rec.aw && rc == EX_PROBE) {   /* nothing was recorded */
+        peeka_aw_discard(rec.aw);
+    } else if (rec.aw) {   /* an error after the archive was opened: keep what it holds */
         fprintf(stderr, "peeka-rec: recording kept in %s\n", peeka_aw_partial_path(rec.aw));
         peeka_aw_abort(rec.aw);
     }
+    /* Launch mode: the program is still parked in the bootstrap, before its
+     * first line; it must not run unobserved as if all were well. */
+    if (child > 0 && rc == EX_PROBE && !rec.child_done)
+        kill(child, SIGTERM);
 out:
     if (rc != EX_OK_REC && rc != EX_TARGET_EXITED && err[0])
         fprintf(stderr, "peeka-rec: %s\n", err);

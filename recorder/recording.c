@@ -104,7 +104,7 @@ static cJSON *await_reply(recording *r, int id, int timeout_ms, char *err, size_
     return NULL;
 }
 
-static char *install_request(const rec_options *o)
+static char *install_request(const rec_options *o, int launch)
 {
     cJSON *arr = cJSON_CreateArray();
     for (int i = 0; i < o->nprobes; i++) {
@@ -119,6 +119,8 @@ static char *install_request(const rec_options *o)
         cJSON_AddBoolToObject(j, "at_enter", p->at_enter);
         cJSON_AddBoolToObject(j, "at_success", p->at_success);
         cJSON_AddBoolToObject(j, "at_exception", p->at_exception);
+        /* a launched program may still be setting up sys.path */
+        cJSON_AddBoolToObject(j, "lenient", launch);
         cJSON_AddItemToArray(arr, j);
     }
     char *a = cJSON_PrintUnformatted(arr);
@@ -133,7 +135,7 @@ static char *install_request(const rec_options *o)
 
 static int install_probes(recording *r, char *err, size_t errlen)
 {
-    char *req = install_request(r->opt);
+    char *req = install_request(r->opt, r->child > 0);
     int id;
     if (!req || conn_send_request(r->conn, req, &id) < 0) {
         free(req);

@@ -1,0 +1,1 @@
+"""A small order-processing service that peeka's demo and tests record."""
