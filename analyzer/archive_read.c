@@ -261,7 +261,11 @@ static void finish(pa_ar *r)
     r->done = 1;
     if (r->incomplete[0])
         return;
-    if (!r->summary)
+    if (pa_zsrc_truncated(r->z))
+        snprintf(r->incomplete, sizeof r->incomplete,
+                 "the archive is truncated (its last zstd frame is cut short)%s",
+                 r->summary ? "" : " and has no summary.json");
+    else if (!r->summary)
         snprintf(r->incomplete, sizeof r->incomplete,
                  "no summary.json: the recording did not finish (recorder stopped or killed)");
     else if (r->summary_records >= 0 && (uint64_t)r->summary_records != r->lines)

@@ -70,7 +70,7 @@ static int usage_error(const char *fmt, const char *a, const char *b)
 static int positional(options *o, char *arg)
 {
     char path[PATH_MAX + 64];
-    int is_script = has_suffix(arg, ".lua");
+    int is_script = has_suffix(arg, ".lua") || has_suffix(arg, ".luac");
     if (!is_script && !strchr(arg, '/') && !has_suffix(arg, ".zst") && !has_suffix(arg, ".partial") &&
         !has_suffix(arg, ".tar") && pa_builtin_path(arg, path, sizeof path) == 0)
         is_script = 1;
