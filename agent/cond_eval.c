@@ -316,18 +316,11 @@ static int check_pow(PyObject *base, PyObject *ex)
     long bits = long_bits(base);
     if (bits < 0)
         return -1;
-    if (bits <= 1) {
-        /* 0, 1 and -1 stay small whatever the exponent; Python still
-         * takes time proportional to the exponent's size, which is small. */
-        long long mag;
-        int ov2;
-        mag = PyLong_AsLongLongAndOverflow(base, &ov2);
-        if (mag >= -1 && mag <= 1 && !ov2)
-            return 0;
-    }
+    if (bits <= 1)
+        return 0;   /* 0, 1 and -1 stay small whatever the exponent */
     /* base**n has between (bits-1)*n+1 and bits*n bits: bound the lower
      * end, so 2**65536 passes and nothing past twice the limit does. */
-    if (overflow || (long long)(bits - 1) * n > COND_MAX_BITS) {
+    if (overflow || n > COND_MAX_BITS / (bits - 1)) {
         PyErr_Format(PyExc_OverflowError, "integer result larger than %d bits", COND_MAX_BITS);
         return -1;
     }

@@ -477,8 +477,13 @@ static int advance(parser *p)
             continue;
         }
         if (i < p->len && s[i] == '#') {
-            while (i < p->len && s[i] != '\n')
-                i++;
+            /* Python refuses malformed UTF-8 anywhere, comments included. */
+            while (i < p->len && s[i] != '\n') {
+                size_t n = utf8_len((const unsigned char *)s + i, p->len - i);
+                if (!n)
+                    return fail(p, i, "invalid UTF-8 in comment");
+                i += n;
+            }
             continue;
         }
         break;
@@ -535,12 +540,24 @@ static int is_blocked_kw(parser *p)
         "lambda", "for", "import", "from", "yield", "await", "async", "def",
         "class", "del", "global", "nonlocal", "return", "raise", "try",
         "except", "finally", "while", "with", "assert", "pass", "break",
-        "continue", "elif", "as", "match", NULL
+        "continue", "elif", "as", NULL
     };
     for (int k = 0; kws[k]; k++)
         if (tok_is_kw(p, kws[k]))
             return 1;
     return 0;
+}
+
+/* Python's reserved words, which can be neither names nor attributes. */
+static int is_keyword(parser *p)
+{
+    static const char *const soft[] = {
+        "and", "or", "not", "if", "else", "in", "is", "True", "False", "None", NULL
+    };
+    for (int k = 0; soft[k]; k++)
+        if (tok_is_kw(p, soft[k]))
+            return 1;
+    return is_blocked_kw(p);
 }
 
 /* Explains why the current token cannot go here. */
@@ -559,8 +576,6 @@ static int unexpected(parser *p)
         return fail(p, t->start, "comprehensions are not allowed");
     if (tok_is_kw(p, "import") || tok_is_kw(p, "from"))
         return fail(p, t->start, "import is not allowed");
-    if (tok_is_kw(p, "match"))
-        return fail(p, t->start, "unexpected 'match'");
     if (is_blocked_kw(p))
         return fail(p, t->start, "'%.*s' is not allowed in a condition", n, text);
     if (t->type == T_OP) {
@@ -887,7 +902,7 @@ static int parse_dot(parser *p, int obj)
     token t = p->t;
     const char *s = p->src + t.start;
     int n = t.len > 40 ? 40 : (int)t.len;
-    if (t.type != T_NAME)
+    if (t.type != T_NAME || is_keyword(p))
         return fail(p, t.start, "expected an attribute name after '.'");
     if (s[0] == '_')
         return fail(p, t.start, "attribute '%.*s' is not allowed (names starting with '_' are blocked)", n, s);
