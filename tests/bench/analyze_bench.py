@@ -80,20 +80,6 @@ def generate(outdir, n):
     return arc, jsonl
 
 
-def timed(argv):
-    """Wall time and peak RSS (KiB) of one child process."""
-    t0 = time.monotonic()
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    out, err = proc.communicate()
-    wall = time.monotonic() - t0
-    _, status, ru = os.wait4(proc.pid, 0) if proc.returncode is None else (0, 0, None)
-    if ru is None:
-        ru = None
-    if proc.returncode != 0:
-        raise SystemExit("%s failed (exit %d): %s" % (argv[0], proc.returncode, err.decode()[-2000:]))
-    return wall, out.decode()
-
-
 def run_rss(argv):
     """Runs argv, returns (wall seconds, peak RSS in MiB, stdout)."""
     t0 = time.monotonic()
