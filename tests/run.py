@@ -33,7 +33,8 @@ def interpreters():
 def run_unit(name_filter):
     passed = failed = 0
     tdir = os.path.join(BUILD, "tests")
-    bins = sorted(f for f in os.listdir(tdir) if f.startswith("test_")) if os.path.isdir(tdir) else []
+    bins = sorted(f for f in os.listdir(tdir) if f.startswith("test_") and "." not in f
+                  and os.access(os.path.join(tdir, f), os.X_OK)) if os.path.isdir(tdir) else []
     env = dict(os.environ, PEEKA_BUILD=BUILD, CK_FORK="yes")
     env["PEEKA_TEST_PYTHONS"] = " ".join(p for _, p in interpreters())
     for b in bins:

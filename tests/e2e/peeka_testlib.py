@@ -1,0 +1,123 @@
+"""Helpers for peeka's end-to-end tests: run the real binaries against real
+interpreters and read the real archives (with the zstd tool and tarfile,
+exactly as a user without peeka would)."""
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+BUILD = os.environ.get("PEEKA_BUILD", os.path.join(ROOT, "build"))
+PY = os.environ.get("PEEKA_PY") or sys.executable
+REC = os.path.join(BUILD, "bin", "peeka-rec")
+ANALYZE = os.path.join(BUILD, "bin", "peeka-analyze")
+TARGETS = os.path.join(ROOT, "tests", "targets")
+
+
+def target_env(extra=None):
+    env = dict(os.environ)
+    env["PYTHONPATH"] = TARGETS
+    env["PYTHONDONTWRITEBYTECODE"] = "1"
+    env.update(extra or {})
+    return env
+
+
+def read_archive(path):
+    """(session, records, summary, member names) of a .tar.zst, complete or partial."""
+    raw = subprocess.run(["zstd", "-dcq", path], capture_output=True, check=False).stdout
+    session, summary, records, names = None, None, [], []
+    with tarfile.open(fileobj=io.BytesIO(raw), mode="r|") as tf:
+        try:
+            for m in tf:
+                names.append(m.name)
+                data = tf.extractfile(m).read().decode()
+                if m.name.endswith("/session.json"):
+                    session = json.loads(data)
+                elif m.name.endswith("/summary.json"):
+                    summary = json.loads(data)
+                else:
+                    records += [json.loads(line) for line in data.splitlines() if line]
+        except (tarfile.ReadError, EOFError):
+            pass   # a truncated .partial: what came before is what counts
+    return session, records, summary, names
+
+
+class Target:
+    """A Python program under test, started with the interpreter under test."""
+
+    def __init__(self, script, *args, env=None):
+        self.out = tempfile.NamedTemporaryFile(prefix="peeka-target-", suffix=".out", delete=False)
+        self.proc = subprocess.Popen([PY, os.path.join(TARGETS, script)] + list(args),
+                                     stdout=self.out, stderr=subprocess.STDOUT,
+                                     env=target_env(env), cwd=TARGETS)
+        self.pid = self.proc.pid
+
+    def wait_for(self, text, timeout=10):
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            if text in self.output():
+                return True
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.02)
+        raise AssertionError("target never printed %r; output:\n%s" % (text, self.output()))
+
+    def output(self):
+        with open(self.out.name) as f:
+            return f.read()
+
+    def threads(self):
+        return sorted(os.listdir("/proc/%d/task" % self.pid))
+
+    def fds(self):
+        fds = {}
+        for fd in os.listdir("/proc/%d/fd" % self.pid):
+            try:
+                fds[fd] = os.readlink("/proc/%d/fd/%s" % (self.pid, fd))
+            except OSError:
+                pass
+        return fds
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.out.close()
+        os.unlink(self.out.name)
+
+
+def rec(*args, timeout=60, env=None, stdin=None):
+    """Runs peeka-rec; returns the CompletedProcess."""
+    return subprocess.run([REC] + [str(a) for a in args], capture_output=True, text=True,
+                          timeout=timeout, env=target_env(env), cwd=TARGETS, stdin=stdin)
+
+
+def launch(tmp, probes, script, *args, extra=()):
+    """Records `script` in launch mode; returns (proc, archive path)."""
+    out = os.path.join(tmp, "rec.tar.zst")
+    cmd = ["-q", "-o", out] + list(extra)
+    for p in probes:
+        cmd += ["--probe", p]
+    cmd += ["--", PY, os.path.join(TARGETS, script)] + list(args)
+    return rec(*cmd), out
+
+
+def peeka_sockets():
+    """Socket directories peeka-rec leaves behind (there must be none)."""
+    base = os.environ.get("XDG_RUNTIME_DIR") or "/tmp"
+    try:
+        # peeka-rec's own: mkdtemp("peeka-XXXXXX")
+        return [d for d in os.listdir(base) if d.startswith("peeka-") and len(d) == 12
+                and os.stat(os.path.join(base, d)).st_uid == os.getuid()]
+    except OSError:
+        return []

@@ -1,0 +1,198 @@
+"""Attach to a running process, record, detach: and the process is exactly
+as it was (functions, descriptors, threads, fds, no socket left)."""
+import os
+import signal
+import subprocess
+import tempfile
+import time
+import unittest
+
+from peeka_testlib import REC, Target, peeka_sockets, read_archive, rec, target_env
+
+PER_INTERPRETER = True
+PROBES = ["watch wt.funcs.add", "watch wt.funcs.Shape.area", "watch wt.funcs.Shape.make",
+          "watch wt.funcs.Shape.unit", "watch wt.funcs.Shape.label", "watch wt.funcs.decorated"]
+
+
+def probe_args():
+    args = []
+    for p in PROBES:
+        args += ["--probe", p]
+    return args
+
+
+class AttachWatch(unittest.TestCase):
+    def setUp(self):
+        self.t = Target("wt_loop.py")
+        self.t.wait_for("ready")
+        time.sleep(0.2)
+        self.threads, self.fds = self.t.threads(), self.t.fds()
+        self.socks = set(peeka_sockets())
+        self.tmp = tempfile.TemporaryDirectory()
+
+    def tearDown(self):
+        self.t.stop()
+        self.tmp.cleanup()
+
+    def assert_restored(self):
+        deadline = time.monotonic() + 3
+        while time.monotonic() < deadline and self.t.threads() != self.threads:
+            time.sleep(0.05)
+        self.assertEqual(self.t.threads(), self.threads, "agent thread left behind")
+        self.assertEqual(self.t.fds(), self.fds, "fd left behind")
+        self.assertEqual(set(peeka_sockets()), self.socks, "socket directory left behind")
+        os.kill(self.t.pid, signal.SIGUSR1)
+        self.t.wait_for("IDENTITY")
+        self.assertIn("IDENTITY OK", self.t.output())
+        self.assertIsNone(self.t.proc.poll(), "target died")
+
+    def test_record_and_detach(self):
+        out = os.path.join(self.tmp.name, "a.tar.zst")
+        p = rec("-p", self.t.pid, "-d", "1", "-q", "-o", out, *probe_args())
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(p.stderr, "")
+        session, recs, summary, names = read_archive(out)
+        self.assertEqual(session["mode"], "attach")
+        self.assertEqual(session["target"]["pid"], self.t.pid)
+        self.assertEqual(summary["reason"], "duration")
+        self.assertEqual(summary["records"], len(recs))
+        funcs = {r["func_name"] for r in recs}
+        self.assertEqual(funcs, {"wt.funcs.add", "wt.funcs.Shape.area", "wt.funcs.Shape.make",
+                                 "wt.funcs.Shape.unit", "wt.funcs.Shape.label", "wt.funcs.decorated"})
+        adds = [r for r in recs if r["func_name"] == "wt.funcs.add"]
+        # both the module attribute and the alias bound before attach are seen
+        self.assertIn([1, 2], [r["params"] for r in adds])
+        self.assertTrue(any(r["params"] != [1, 2] for r in adds))
+        self.assertTrue(all(r["thread_name"] == "spinner" for r in recs))
+        self.assertEqual(names[0].split("/")[-1], "session.json")
+        self.assertEqual(names[-1].split("/")[-1], "summary.json")
+        self.assert_restored()
+
+    def test_count_limit_ends_recording(self):
+        out = os.path.join(self.tmp.name, "n.tar.zst")
+        p = rec("-p", self.t.pid, "-q", "-o", out, "watch", "wt.funcs.add", "-n", "25")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        _, recs, summary, _ = read_archive(out)
+        self.assertEqual(len(recs), 25)
+        self.assertEqual(summary["reason"], "count")
+        self.assert_restored()
+
+    def test_stdout_jsonl(self):
+        p = rec("-p", self.t.pid, "-q", "-o", "-", "watch", "wt.funcs.Shape.unit", "-n", "5")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        lines = p.stdout.splitlines()
+        self.assertEqual(len(lines), 5)
+        self.assertTrue(all('"returnObj":"cm"' in line for line in lines))
+        self.assert_restored()
+
+    def test_sigint_finalises(self):
+        out = os.path.join(self.tmp.name, "i.tar.zst")
+        p = subprocess.Popen([REC, "-p", str(self.t.pid), "-q", "-o", out] + probe_args(),
+                             env=target_env(), stderr=subprocess.PIPE, text=True)
+        time.sleep(1.0)
+        p.send_signal(signal.SIGINT)
+        self.assertEqual(p.wait(10), 0, p.stderr.read())
+        _, recs, summary, _ = read_archive(out)
+        self.assertEqual(summary["reason"], "signal")
+        self.assertGreater(len(recs), 0)
+        self.assert_restored()
+
+    def test_recorder_killed_agent_detaches(self):
+        out = os.path.join(self.tmp.name, "k.tar.zst")
+        p = subprocess.Popen([REC, "-p", str(self.t.pid), "-q", "-o", out] + probe_args(),
+                             env=target_env(), stderr=subprocess.DEVNULL)
+        time.sleep(2.5)
+        p.kill()
+        p.wait()
+        self.assertTrue(os.path.exists(out + ".partial"))
+        self.assertFalse(os.path.exists(out))
+        session, recs, summary, _ = read_archive(out + ".partial")
+        self.assertIsNotNone(session)
+        self.assertIsNone(summary)
+        self.assertGreater(len(recs), 0)   # the chunks flushed each second survive
+        # the socket dir of a SIGKILLed recorder is its own to leave; the agent must go
+        self.socks = set(peeka_sockets())
+        self.assert_restored()
+
+    def test_second_recorder_gets_busy(self):
+        out = os.path.join(self.tmp.name, "b1.tar.zst")
+        first = subprocess.Popen([REC, "-p", str(self.t.pid), "-q", "-d", "4", "-o", out,
+                                  "watch", "wt.funcs.add"], env=target_env(), stderr=subprocess.PIPE)
+        time.sleep(1.0)
+        p = rec("-p", self.t.pid, "-q", "-d", "1", "-o", os.path.join(self.tmp.name, "b2.tar.zst"),
+                "watch", "wt.funcs.add")
+        self.assertEqual(p.returncode, 18, p.stderr)
+        self.assertIn("already being recorded", p.stderr)
+        self.assertEqual(first.wait(20), 0)
+        self.assert_restored()
+
+    def test_unknown_names_fail_before_install(self):
+        for pattern, words in (("wt.funcs.nope", "has no attribute 'nope'"),
+                               ("nosuchmod.f", "no module named 'nosuchmod'"),
+                               ("wt.funcs.Shape", "is a class")):
+            p = rec("-p", self.t.pid, "-q", "-d", "1", "-o", os.path.join(self.tmp.name, "u.tar.zst"),
+                    "watch", "wt.funcs.add", "watch", pattern)
+            self.assertEqual(p.returncode, 3, p.stderr)
+            self.assertIn(words, p.stderr)
+            self.assertFalse(os.path.exists(os.path.join(self.tmp.name, "u.tar.zst.partial")))
+        self.assert_restored()
+
+    def test_reattach_many_times(self):
+        for i in range(5):
+            out = os.path.join(self.tmp.name, "r%d.tar.zst" % i)
+            p = rec("-p", self.t.pid, "-q", "-o", out, "watch", "wt.funcs.add", "-n", "3")
+            self.assertEqual(p.returncode, 0, p.stderr)
+            self.assertEqual(len(read_archive(out)[1]), 3)
+        self.assert_restored()
+
+
+class AttachErrors(unittest.TestCase):
+    def test_no_such_process(self):
+        p = rec("-p", "999999", "-d", "1", "watch", "a.b")
+        self.assertEqual(p.returncode, 10, p.stderr)
+
+    def test_not_python(self):
+        s = subprocess.Popen(["sleep", "30"])
+        try:
+            p = rec("-p", s.pid, "-d", "1", "watch", "a.b")
+            self.assertEqual(p.returncode, 11, p.stderr)
+        finally:
+            s.kill()
+            s.wait()
+
+    def test_stopped_target(self):
+        t = Target("wt_loop.py")
+        try:
+            t.wait_for("ready")
+            os.kill(t.pid, signal.SIGSTOP)
+            time.sleep(0.1)
+            p = rec("-p", t.pid, "-d", "1", "watch", "wt.funcs.add")
+            self.assertEqual(p.returncode, 14, p.stderr)
+            os.kill(t.pid, signal.SIGCONT)
+        finally:
+            t.stop()
+
+    def test_unwritable_output_before_attach(self):
+        t = Target("wt_loop.py")
+        try:
+            t.wait_for("ready")
+            threads = t.threads()
+            p = rec("-p", t.pid, "-d", "1", "-o", "/nonexistent/dir/x.tar.zst", "watch", "wt.funcs.add")
+            self.assertEqual(p.returncode, 5, p.stderr)
+            self.assertIn("does not exist", p.stderr)
+            self.assertEqual(t.threads(), threads)
+        finally:
+            t.stop()
+
+    def test_usage(self):
+        self.assertEqual(rec("watch").returncode, 2)
+        self.assertEqual(rec("-p", "1").returncode, 2)
+        self.assertEqual(rec("-p", "1", "-d", "soon", "watch", "a.b").returncode, 2)
+        self.assertEqual(rec("-p", "1", "watch", "a.b", "-x", "0").returncode, 2)
+        h = rec("--help")
+        self.assertEqual(h.returncode, 0)
+        self.assertIn("Exit codes", h.stdout)
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,187 @@
+"""watch, end to end: real interpreter, real agent, real archive."""
+import os
+import tempfile
+import unittest
+
+from peeka_testlib import launch, read_archive
+
+PER_INTERPRETER = True
+
+
+class WatchLaunch(unittest.TestCase):
+    def record(self, *probes, args=(), extra=()):
+        with tempfile.TemporaryDirectory() as tmp:
+            proc, out = launch(tmp, probes, "wt_calls.py", *args, extra=extra)
+            self.assertEqual(proc.returncode, 0, proc.stderr)
+            self.assertIn("calls done", proc.stdout)
+            session, records, summary, _ = read_archive(out)
+        self.assertEqual(summary["records"], len(records))
+        self.assertEqual(sum(p["observations"] for p in summary["probes"]), len(records))
+        return session, records, summary
+
+    def by_func(self, records, name):
+        return [r for r in records if r["func_name"] == name]
+
+    def test_values_every_reference(self):
+        _, recs, summary = self.record("watch wt.funcs.add")
+        adds = self.by_func(recs, "wt.funcs.add")
+        # 5 through the module, 1 through `from wt.funcs import add`, 1 in a thread
+        self.assertEqual(len(adds), 7)
+        self.assertEqual([r["params"] for r in adds[:5]], [[i, 10] for i in range(5)])
+        self.assertEqual([r["returnObj"] for r in adds[:5]], [10, 11, 12, 13, 14])
+        self.assertEqual(adds[5]["params"], [100, 1])
+        first = adds[0]
+        for field in ("type", "kind", "probe_id", "watch_id", "seq", "ts_ns", "timestamp", "func_name",
+                      "location", "params", "kwargs", "target", "returnObj", "success", "throwExp",
+                      "cost", "cost_ns", "thread_id", "thread_name"):
+            self.assertIn(field, first)
+        self.assertEqual(first["location"], "AtExit")
+        self.assertTrue(first["success"])
+        self.assertIsNone(first["target"])
+        self.assertEqual([r["seq"] for r in adds], list(range(1, 8)))
+        self.assertAlmostEqual(first["timestamp"], first["ts_ns"] / 1e9, places=5)
+        self.assertEqual(first["cost"], round(first["cost_ns"] / 1e6, 3))
+        self.assertEqual(adds[-1]["thread_name"], "helper-thread")
+        self.assertEqual(adds[0]["thread_name"], "MainThread")
+        self.assertNotEqual(adds[-1]["thread_id"], adds[0]["thread_id"])
+        self.assertEqual(summary["reason"], "target-exited")
+        self.assertEqual(summary["target_exit"], 0)
+
+    def test_kwargs(self):
+        _, recs, _ = self.record("watch wt.funcs.kw")
+        self.assertEqual(recs[0]["params"], [1])
+        self.assertEqual(recs[0]["kwargs"], {"c": 5})
+        self.assertEqual(recs[0]["returnObj"], 8)
+
+    def test_exceptions_and_flags(self):
+        _, recs, _ = self.record("watch wt.funcs.boom")          # -f: both
+        self.assertEqual([r["location"] for r in recs],
+                         ["AtExit", "AtExceptionExit", "AtExit", "AtExceptionExit"])
+        failed = recs[1]
+        self.assertFalse(failed["success"])
+        self.assertEqual(failed["throwExp"], "ValueError: odd 1")
+        self.assertIsNone(failed["returnObj"])
+        _, recs, _ = self.record("watch wt.funcs.boom -e")
+        self.assertEqual([r["params"] for r in recs], [[1], [3]])
+        _, recs, _ = self.record("watch wt.funcs.boom -s")
+        self.assertEqual([r["params"] for r in recs], [[0], [2]])
+        _, recs, _ = self.record("watch wt.funcs.boom -b")
+        self.assertEqual([r["location"] for r in recs], ["AtEnter"] * 4)
+        self.assertEqual(recs[0]["cost"], 0)
+        _, recs, _ = self.record("watch wt.funcs.boom -b -e")
+        self.assertEqual(len(recs), 6)
+
+    def test_condition(self):
+        _, recs, summary = self.record("watch wt.funcs.add --condition 'x > 2 and params[1] == 10'")
+        self.assertEqual([r["params"][0] for r in recs], [3, 4])
+        _, recs, _ = self.record("watch wt.funcs.boom --condition 'throwExp is not None'")
+        self.assertEqual([r["params"] for r in recs], [[1], [3]])
+        _, recs, summary = self.record("watch wt.funcs.add --condition 'params[5] > 1'")
+        self.assertEqual(recs, [])
+        self.assertEqual(summary["probes"][0]["condition_errors"], 7)
+
+    def test_times(self):
+        _, recs, summary = self.record("watch wt.funcs.add -n 3")
+        self.assertEqual(len(recs), 3)
+        self.assertEqual(summary["probes"][0]["observations"], 3)
+
+    def test_formatting_limits(self):
+        _, recs, _ = self.record("watch wt.funcs.big -x 4")
+        r = recs[0]["returnObj"]
+        self.assertEqual(len(r["s"]), 1000)
+        self.assertEqual(len(r["l"]), 21)
+        self.assertEqual(r["l"][-1], "...")
+        self.assertEqual(r["b"], "000100010001")
+        self.assertEqual(r["bb"], "<bytes len=200>")
+        self.assertEqual(r["set"], {"__set__": [1]})
+        self.assertEqual(r["nan"], "NaN")
+        self.assertEqual(r["inf"], "-Infinity")
+        # levels: the dict 1, "deep" 2, its item 3; at level 4 (= -x) repr takes over
+        self.assertEqual(r["deep"], [["[[7]]"]])
+        _, recs, _ = self.record("watch wt.funcs.big -x 1")
+        self.assertIsInstance(recs[0]["returnObj"], str)    # at depth 1, repr
+        _, recs, _ = self.record("watch wt.funcs.takes_bad -x 1")
+        self.assertEqual(recs[0]["params"], ["<repr failed: RuntimeError>"])
+        self.assertEqual(recs[0]["returnObj"], 1)
+
+    def test_methods_and_descriptors(self):
+        _, recs, _ = self.record("watch wt.funcs.Shape.area", "watch wt.funcs.Shape.make",
+                                 "watch wt.funcs.Shape.unit", "watch wt.funcs.Shape.label",
+                                 "watch wt.funcs.Shape.Inner.deep")
+        names = {r["func_name"]: r for r in recs}
+        area = names["wt.funcs.Shape.area"]
+        self.assertEqual(area["kwargs"], {"scale": 2})
+        self.assertEqual(area["params"], [])
+        self.assertEqual(area["target"], {"__class__": "wt.funcs.Shape", "__attrs__": {"name": "sq"}})
+        self.assertEqual(area["returnObj"], 20)
+        self.assertEqual(names["wt.funcs.Shape.make"]["params"], ["sq"])
+        self.assertIn("Shape", names["wt.funcs.Shape.make"]["target"])
+        self.assertEqual(names["wt.funcs.Shape.unit"]["returnObj"], "cm")
+        self.assertIsNone(names["wt.funcs.Shape.unit"]["target"])
+        self.assertEqual(names["wt.funcs.Shape.label"]["returnObj"], "shape:sq")
+        self.assertEqual(names["wt.funcs.Shape.Inner.deep"]["returnObj"], "inner")
+
+    def test_globs(self):
+        _, recs, summary = self.record("watch 'wt.funcs.Shape.*'")
+        got = {r["func_name"] for r in recs}
+        self.assertEqual(got, {"wt.funcs.Shape.area", "wt.funcs.Shape.make", "wt.funcs.Shape.unit",
+                               "wt.funcs.Shape.label"})
+        self.assertNotIn("wt.funcs.Shape.__init__", summary["probes"][0]["installed"])
+
+    def test_decorated(self):
+        _, recs, _ = self.record("watch wt.funcs.decorated", "watch wt.funcs.cached")
+        names = {r["func_name"]: r for r in recs}
+        self.assertEqual(names["wt.funcs.decorated"]["returnObj"], 42)
+        self.assertEqual(names["wt.funcs.cached"]["returnObj"], 2)
+
+    def test_async_timed_to_completion(self):
+        _, recs, _ = self.record("watch wt.funcs.slow_double", "watch wt.funcs.slow_fail")
+        names = {r["func_name"]: r for r in recs}
+        ok = names["wt.funcs.slow_double"]
+        self.assertEqual(ok["returnObj"], 8)
+        self.assertGreaterEqual(ok["cost_ns"], 15_000_000)
+        bad = names["wt.funcs.slow_fail"]
+        self.assertEqual(bad["location"], "AtExceptionExit")
+        self.assertEqual(bad["throwExp"], "KeyError: 'k'")
+
+    def test_generator_is_creation(self):
+        _, recs, _ = self.record("watch wt.funcs.gen")
+        self.assertEqual(len(recs), 1)
+        self.assertIn("generator", str(recs[0]["returnObj"]))
+
+    def test_exit_status_propagates(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            proc, out = launch(tmp, ["watch wt.funcs.add"], "wt_calls.py", "7")
+            self.assertEqual(proc.returncode, 7, proc.stderr)
+            _, recs, summary, _ = read_archive(out)
+            self.assertEqual(summary["target_exit"], 7)
+            self.assertEqual(len(recs), 7)
+
+    def test_never_imported_module_reported(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            proc, out = launch(tmp, ["watch wt.funcs.add", "watch nosuch.module.fn"], "wt_calls.py")
+            self.assertEqual(proc.returncode, 0, proc.stderr)
+            self.assertIn("probe 2 (nosuch.module.fn) matched nothing", proc.stderr)
+            _, _, summary, _ = read_archive(out)
+            self.assertEqual(summary["probes"][1]["installed"], [])
+            self.assertTrue(summary["probes"][1]["pending"])
+
+    def test_launch_attribute_missing_after_import_reported(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            proc, out = launch(tmp, ["watch wt.funcs.nope"], "wt_calls.py")
+            # wt.funcs is imported after the bootstrap, so the probe waits for it
+            self.assertEqual(proc.returncode, 0)
+            self.assertIn("matched nothing", proc.stderr)
+
+    def test_bad_condition_rejected(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            proc, out = launch(tmp, ["watch wt.funcs.add --condition 'x +'"], "wt_calls.py")
+            self.assertEqual(proc.returncode, 3, proc.stderr)
+            self.assertIn("condition", proc.stderr)
+            self.assertIn("col", proc.stderr)
+            self.assertNotIn("calls done", proc.stdout)
+            self.assertFalse(os.path.exists(out + ".partial"))
+
+
+if __name__ == "__main__":
+    unittest.main()
