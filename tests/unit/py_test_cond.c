@@ -35,6 +35,8 @@ static const char *const SETUP =
     "def m(self, a, b=2): pass\n"
     "def po(a, /, b, *, c): pass\n"
     "def plain(a, b=0): pass\n"
+    "def soft(match, case, print): pass\n"
+    "def uni(r\xc3\xa9sum\xc3\xa9): pass\n"
     "def gen(): yield 1\n"
     "G = gen()\n"
     "def E(fn, *args, _self=False, _ret=None, _exc=None, _cost=-1.0, **kwargs):\n"
@@ -272,6 +274,9 @@ START_TEST(test_parameter_names)
     ck_assert_int_eq(run("a + b + c == 6", "E(po, 1, 2, c=3)"), 1);
     ck_assert_int_eq(run("b == 2", "E(po, 1, b=2, c=3)"), 1);
     expect_error("nope", STD, "name 'nope' is not defined");
+    /* Soft keywords and builtins' names are ordinary parameter names. */
+    ck_assert_int_eq(run("match + case + print == 6", "E(soft, 1, 2, 3)"), 1);
+    ck_assert_int_eq(run("r\xc3\xa9sum\xc3\xa9 == 'cv'", "E(uni, 'cv')"), 1);
     /* A local variable that is not a parameter is not visible. */
     ck_assert_int_eq(run("len(params) == 1", "E(plain, 1)"), 1);
     expect_error("x == 1", "(None, (1,), None, (), False, None, None, -1.0)", "not defined");
@@ -402,6 +407,10 @@ static const struct { const char *src; const char *want; } COMPILE_ERRORS[] = {
     {")", "col 1: unexpected ')'"},
     {"x = 1", "col 3: assignment is not allowed (use == to compare)"},
     {"x += 1", "col 3: assignment is not allowed"},
+    {"x.if", "col 3: expected an attribute name after '.'"},
+    {"x.None", "col 3: expected an attribute name after '.'"},
+    {"x # caf\xe9", "col 8: invalid UTF-8 in comment"},
+    {"x \xc3\xa9", "col 3: unexpected '\xc3\xa9'"},
 };
 
 START_TEST(test_compile_errors)
