@@ -597,9 +597,16 @@ static PyObject *builtin_items(evalctx *e, PyObject *o)
           PyRange_Check(o)))
         return PyErr_Format(PyExc_TypeError, "min()/max() take a list, tuple, dict, set or str, not '%.100s'",
                             Py_TYPE(o)->tp_name);
-    Py_ssize_t n = PyObject_Size(o);
+    Py_ssize_t n = builtin_len(o);     /* a list subclass's __len__ may lie */
+    if (n < 0)
+        n = PyObject_Size(o);
     if (n < 0 || charge_steps(e, n) < 0)
         return NULL;
+    /* A subclass's own __iter__ must not run: copy the items directly. */
+    if (PyList_Check(o) && !PyList_CheckExact(o))
+        return PyList_GetSlice(o, 0, n);
+    if (PyTuple_Check(o) && !PyTuple_CheckExact(o))
+        return PyTuple_GetSlice(o, 0, n);
     return PySequence_Fast(o, "not iterable");
 }
 

@@ -29,6 +29,10 @@ static const char *const SETUP =
     "    __hash__ = None\n"
     "class MyStr(str):\n"
     "    def startswith(self, *a): raise AssertionError('override called')\n"
+    "class MyList(list):\n"
+    "    def __iter__(self):\n"
+    "        while True: yield 0\n"
+    "    def __len__(self): return 10 ** 9\n"
     "class MyDict(dict):\n"
     "    def get(self, *a): raise AssertionError('override called')\n"
     "def f(x, y, *rest, z=1, **kw): pass\n"
@@ -322,6 +326,8 @@ START_TEST(test_subclass_methods_are_the_builtins)
     const char *env = "E(plain, MyStr('abc'), MyDict(k=1))";
     ck_assert_int_eq(run("a.startswith('a')", env), 1);
     ck_assert_int_eq(run("b.get('k') == 1", env), 1);
+    /* min/max go through the list's items, not an endless __iter__. */
+    ck_assert_int_eq(run("max(a) == 3 and min(a) == 1", "E(plain, MyList([1, 3, 2]))"), 1);
     expect_error("target.lower()", "E(m, Obj(), 1, _self=True)", "method 'lower' is not allowed on 'Obj'");
 }
 END_TEST
