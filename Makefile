@@ -13,7 +13,19 @@ BASE_CFLAGS = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wstrict-prototypes 
               -Wno-missing-field-initializers -Icommon -DPEEKA_VERSION='"$(VERSION)"' \
               -MMD -MP $(SAN)
 
-ifeq ($(filter deps help clean distclean,$(MAKECMDGOALS)),)
+# `make check` and `make demo` first make sure the Debian packages are there
+# (installing them as root, naming them otherwise), then build in a
+# sub-make; only a make that builds asks pkg-config for flags.
+SETUP_GOALS := check demo deps help clean distclean asan
+ifeq ($(PEEKA_INNER),)
+ifneq ($(MAKECMDGOALS),)
+ifeq ($(filter-out $(SETUP_GOALS),$(MAKECMDGOALS)),)
+OUTER := 1
+endif
+endif
+endif
+
+ifndef OUTER
 REC_PKGS  := $(shell sh mk/pkg.sh --cflags libzstd libcjson)
 ANA_PKGS  := $(shell sh mk/pkg.sh --cflags libarchive libzstd libcjson lua5.4)
 ifneq ($(findstring __PEEKA_MISSING_DEP__,$(REC_PKGS) $(ANA_PKGS)),)
@@ -92,7 +104,9 @@ $(BUILD)/tests/test_%: tests/unit/test_%.c $(REC_OBJ) $(ANA_OBJ) $(COMMON_OBJ)
 
 unit: $(UNIT_BINS)
 
-check: all unit
+check:
+	@sh mk/deps.sh --install
+	@$(MAKE) --no-print-directory PEEKA_INNER=1 all unit
 	@BUILD=$(BUILD) python3 tests/run.py
 
 asan:
@@ -106,7 +120,9 @@ bench: all
 fuzz:
 	@$(MAKE) --no-print-directory -f mk/fuzz.mk BUILD=build-fuzz FUZZ_SECONDS=$(or $(FUZZ_SECONDS),60)
 
-demo: all
+demo:
+	@sh mk/deps.sh --install
+	@$(MAKE) --no-print-directory PEEKA_INNER=1 all
 	@sh examples/demo.sh $(BUILD)
 
 install: all

@@ -1,5 +1,5 @@
 -- chrometrace: Chrome trace event JSON (opens in Perfetto UI and
--- chrome://tracing).  Watch calls become slices ending at their ts_ns;
+-- chrome://tracing).  Watch calls become slices starting at their ts_ns (the call's start);
 -- trace trees become nested slices, children placed back to back in call
 -- order (a trace records costs, not each child's start time).
 local args = peeka.script{
@@ -54,11 +54,11 @@ for i, a in ipairs(peeka.archives) do
     local tid = r.thread_id or 0
     name_thread(pid, r)
     if r.kind == "watch" and r.location ~= "AtEnter" and r.cost_ns and r.ts_ns then
-      emit{name = r.func_name, cat = "watch", ph = "X", ts = us(r.ts_ns - r.cost_ns), dur = r.cost_ns / 1000,
+      emit{name = r.func_name, cat = "watch", ph = "X", ts = us(r.ts_ns), dur = r.cost_ns / 1000,
            pid = pid, tid = tid, args = {params = r.params, throwExp = r.throwExp}}
     elseif r.kind == "trace" and type(r.call_tree) == "table" and r.ts_ns then
       local tree = r.call_tree
-      tree_events(tree, r.ts_ns - (tree.cost_ns or 0), pid, tid)
+      tree_events(tree, r.ts_ns, pid, tid)
     end
   end
 end
