@@ -38,6 +38,7 @@ typedef struct peeka_target {
     uint64_t start_new_thread; /* PyThread_start_new_thread */
     uint64_t save_thread;      /* PyEval_SaveThread (informational) */
     uint64_t runtime;          /* _PyRuntime */
+    uint64_t is_finalizing;    /* Py_IsFinalizing / _Py_IsFinalizing, 0 if absent */
     char libc[PEEKA_PATH_MAX];
     uint64_t libc_munmap;      /* munmap() */
     uint64_t syscall_insn;     /* address of a `syscall` instruction (0f 05) */

@@ -230,6 +230,12 @@ static int process_gone(pid_t pid)
     return pk_status_read(pid, 0, &st) != 0 || st.state == 'Z' || st.state == 'X';
 }
 
+static int thread_alive(pid_t pid, pid_t tid)
+{
+    pk_status st;
+    return pk_status_read(pid, tid, &st) == 0 && st.state != 'Z' && st.state != 'X';
+}
+
 /* Maps a pk_thread result to a status; RETRY when only the thread went. */
 static int thread_status(const ctx *c, pk_thread *th, int rc)
 {
@@ -242,6 +248,13 @@ static int thread_status(const ctx *c, pk_thread *th, int rc)
         snprintf(c->err, c->errlen, "pid %d exited during the attach", (int)c->t->pid);
         return PA_EXITED;
     case PK_PERM:
+        /* The kernel also says EPERM for a task that is already exiting. */
+        if (process_gone(c->t->pid)) {
+            snprintf(c->err, c->errlen, "pid %d exited during the attach", (int)c->t->pid);
+            return PA_EXITED;
+        }
+        if (!thread_alive(c->t->pid, th->tid))
+            return RETRY;
         return perm_message(c, th->err);
     case PK_STOPPED:
         snprintf(c->err, c->errlen, "pid %d was stopped (SIGSTOP) during the attach; "
@@ -328,6 +341,38 @@ static int map_request(const ctx *c, pk_thread *th, uint64_t *base, uint64_t *le
     return PA_OK;
 }
 
+/* 3.8's Py_AddPendingCall prints an error through sys.excepthook, i.e.
+ * runs Python code wherever the thread was, once Py_FinalizeEx has set
+ * _PyRuntime.ceval.pending.finishing (offsetof from the 3.8 headers; the
+ * same in every 3.8.x).  3.9+ dropped that branch. */
+#define PY38_PENDING_FINISHING 600
+
+/* PA_OK when the interpreter is not shutting down, so that the route may
+ * be used; PA_EXITED when it is; RETRY when 3.8's flag looks wrong. */
+static int check_alive(const ctx *c, pk_thread *th, enum route rt, uint64_t trap)
+{
+    uint64_t fin = 0;
+    const uint64_t none[6] = {0};
+    if (c->t->is_finalizing) {
+        int rc = pk_thread_call(th, c->t->is_finalizing, none, trap, &fin);
+        if (rc != PK_OK)
+            return thread_status(c, th, rc);
+    }
+    if (rt == R_PENDING && c->t->major == 3 && c->t->minor == 8) {
+        int32_t finishing = -1;
+        if (!c->t->runtime ||
+            pk_mem_read(th, c->t->runtime + PY38_PENDING_FINISHING, &finishing, 4) != PK_OK ||
+            (finishing != 0 && finishing != 1))
+            return RETRY; /* unknown layout: only the thread route is safe */
+        fin |= (uint64_t)finishing;
+    }
+    if ((int32_t)fin != 0) {
+        snprintf(c->err, c->errlen, "pid %d: Python is shutting down", (int)c->t->pid);
+        return PA_EXITED;
+    }
+    return PA_OK;
+}
+
 /* Starts the helper thread, or queues the pending call. */
 static int hand_over(const ctx *c, pk_thread *th, enum route rt, uint64_t *req)
 {
@@ -336,6 +381,11 @@ static int hand_over(const ctx *c, pk_thread *th, enum route rt, uint64_t *req)
     if (rc != PA_OK)
         return rc;
     *req = base + PAGE;
+    rc = check_alive(c, th, rt, *req + REQ_TRAP);
+    if (rc != PA_OK) {
+        remote_unmap(c, th, base, len);
+        return rc;
+    }
     uint64_t fn = rt == R_THREAD ? c->t->start_new_thread : c->t->add_pending_call;
     const uint64_t a[6] = {base, *req, 0, 0, 0, 0};
     uint64_t ret = 0;

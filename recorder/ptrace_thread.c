@@ -170,7 +170,8 @@ static int open_mem(pk_thread *th)
     snprintf(fn, sizeof fn, "/proc/%d/mem", (int)th->pid);
     th->memfd = open(fn, O_RDWR | O_CLOEXEC);
     if (th->memfd < 0)
-        return fail(th, errno == ENOENT ? PK_GONE : PK_PERM, "opening /proc/PID/mem");
+        return fail(th, errno == ENOENT || errno == ESRCH ? PK_GONE : PK_PERM,
+                    "opening /proc/PID/mem");
     return PK_OK;
 }
 

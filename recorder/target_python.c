@@ -124,6 +124,10 @@ static int resolve_python(peeka_target *t, const pk_elf *e, char *err, size_t er
     t->save_thread = v ? v + t->image_bias : 0;
     v = pk_elf_symbol(e, "_PyRuntime", NULL);
     t->runtime = v ? v + t->image_bias : 0;
+    v = pk_elf_symbol(e, "Py_IsFinalizing", NULL);
+    if (!v)
+        v = pk_elf_symbol(e, "_Py_IsFinalizing", NULL);
+    t->is_finalizing = v ? v + t->image_bias : 0;
     return PA_OK;
 }
 
@@ -210,6 +214,11 @@ static int read_exe(peeka_target *t, char *err, size_t errlen)
         if (kill(t->pid, 0) != 0 && errno == ESRCH) {
             snprintf(err, errlen, "no process with pid %d", (int)t->pid);
             return PA_NOPROC;
+        }
+        pk_status st;
+        if (pk_status_read(t->pid, 0, &st) != 0 || st.state == 'Z' || st.state == 'X') {
+            snprintf(err, errlen, "pid %d has exited", (int)t->pid);
+            return PA_EXITED;
         }
         snprintf(err, errlen, "pid %d has no executable (a kernel thread or a zombie)",
                  (int)t->pid);
