@@ -32,6 +32,7 @@ static int run_gdb(pid_t pid, const char *code)
 {
     char call[4096];
     snprintf(call, sizeof call, "call (int)PyRun_SimpleString(\"%s\")", code);
+    fflush(stdout); /* the child must not inherit and re-print our buffer */
     pid_t child = fork();
     if (child < 0)
         return -1;
