@@ -378,10 +378,13 @@ static int lex_string(parser *p, size_t start, size_t qpos, int raw, int bytes)
             return fail(p, start, "unterminated string");
         if (c == '\\' && i + 1 < p->len) {
             if (raw) {
-                /* A raw string keeps the backslash, but \' still does not end it. */
-                if (pool_put(p, s + i, 2) < 0)
+                /* A raw string keeps the backslash, but \' still does not
+                 * end it; any other next character is checked as usual. */
+                char nx = s[i + 1];
+                size_t n = nx == q || nx == '\\' || nx == '\n' ? 2 : 1;
+                if (pool_put(p, s + i, n) < 0)
                     return -1;
-                i += 2;
+                i += n;
                 continue;
             }
             i++;
