@@ -73,7 +73,6 @@ int  hooks_count(void);
 /* watch.c */
 PyObject *watch_call(hooked *h, PyObject *callable, PyObject *const *args,
                      size_t nargsf, PyObject *kwnames);
-int watch_init(void);
 
 /* format.c */
 void fmt_value(jsonw *w, PyObject *v, int level, int depth);
@@ -85,6 +84,10 @@ int resolve_probe(probe *p, char *err, size_t errlen);
 void resolve_module_loaded(PyObject *modname);
 
 /* emit.c */
+int  emit_init(void);
+void clock_sync(void);
+int64_t wall_of_mono(int64_t mono);
+void emit_thread_fields(jsonw *w);
 int64_t now_wall_ns(void);
 int64_t now_mono_ns(void);
 void emit_record(probe *p, jsonw *w);

@@ -169,6 +169,18 @@ static int remove_probe(const cJSON *req, char *err, size_t errlen)
     return -1;
 }
 
+/* ping and ready touch no Python object: answering them must not make the
+ * application's threads hand over the GIL every second. */
+int commands_need_gil(const char *json, size_t len)
+{
+    cJSON *req = cJSON_ParseWithLength(json, len);
+    const cJSON *cmd = cJSON_GetObjectItemCaseSensitive(req, "cmd");
+    int need = !(cJSON_IsString(cmd) && (!strcmp(cmd->valuestring, "ping") ||
+                                         !strcmp(cmd->valuestring, "ready")));
+    cJSON_Delete(req);
+    return need;
+}
+
 char *commands_handle(const char *json, size_t len, int *detach, int *ready)
 {
     char err[512] = "";

@@ -5,6 +5,7 @@
 #include "agent.h"
 
 #include <pthread.h>
+#include <string.h>
 #include <time.h>
 
 static pthread_key_t tls_key;
@@ -13,13 +14,24 @@ static pthread_once_t tls_once = PTHREAD_ONCE_INIT;
 typedef struct {
     jsonw w;
     int reentered;   /* inside a hook on this thread: nested hooks pass through */
+    char name[200];  /* `,"thread_id":…,"thread_name":…` of this thread, cached */
+    size_t name_len;
+    int name_uses;   /* refreshed every NAME_REFRESH records: names rarely change */
 } thread_state;
+
+#define NAME_REFRESH 256
+
+/* The pthread key only frees the state when a thread exits; the hot path
+ * reads the thread-local pointer. */
+static _Thread_local thread_state *tls;
+static atomic_llong wall_offset;   /* CLOCK_REALTIME - CLOCK_MONOTONIC */
 
 static void thread_state_free(void *p)
 {
     thread_state *ts = p;
     jsonw_free(&ts->w);
     free(ts);
+    tls = NULL;
 }
 
 static void tls_init(void)
@@ -29,11 +41,10 @@ static void tls_init(void)
 
 static thread_state *tstate(void)
 {
+    if (tls)
+        return tls;
     pthread_once(&tls_once, tls_init);
-    thread_state *ts = pthread_getspecific(tls_key);
-    if (ts)
-        return ts;
-    ts = calloc(1, sizeof *ts);
+    thread_state *ts = calloc(1, sizeof *ts);
     if (!ts)
         return NULL;
     if (jsonw_init(&ts->w, 4096, RECORD_LIMIT) < 0 || pthread_setspecific(tls_key, ts) != 0) {
@@ -41,7 +52,7 @@ static thread_state *tstate(void)
         free(ts);
         return NULL;
     }
-    return ts;
+    return tls = ts;
 }
 
 jsonw *thread_writer(void)
@@ -66,18 +77,103 @@ void thread_set_reentered(int v)
         ts->reentered = v;
 }
 
-int64_t now_wall_ns(void)
+static int64_t clock_ns(clockid_t id)
 {
     struct timespec t;
-    clock_gettime(CLOCK_REALTIME, &t);
+    clock_gettime(id, &t);
     return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+}
+
+/* Hooks take one clock reading per event; wall time is derived from it with
+ * an offset the agent thread refreshes every loop (NTP steps show up within
+ * milliseconds). */
+void clock_sync(void)
+{
+    int64_t m = clock_ns(CLOCK_MONOTONIC);
+    int64_t w = clock_ns(CLOCK_REALTIME);
+    atomic_store_explicit(&wall_offset, w - m, memory_order_relaxed);
+}
+
+int64_t wall_of_mono(int64_t mono)
+{
+    return mono + atomic_load_explicit(&wall_offset, memory_order_relaxed);
+}
+
+int64_t now_wall_ns(void)
+{
+    return clock_ns(CLOCK_REALTIME);
 }
 
 int64_t now_mono_ns(void)
 {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+    return clock_ns(CLOCK_MONOTONIC);
+}
+
+static PyObject *threading_active;   /* threading._active */
+static PyObject *str_name;
+
+int emit_init(void)
+{
+    if (!str_name && !(str_name = PyUnicode_InternFromString("_name")))
+        return -1;
+    PyObject *th = PyImport_ImportModule("threading");
+    if (!th)
+        return -1;
+    Py_XDECREF(threading_active);
+    threading_active = PyObject_GetAttrString(th, "_active");
+    Py_DECREF(th);
+    if (!threading_active || !PyDict_Check(threading_active)) {
+        Py_CLEAR(threading_active);
+        PyErr_Clear();
+    }
+    clock_sync();
+    return 0;
+}
+
+/* threading.current_thread() would create a _DummyThread entry for foreign
+ * threads: a lasting side effect.  Look the name up without creating one. */
+static void lookup_thread(thread_state *ts)
+{
+    unsigned long ident = PyThread_get_thread_ident();
+    PyObject *name = NULL;
+    if (threading_active) {
+        PyObject *key = PyLong_FromUnsignedLong(ident);
+        PyObject *th = key ? PyDict_GetItemWithError(threading_active, key) : NULL;
+        Py_XDECREF(key);
+        if (th)
+            name = PyObject_GetAttr(th, str_name);
+        PyErr_Clear();
+    }
+    jsonw w;
+    if (jsonw_init(&w, sizeof ts->name, sizeof ts->name) < 0) {
+        Py_XDECREF(name);
+        return;
+    }
+    jsonw_lit(&w, ",\"thread_id\":");
+    jsonw_u64(&w, ident);
+    jsonw_lit(&w, ",\"thread_name\":");
+    if (name && PyUnicode_Check(name))
+        fmt_value(&w, name, 0, 1);
+    else
+        jsonw_lit(&w, "null");
+    Py_XDECREF(name);
+    if (!w.overflow) {
+        memcpy(ts->name, w.buf, w.len);
+        ts->name_len = w.len;
+    }
+    jsonw_free(&w);
+}
+
+void emit_thread_fields(jsonw *w)
+{
+    thread_state *ts = tstate();
+    if (!ts)
+        return;
+    if (ts->name_uses-- <= 0 || !ts->name_len) {
+        lookup_thread(ts);
+        ts->name_uses = NAME_REFRESH;
+    }
+    jsonw_raw(w, ts->name, ts->name_len);
 }
 
 /* Counts against -n only what reached the ring, so `times` observations

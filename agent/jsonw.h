@@ -6,6 +6,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 typedef struct {
     char *buf;
@@ -17,9 +18,25 @@ int  jsonw_init(jsonw *w, size_t initial, size_t limit);
 void jsonw_free(jsonw *w);
 void jsonw_reset(jsonw *w);
 
-void jsonw_raw(jsonw *w, const char *s, size_t n);
+/* Grows the buffer for n more bytes; 0 when the record hit its limit. */
+int jsonw_grow(jsonw *w, size_t n);
+
+/* The appends run several dozen times per record: inline fast paths. */
+static inline void jsonw_raw(jsonw *w, const char *s, size_t n)
+{
+    if (w->len + n <= w->cap || jsonw_grow(w, n)) {
+        memcpy(w->buf + w->len, s, n);
+        w->len += n;
+    }
+}
+
+static inline void jsonw_char(jsonw *w, char c)
+{
+    if (w->len < w->cap || jsonw_grow(w, 1))
+        w->buf[w->len++] = c;
+}
+
 #define jsonw_lit(w, s) jsonw_raw((w), (s), sizeof(s) - 1)
-void jsonw_char(jsonw *w, char c);
 void jsonw_i64(jsonw *w, int64_t v);
 void jsonw_u64(jsonw *w, uint64_t v);
 /* Finite doubles only; ndigits after the point, trailing zeros kept short. */

@@ -94,9 +94,14 @@ static void handle_frame(uint8_t type, const uint8_t *body, uint32_t len, int *d
     if (type != PF_REQUEST)
         return;   /* the recorder sends only requests after WELCOME */
     int ready = 0;
-    PyGILState_STATE g = PyGILState_Ensure();
-    char *reply = commands_handle((const char *)body, len, detach, &ready);
-    PyGILState_Release(g);
+    char *reply;
+    if (commands_need_gil((const char *)body, len)) {
+        PyGILState_STATE g = PyGILState_Ensure();
+        reply = commands_handle((const char *)body, len, detach, &ready);
+        PyGILState_Release(g);
+    } else {
+        reply = commands_handle((const char *)body, len, detach, &ready);
+    }
     if (*detach) {   /* answered after the teardown, with the final counts */
         cJSON *req = cJSON_ParseWithLength((const char *)body, len);
         cJSON *id = req ? cJSON_GetObjectItemCaseSensitive(req, "id") : NULL;
@@ -162,6 +167,7 @@ static const char *run_loop(int *detach, double *detach_id)
             return "detach";
         if (drain_ring() < 0)
             return "recorder-not-reading";
+        clock_sync();
         int64_t now = now_mono_ns();
         if (now - S.last_rx_ns > S.lease_ns)
             return "lease-expired";
@@ -419,7 +425,7 @@ int session_start(const session_opts *o)
         PyErr_NoMemory();
         return -1;
     }
-    if (watch_init() < 0 || register_atexit() < 0)
+    if (emit_init() < 0 || register_atexit() < 0)
         goto fail;
     if ((S.fd = connect_socket(o->socket_path)) < 0)
         goto fail_atexit;

@@ -21,6 +21,7 @@ void session_shutdown(void);
 /* commands.c: one request from the recorder; the reply is JSON text the
  * caller frees.  Runs on the agent thread with the GIL held. */
 char *commands_handle(const char *json, size_t len, int *detach, int *ready);
+int   commands_need_gil(const char *json, size_t len);
 char *commands_stats_json(const char *extra_key, const char *extra_val);
 void  commands_free_probes(void);
 

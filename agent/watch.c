@@ -7,50 +7,6 @@
 
 #include <string.h>
 
-static PyObject *threading_active;   /* threading._active, borrowed from the module */
-static PyObject *str_name;
-
-int watch_init(void)
-{
-    if (!str_name && !(str_name = PyUnicode_InternFromString("_name")))
-        return -1;
-    PyObject *th = PyImport_ImportModule("threading");
-    if (!th)
-        return -1;
-    Py_XDECREF(threading_active);
-    threading_active = PyObject_GetAttrString(th, "_active");
-    Py_DECREF(th);
-    if (!threading_active || !PyDict_Check(threading_active)) {
-        Py_CLEAR(threading_active);
-        PyErr_Clear();
-    }
-    return 0;
-}
-
-/* threading.current_thread() would create a _DummyThread entry for foreign
- * threads: a lasting side effect.  Look the name up without creating one. */
-static void write_thread(jsonw *w)
-{
-    unsigned long ident = PyThread_get_thread_ident();
-    jsonw_lit(w, ",\"thread_id\":");
-    jsonw_u64(w, ident);
-    jsonw_lit(w, ",\"thread_name\":");
-    PyObject *name = NULL;
-    if (threading_active) {
-        PyObject *key = PyLong_FromUnsignedLong(ident);
-        PyObject *th = key ? PyDict_GetItemWithError(threading_active, key) : NULL;
-        Py_XDECREF(key);
-        if (th)
-            name = PyObject_GetAttr(th, str_name);
-        PyErr_Clear();
-    }
-    if (name && PyUnicode_Check(name))
-        fmt_value(w, name, 0, 1);
-    else
-        jsonw_lit(w, "null");
-    Py_XDECREF(name);
-}
-
 /* "1763911800.123456": seconds with microseconds, exact from ts_ns. */
 static void write_seconds(jsonw *w, int64_t ns)
 {
@@ -136,7 +92,7 @@ static void build_record(jsonw *w, probe *p, const call *c, enum where at)
     write_ms(w, c->cost);
     jsonw_lit(w, ",\"cost_ns\":");
     jsonw_i64(w, c->cost);
-    write_thread(w);
+    emit_thread_fields(w);
     jsonw_lit(w, "}\n");
 }
 
@@ -219,14 +175,16 @@ PyObject *watch_call(hooked *h, PyObject *callable, PyObject *const *args,
         thread_reentered())
         return h->orig(callable, args, nargsf, kwnames);
 
-    call c = {h, args, PyVectorcall_NARGS(nargsf), kwnames, now_wall_ns(), -1, NULL, NULL};
+    int64_t t0 = now_mono_ns();
+    call c = {h, args, PyVectorcall_NARGS(nargsf), kwnames, wall_of_mono(t0), -1, NULL, NULL};
     if (any_probe_wants(h, AT_ENTER)) {
         thread_set_reentered(1);
         watch_observe(&c, AT_ENTER);
         PyErr_Clear();
         thread_set_reentered(0);
     }
-    int64_t t0 = now_mono_ns();
+    if (any_probe_wants(h, AT_ENTER))
+        t0 = now_mono_ns();   /* formatting the entry record is not the call's time */
     h->inflight++;
     PyObject *res = h->orig(callable, args, nargsf, kwnames);
     h->inflight--;

@@ -40,7 +40,7 @@ void options_usage(FILE *out)
 "      --probe-file FILE  probes, one per line (# comments)\n"
 "  -q, --quiet            no progress, only errors\n"
 "      --buffer SIZE      agent ring buffer (default 4M)\n"
-"      --level N          zstd level (default 6)\n"
+"      --level N          zstd level (default 3)\n"
 "      --timeout TIME     how long to wait for the agent (default 10s)\n"
 "      --via native|gdb   how to inject into a running process (default native)\n"
 "  -h, --help             this help;  -V, --version: the version\n"
@@ -262,7 +262,7 @@ static int global_option(int argc, char **argv, int *i, rec_options *o, char *er
 int options_parse(int argc, char **argv, rec_options *o, char *err, size_t errlen)
 {
     memset(o, 0, sizeof *o);
-    o->zstd_level = 6;
+    o->zstd_level = 3;
     o->buffer_bytes = 4u << 20;
     o->attach_timeout_s = 10;
     o->via = "native";

@@ -1,0 +1,76 @@
+#!/usr/bin/env python3
+"""make bench: how fast peeka-rec gets into a running process.
+
+- end to end: from running `peeka-rec -p PID` to its first observation on
+  stdout, against a target calling the watched function every millisecond
+  (idle otherwise), per interpreter;
+- injection alone, native ptrace vs gdb injecting the same code into the same
+  process in the same run (gdb only where it is installed).
+Targets: native >= 10x faster than gdb; under 100 ms on an idle target.
+"""
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+BUILD = os.path.abspath(os.environ.get("BUILD", os.path.join(ROOT, "build")))
+REC = os.path.join(BUILD, "bin", "peeka-rec")
+TARGET = ("import time, bench_funcs\nprint('ready', flush=True)\n"
+          "while True:\n    bench_funcs.f(1, 2)\n    time.sleep(0.001)\n")
+
+
+def interpreters():
+    out = subprocess.run(["sh", os.path.join(ROOT, "mk", "pythons.sh")], capture_output=True,
+                         text=True, check=True).stdout
+    return [line.split(" ", 1) for line in out.splitlines()]
+
+
+def start_target(py):
+    p = subprocess.Popen([py, "-c", TARGET], stdout=subprocess.PIPE, text=True,
+                         env=dict(os.environ, PYTHONPATH=HERE))
+    p.stdout.readline()
+    return p
+
+
+def first_observation_ms(pid):
+    t0 = time.perf_counter()
+    p = subprocess.Popen([REC, "-q", "-p", str(pid), "-o", "-", "watch", "bench_funcs.f", "-n", "1"],
+                         stdout=subprocess.PIPE, text=True)
+    p.stdout.readline()
+    ms = (time.perf_counter() - t0) * 1000
+    p.wait()
+    return ms
+
+
+def main():
+    for tag, py in interpreters():
+        t = start_target(py)
+        try:
+            runs = [first_observation_ms(t.pid) for _ in range(10)]
+        finally:
+            t.kill()
+            t.wait()
+        print("attach %-6s peeka-rec -p PID to first observation: median %.1f ms, max %.1f ms over %d"
+              " attaches (target < 100 ms)" % (tag, statistics.median(runs), max(runs), len(runs)))
+    tool = os.path.join(BUILD, "bench", "attach_latency")
+    subprocess.run(["make", "-s", "-f", "mk/bench.mk", "BUILD=" + BUILD], cwd=ROOT, check=True)
+    tag, py = interpreters()[-1]
+    t = start_target(py)
+    try:
+        args = [tool, "-n", "10"] + (["--gdb"] if shutil.which("gdb") else []) + [str(t.pid)]
+        out = subprocess.run(args, capture_output=True, text=True, check=False)
+        for line in out.stdout.splitlines():
+            print("attach %-6s injection: %s" % (tag, line))
+        if not shutil.which("gdb"):
+            print("attach: gdb not installed, no comparison (apt-get install gdb)")
+    finally:
+        t.kill()
+        t.wait()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,112 @@
+#!/usr/bin/env python3
+"""make bench: watch's cost and the recorder's throughput, per interpreter.
+
+Every figure is a ratio against a baseline measured in the same run:
+- added cost per observed call (agent) vs the same job done by a Python-level
+  wrapper; target: agent <= 1/20 of the wrapper's;
+- unobserved calls with the agent attached vs without; target: < 1% slower;
+- sustained observations/s with no drop at the default buffer, and archive
+  bytes per observation; targets: >= 100,000/s, < 40 bytes.
+"""
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+BUILD = os.path.abspath(os.environ.get("BUILD", os.path.join(ROOT, "build")))
+REC = os.path.join(BUILD, "bin", "peeka-rec")
+WORKLOAD = os.path.join(HERE, "watch_workload.py")
+
+
+def interpreters():
+    out = subprocess.run(["sh", os.path.join(ROOT, "mk", "pythons.sh")], capture_output=True,
+                         text=True, check=True).stdout
+    return [line.split(" ", 1) for line in out.splitlines()]
+
+
+def run_observed(py, mode, n, reps, archive):
+    env = dict(os.environ, PYTHONPATH=HERE)
+    p = subprocess.run([REC, "-q", "-o", archive, "watch", "bench_funcs.f", "--",
+                        py, WORKLOAD, mode, str(n), str(reps)],
+                       capture_output=True, text=True, env=env, cwd=HERE, check=False)
+    if p.returncode != 0:
+        raise RuntimeError("peeka-rec failed (%d): %s" % (p.returncode, p.stderr))
+    timings = json.loads(p.stdout.splitlines()[-1])
+    raw = subprocess.run(["zstd", "-dcq", archive], capture_output=True, check=True).stdout
+    summary = json.loads(raw[raw.rindex(b'{"end_ns"'):].split(b"\0", 1)[0])
+    return timings, summary, os.path.getsize(archive)
+
+
+def median(xs):
+    xs = sorted(xs)
+    return xs[len(xs) // 2]
+
+
+def interleaved(py, tmp, mode, n=20000):
+    """One process times f, g and the Python-wrapped f in rounds; peeka-rec
+    attaches in the middle and watches f.  Rounds before and after the
+    attach are the baseline, so machine noise hits both sides alike."""
+    env = dict(os.environ, PYTHONPATH=HERE)
+    proc = subprocess.Popen([py, WORKLOAD, mode, str(n), "6"], stdout=subprocess.PIPE,
+                            text=True, env=env, cwd=HERE)
+    proc.stdout.readline()
+    time.sleep(1.5)
+    subprocess.run([REC, "-q", "-p", str(proc.pid), "-d", "3", "-o", os.path.join(tmp, "u.tar.zst"),
+                    "watch", "bench_funcs.f"], check=True, env=env)
+    rounds = json.loads(proc.stdout.read().splitlines()[-1])["rounds"]
+    proc.wait()
+    on = [r for r in rounds if r["active"]]
+    off = [r for r in rounds if not r["active"]]
+    per_call = lambda rs, k: median(r[k] for r in rs) / n * 1e9
+    if mode == "grounds":
+        return {"unobserved": per_call(on, "g") / per_call(off, "g")}
+    return {"agent_ns": per_call(on, "f") - per_call(off, "f"),
+            "wrap_ns": per_call(off, "pywrap") - per_call(off, "f"),
+            "rounds_on": len(on), "rounds_off": len(off)}
+
+
+def bench(tag, py):
+    with tempfile.TemporaryDirectory() as tmp:
+        cost = interleaved(py, tmp, "rounds")
+        cost.update(interleaved(py, tmp, "grounds"))
+        flood_n = 1000000
+        flood, fsum, size = run_observed(py, "flood", flood_n, 1, os.path.join(tmp, "f.tar.zst"))
+        paced = []
+        for rate in (100000, 200000):
+            pt, psum, psize = run_observed(py, "paced", rate, 3, os.path.join(tmp, "p.tar.zst"))
+            paced.append((rate, pt["calls"] / pt["f"], psum["records"], psum["drops"], psize))
+    agent_ns, wrap_ns, unobserved = cost["agent_ns"], cost["wrap_ns"], cost["unobserved"]
+    n_on, n_off = cost["rounds_on"], cost["rounds_off"]
+    rate = flood_n / flood["f"]
+    drops = fsum["drops"]
+    bpo = size / max(fsum["records"], 1)
+    print("watch %-6s added per observed call (depth 2, two int args): agent %4.0f ns, python wrapper"
+          " %5.0f ns: ratio 1/%.1f (target <= 1/20; medians of %d vs %d rounds in one process)"
+          % (tag, agent_ns, wrap_ns, wrap_ns / max(agent_ns, 1), n_on, n_off))
+    print("watch %-6s unobserved calls while an agent watches another function: %.3fx of without"
+          " (target < 1.01x)" % (tag, unobserved))
+    print("watch %-6s burst: %d observed calls as fast as possible (%.0f/s), %d recorded, %d dropped"
+          " by the %s buffer; %.1f archive bytes per observation (target < 40)"
+          % (tag, flood_n, rate, fsum["records"], drops, "4 MiB", bpo))
+    for rate, achieved, recs, pdrops, psize in paced:
+        print("watch %-6s sustained: asked %d/s for 3 s, achieved %.0f/s, %d recorded, %d dropped,"
+              " %.1f bytes per observation (target: 100000/s with 0 drops)"
+              % (tag, rate, achieved, recs, pdrops, psize / max(recs, 1)))
+    return {"tag": tag, "agent_ns": agent_ns, "wrap_ns": wrap_ns, "unobserved": unobserved,
+            "rate": rate, "drops": drops, "bytes_per_obs": bpo}
+
+
+def main():
+    only = sys.argv[1:]
+    for tag, py in interpreters():
+        if only and tag not in only:
+            continue
+        bench(tag, py)
+
+
+if __name__ == "__main__":
+    main()
