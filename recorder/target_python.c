@@ -198,6 +198,35 @@ static int find_image(peeka_target *t, const pk_maps *maps, pk_elf *e)
     return 0;
 }
 
+/* A process in the middle of exiting loses its mm, its root and its exe
+ * link before it becomes a zombie: what looks like "not Python" may be
+ * that.  Kernel threads have no exe link either but do not exit. */
+static int exiting(pid_t pid)
+{
+    char fn[64], link[16];
+    pk_status st;
+    if (pk_status_read(pid, 0, &st) != 0 || st.state == 'Z' || st.state == 'X')
+        return 1;
+    snprintf(fn, sizeof fn, "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(fn, "re");
+    unsigned long flags = 0;
+    int kthread = 0;
+    if (f) {
+        /* field 9, after the parenthesised command name */
+        char line[1024];
+        if (fgets(line, sizeof line, f)) {
+            char *p = strrchr(line, ')');
+            if (p && sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %lu", &flags) == 1)
+                kthread = (flags & 0x00200000UL) != 0; /* PF_KTHREAD */
+        }
+        fclose(f);
+    }
+    if (kthread)
+        return 0;
+    snprintf(fn, sizeof fn, "/proc/%d/exe", (int)pid);
+    return readlink(fn, link, sizeof link) < 0 && errno == ENOENT;
+}
+
 static int read_exe(peeka_target *t, char *err, size_t errlen)
 {
     char fn[64];
@@ -215,8 +244,7 @@ static int read_exe(peeka_target *t, char *err, size_t errlen)
             snprintf(err, errlen, "no process with pid %d", (int)t->pid);
             return PA_NOPROC;
         }
-        pk_status st;
-        if (pk_status_read(t->pid, 0, &st) != 0 || st.state == 'Z' || st.state == 'X') {
+        if (exiting(t->pid)) {
             snprintf(err, errlen, "pid %d has exited", (int)t->pid);
             return PA_EXITED;
         }
@@ -263,9 +291,13 @@ int peeka_target_inspect(pid_t pid, peeka_target *t, char *err, size_t errlen)
     }
     pk_elf e;
     if (!find_image(t, &maps, &e)) {
+        pk_maps_free(&maps);
+        if (exiting(pid)) {
+            snprintf(err, errlen, "pid %d exited while being inspected", (int)pid);
+            return PA_EXITED;
+        }
         snprintf(err, errlen, "pid %d (%s) is not a Python process: neither the executable "
                  "nor a loaded libpython exports the CPython API", (int)pid, t->exe);
-        pk_maps_free(&maps);
         return PA_NOTPYTHON;
     }
     if (detect_version(t, &e, t->exe) != 0) {
@@ -281,6 +313,10 @@ int peeka_target_inspect(pid_t pid, peeka_target *t, char *err, size_t errlen)
     if (rc == PA_OK)
         rc = resolve_libc(t, &maps, err, errlen);
     pk_maps_free(&maps);
+    if (rc != PA_OK && exiting(pid)) {
+        snprintf(err, errlen, "pid %d exited while being inspected", (int)pid);
+        return PA_EXITED;
+    }
     return rc;
 }
 
