@@ -130,11 +130,12 @@ static int oracle(const char *src, size_t len, int i)
 }
 
 /* Differences from Python that are on purpose: `is` on equal constants
- * (Python's compiler merges them, each evaluation here builds its own) and
- * line breaks outside brackets (accepted here, not by eval()). */
+ * (Python's compiler merges them, each evaluation here builds its own),
+ * line breaks outside brackets (accepted here, not by eval()), and form
+ * feeds (Python's tokenizer reads "\f " at the start as an indent). */
 static int comparable(const char *src)
 {
-    return !strstr(src, "is") && !strchr(src, '\n') && !strchr(src, '\r');
+    return !strstr(src, "is") && !strpbrk(src, "\n\r\f");
 }
 
 static void check_compile_error(const char *src, size_t len, const char *err)
