@@ -131,10 +131,15 @@ static int oracle(const char *src, size_t len, int i)
 
 /* Differences from Python that are on purpose: `is` on equal constants
  * (Python's compiler merges them, each evaluation here builds its own),
- * line breaks outside brackets (accepted here, not by eval()), and form
- * feeds (Python's tokenizer reads "\f " at the start as an indent). */
+ * line breaks outside brackets (accepted here, not by eval()), form feeds
+ * (Python's tokenizer reads "\f " at the start as an indent) and non-ASCII
+ * names (any UTF-8 letter goes here; Python checks Unicode's identifier
+ * classes, and `'t' or ts\u05cc` short-circuits before the name matters). */
 static int comparable(const char *src)
 {
+    for (const char *p = src; *p; p++)
+        if ((unsigned char)*p >= 0x80)
+            return 0;
     return !strstr(src, "is") && !strpbrk(src, "\n\r\f");
 }
 
