@@ -13,7 +13,7 @@
 
 struct peeka_cond;
 
-enum probe_kind { PK_WATCH = 1 };
+enum probe_kind { PK_WATCH = 1, PK_TRACE, PK_STACK, PK_MONITOR };
 
 #define MAX_PROBES 64
 #define MAX_PROBES_PER_FUNC 8
@@ -33,6 +33,12 @@ typedef struct probe {
     int glob;                   /* keeps matching modules imported later */
     int lenient;                /* launch mode: an unknown module may appear later */
     PyObject *installed;        /* list of "module.Qualname" it hooked */
+    /* trace, stack, monitor (docs/format.md) */
+    int max_depth;              /* trace: levels below the root; stack: frames */
+    int skip_builtin;           /* trace: no nodes for C functions */
+    int64_t min_duration_ns;    /* trace: drop faster trees */
+    int64_t interval_ns;        /* monitor */
+    struct monitor_state *mon;  /* monitor: aggregates (monitor.c) */
 } probe;
 
 /* One observed function object. */
@@ -70,7 +76,10 @@ void hooks_remove_all(void);
 void hooks_release(hooked *h);
 int  hooks_count(void);
 
-/* watch.c */
+/* watch.c: every hooked call enters here; probe_call.c: hooks with a
+ * probe other than watch */
+PyObject *probe_call(hooked *h, PyObject *callable, PyObject *const *args,
+                     size_t nargsf, PyObject *kwnames);
 PyObject *watch_call(hooked *h, PyObject *callable, PyObject *const *args,
                      size_t nargsf, PyObject *kwnames);
 

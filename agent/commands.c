@@ -2,6 +2,7 @@
  * remove, detach.  Each answer is one JSON object with the request's id. */
 #include "session.h"
 #include "cond.h"
+#include "monitor.h"
 
 #include <cJSON.h>
 #include <stdio.h>
@@ -27,6 +28,7 @@ static void probe_free(probe *p)
     if (p->cond)
         peeka_cond_free(p->cond);
     Py_XDECREF(p->installed);
+    monitor_state_free(p);
     free(p);
 }
 
@@ -46,7 +48,12 @@ static probe *probe_from_json(const cJSON *j, char *err, size_t errlen)
         snprintf(err, errlen, "probe needs a string 'pattern' and 'kind'");
         return NULL;
     }
-    if (strcmp(kind->valuestring, "watch") != 0) {
+    static const char *const kinds[] = {[PK_WATCH] = "watch", [PK_TRACE] = "trace",
+                                        [PK_STACK] = "stack", [PK_MONITOR] = "monitor"};
+    int k = PK_MONITOR;
+    while (k >= PK_WATCH && strcmp(kind->valuestring, kinds[k]) != 0)
+        k--;
+    if (k < PK_WATCH) {
         snprintf(err, errlen, "probe kind '%s' is not supported by this agent", kind->valuestring);
         return NULL;
     }
@@ -57,7 +64,7 @@ static probe *probe_from_json(const cJSON *j, char *err, size_t errlen)
         return NULL;
     }
     p->id = (int)num_field(j, "id", 0);
-    p->kind = PK_WATCH;
+    p->kind = k;
     p->depth = (int)num_field(j, "depth", 2);
     p->times = (int64_t)num_field(j, "times", -1);
     p->at_enter = bool_field(j, "at_enter", 0);
@@ -66,6 +73,20 @@ static probe *probe_from_json(const cJSON *j, char *err, size_t errlen)
     p->lenient = bool_field(j, "lenient", 0);
     if (p->depth < 1) p->depth = 1;
     if (p->depth > 16) p->depth = 16;
+    if (k != PK_WATCH)   /* their records are not watch's */
+        p->at_enter = p->at_success = p->at_exception = 0;
+    p->max_depth = (int)num_field(j, "max_depth", k == PK_TRACE ? 3 : 10);
+    if (p->max_depth < 1) p->max_depth = 1;
+    if (p->max_depth > 256) p->max_depth = 256;
+    p->skip_builtin = bool_field(j, "skip_builtin", 0);
+    p->min_duration_ns = (int64_t)(num_field(j, "min_duration_ms", 0) * 1e6);
+    p->interval_ns = (int64_t)(num_field(j, "interval_s", 60) * 1e9);
+    if (p->interval_ns < 10000000) p->interval_ns = 10000000;
+    if (k == PK_MONITOR && monitor_state_new(p) < 0) {
+        snprintf(err, errlen, "out of memory");
+        probe_free(p);
+        return NULL;
+    }
     if (cJSON_IsString(cond) && cond->valuestring[0]) {
         char cerr[200];
         if (!(p->cond = peeka_cond_compile(cond->valuestring, cerr, sizeof cerr))) {
@@ -136,6 +157,8 @@ static int install(const cJSON *req, cJSON *r, char *err, size_t errlen)
         g_agent.probes[g_agent.nprobes++] = p;
         if (resolve_probe(p, err, errlen) < 0)
             goto undo;
+        if (p->kind == PK_MONITOR)
+            monitor_register_installed(p);
     }
     if (pending_wanted() && pending_install(NULL) < 0) {
         snprintf(err, errlen, "cannot install the import hook for pending probes");

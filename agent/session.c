@@ -5,6 +5,7 @@
  * send that cannot complete), deadline passed, interpreter exiting. */
 #include "session.h"
 #include "frame.h"
+#include "monitor.h"
 
 #include <cJSON.h>
 #include <errno.h>
@@ -151,6 +152,11 @@ static const char *read_requests(int readable, int *detach, double *detach_id)
     return handle_buffered(detach, detach_id) < 0 ? "protocol-error" : NULL;
 }
 
+static int send_records(const char *jsonl, size_t len)
+{
+    return send_frame(PF_RECORDS, jsonl, len);
+}
+
 static const char *run_loop(int *detach, double *detach_id)
 {
     for (;;) {
@@ -169,6 +175,8 @@ static const char *run_loop(int *detach, double *detach_id)
             return "recorder-not-reading";
         clock_sync();
         int64_t now = now_mono_ns();
+        if (monitor_tick(now, 0, send_records) < 0)
+            return "recorder-not-reading";
         if (now - S.last_rx_ns > S.lease_ns)
             return "lease-expired";
         if (S.deadline_ns && now > S.deadline_ns)
@@ -252,6 +260,7 @@ static void *agent_thread(void *arg)
         PyGILState_Release(g);
     }
     drain_ring();
+    monitor_tick(now_mono_ns(), 1, send_records);   /* the interval in progress; hooks are gone */
     if (S.final_stats) {
         if (detach) {
             cJSON *r = cJSON_Parse(S.final_stats);

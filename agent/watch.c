@@ -8,7 +8,7 @@
 #include <string.h>
 
 /* "1763911800.123456": seconds with microseconds, exact from ts_ns. */
-static void write_seconds(jsonw *w, int64_t ns)
+void write_seconds(jsonw *w, int64_t ns)
 {
     char frac[8];
     int64_t us = ns / 1000;
@@ -20,7 +20,7 @@ static void write_seconds(jsonw *w, int64_t ns)
     jsonw_raw(w, frac, 7);
 }
 
-static void write_ms(jsonw *w, int64_t ns)
+void write_ms(jsonw *w, int64_t ns)
 {
     int64_t us = (ns + 500) / 1000;
     char frac[4] = {'.', (char)('0' + us / 100 % 10), (char)('0' + us / 10 % 10), (char)('0' + us % 10)};
@@ -28,7 +28,7 @@ static void write_ms(jsonw *w, int64_t ns)
     jsonw_raw(w, frac, 4);
 }
 
-static void write_args(jsonw *w, const call *c, int depth)
+void write_args(jsonw *w, const call *c, int depth)
 {
     Py_ssize_t first = c->h->has_self && c->nargs > 0 ? 1 : 0;
     jsonw_lit(w, ",\"params\":[");
@@ -103,7 +103,7 @@ static int wants(const probe *p, enum where at)
     return at == AT_ENTER ? p->at_enter : at == AT_EXIT ? p->at_success : p->at_exception;
 }
 
-static int condition_holds(probe *p, const call *c)
+int condition_holds(probe *p, const call *c)
 {
     if (!p->cond)
         return 1;
@@ -154,21 +154,12 @@ static int any_probe_wants(const hooked *h, enum where at)
     return 0;
 }
 
-#if PY_VERSION_HEX >= 0x030C0000
-#define SAVE_EXC(e) PyObject *e = PyErr_GetRaisedException()
-#define RESTORE_EXC(e) PyErr_SetRaisedException(e)
-#define EXC_VALUE(e) (e)
-#else
-#define SAVE_EXC(e) PyObject *e##_t, *e##_v, *e##_tb; \
-    PyErr_Fetch(&e##_t, &e##_v, &e##_tb); PyErr_NormalizeException(&e##_t, &e##_v, &e##_tb); \
-    if (e##_v && e##_tb) PyException_SetTraceback(e##_v, e##_tb)
-#define RESTORE_EXC(e) PyErr_Restore(e##_t, e##_v, e##_tb)
-#define EXC_VALUE(e) (e##_v)
-#endif
-
 PyObject *watch_call(hooked *h, PyObject *callable, PyObject *const *args,
                      size_t nargsf, PyObject *kwnames)
 {
+    for (int i = 0; i < h->nprobes; i++)
+        if (h->probes[i]->kind != PK_WATCH)
+            return probe_call(h, callable, args, nargsf, kwnames);
     if (atomic_load_explicit(&g_agent.stopping, memory_order_relaxed) ||
         (!any_probe_wants(h, AT_ENTER) && !any_probe_wants(h, AT_EXIT) &&
          !any_probe_wants(h, AT_EXCEPTION)) ||

@@ -28,6 +28,18 @@ void options_usage(FILE *out)
 "      -n, --times N      stop this probe after N observations (-1: no limit)\n"
 "      --condition EXPR   record only calls where EXPR holds (docs/conditions.md)\n"
 "      -b / -s / -e / -f  at entry / on success / on exception / both (default -f)\n"
+"  trace PATTERN [-d DEPTH] [-n TIMES] [--condition EXPR] [--skip-builtin]\n"
+"        [--min-duration MS]\n"
+"      one call tree per call: every function called beneath it, this thread only\n"
+"      -d, --depth N      levels below the traced function (3); after a trace\n"
+"                         probe -d is its depth: give the duration before it\n"
+"      --skip-builtin     no nodes for C functions\n"
+"      --min-duration MS  keep only trees whose call took at least MS\n"
+"  stack PATTERN [-n TIMES] [--condition EXPR] [--depth N]\n"
+"      the Python call stack at entry, innermost first, N frames (10)\n"
+"  monitor PATTERN [--interval SECONDS] [-c CYCLES]\n"
+"      per function every interval (60 s): calls, failures, rt avg/min/max,\n"
+"      p50/p95/p99; -c stops the probe after that many intervals\n"
 "\n"
 "Options:\n"
 "  -p, --pid PID          attach to a running process\n"
@@ -91,20 +103,44 @@ fail:
 
 static int is_probe_kind(const char *w)
 {
-    return !strcmp(w, "watch");
+    return !strcmp(w, "watch") || !strcmp(w, "trace") || !strcmp(w, "stack") || !strcmp(w, "monitor");
 }
 
-/* -1: not a probe option; 0: a flag; 1: takes a value */
-static int probe_opt_arity(const char *w)
+static int in_list(const char *w, const char *const *list)
 {
-    static const char *const valued[] = {"-x", "--depth", "-n", "--times", "--condition"};
-    static const char *const flags[] = {"-b", "--before", "-s", "--success", "-e", "--exception",
-                                        "-f", "--finish"};
-    for (size_t i = 0; i < sizeof valued / sizeof *valued; i++)
-        if (!strcmp(w, valued[i])) return 1;
-    for (size_t i = 0; i < sizeof flags / sizeof *flags; i++)
-        if (!strcmp(w, flags[i])) return 0;
-    return -1;
+    for (; *list; list++)
+        if (!strcmp(w, *list)) return 1;
+    return 0;
+}
+
+/* -1: not an option of this kind of probe; 0: a flag; 1: takes a value */
+static int probe_opt_arity(const char *kind, const char *w)
+{
+    static const char *const watch_v[] = {"-x", "--depth", "-n", "--times", "--condition", NULL};
+    static const char *const watch_f[] = {"-b", "--before", "-s", "--success", "-e", "--exception",
+                                          "-f", "--finish", NULL};
+    static const char *const trace_v[] = {"-d", "--depth", "-n", "--times", "--condition",
+                                          "--min-duration", NULL};
+    static const char *const trace_f[] = {"--skip-builtin", NULL};
+    static const char *const stack_v[] = {"--depth", "-n", "--times", "--condition", NULL};
+    static const char *const monitor_v[] = {"--interval", "-c", "--cycles", NULL};
+    static const char *const none[] = {NULL};
+    const char *const *v = watch_v, *const *f = watch_f;
+    if (!strcmp(kind, "trace")) { v = trace_v; f = trace_f; }
+    else if (!strcmp(kind, "stack")) { v = stack_v; f = none; }
+    else if (!strcmp(kind, "monitor")) { v = monitor_v; f = none; }
+    return in_list(w, v) ? 1 : in_list(w, f) ? 0 : -1;
+}
+
+static int parse_num(const char *s, double *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || *end || v != v)
+        return -1;
+    *out = v;
+    return 0;
 }
 
 static int parse_int(const char *s, long long *out)
@@ -146,12 +182,35 @@ static int parse_probe(char **w, int n, rec_options *o, char *err, size_t errlen
     snprintf(p->kind, sizeof p->kind, "%s", w[0]);
     p->depth = 2;
     p->times = -1;
+    p->max_depth = !strcmp(w[0], "trace") ? 3 : 10;
+    p->interval_s = 60;
     int b = 0, s = 0, e = 0, f = 0;
     for (int i = 2; i < n; i++) {
         const char *a = w[i];
         const char *val = i + 1 < n ? w[i + 1] : NULL;
         long long v;
-        if (!strcmp(a, "-x") || !strcmp(a, "--depth")) {
+        double d;
+        int arity = probe_opt_arity(w[0], a);
+        if (arity < 0) { snprintf(err, errlen, "unknown option '%s' for %s (see peeka-rec --help)", a, w[0]); return -1; }
+        if (arity == 1 && !val) { snprintf(err, errlen, "%s needs a value", a); return -1; }
+        if (!strcmp(w[0], "trace") && (!strcmp(a, "-d") || !strcmp(a, "--depth"))) {
+            if (parse_int(val, &v) < 0 || v < 1 || v > 64) { snprintf(err, errlen, "%s needs a depth from 1 to 64", a); return -1; }
+            p->max_depth = (int)v; i++;
+        } else if (!strcmp(w[0], "stack") && !strcmp(a, "--depth")) {
+            if (parse_int(val, &v) < 0 || v < 1 || v > 256) { snprintf(err, errlen, "%s needs a depth from 1 to 256", a); return -1; }
+            p->max_depth = (int)v; i++;
+        } else if (!strcmp(a, "--skip-builtin")) {
+            p->skip_builtin = 1;
+        } else if (!strcmp(a, "--min-duration")) {
+            if (parse_num(val, &d) < 0 || d < 0) { snprintf(err, errlen, "--min-duration needs milliseconds (>= 0)"); return -1; }
+            p->min_duration_ms = d; i++;
+        } else if (!strcmp(a, "--interval")) {
+            if (parse_num(val, &d) < 0 || d < 0.01 || d > 86400) { snprintf(err, errlen, "--interval needs seconds from 0.01 to 86400"); return -1; }
+            p->interval_s = d; i++;
+        } else if (!strcmp(a, "-c") || !strcmp(a, "--cycles")) {
+            if (parse_int(val, &v) < 0 || v == 0 || v < -1) { snprintf(err, errlen, "%s needs a positive count (or -1)", a); return -1; }
+            p->times = v; i++;
+        } else if (!strcmp(a, "-x") || !strcmp(a, "--depth")) {
             if (!val || parse_int(val, &v) < 0 || v < 1 || v > 16) { snprintf(err, errlen, "%s needs a depth from 1 to 16", a); return -1; }
             p->depth = (int)v; i++;
         } else if (!strcmp(a, "-n") || !strcmp(a, "--times")) {
@@ -167,7 +226,8 @@ static int parse_probe(char **w, int n, rec_options *o, char *err, size_t errlen
         else if (!strcmp(a, "-f") || !strcmp(a, "--finish")) f = 1;
         else { snprintf(err, errlen, "unknown option '%s' for %s (see peeka-rec --help)", a, w[0]); return -1; }
     }
-    if (!b && !s && !e && !f) f = 1;
+    if (strcmp(w[0], "watch")) b = s = e = f = 0;   /* entry/exit flags are watch's */
+    else if (!b && !s && !e && !f) f = 1;
     p->at_enter = b;
     p->at_success = s || f;
     p->at_exception = e || f;
@@ -185,7 +245,7 @@ static int parse_probe_string(const char *spec, rec_options *o, char *err, size_
     if (n < 0) return -1;
     int rc = 0;
     if (n == 0) { snprintf(err, errlen, "empty probe"); rc = -1; }
-    else if (!is_probe_kind(w[0])) { snprintf(err, errlen, "unknown probe '%s' (supported: watch)", w[0]); rc = -1; }
+    else if (!is_probe_kind(w[0])) { snprintf(err, errlen, "unknown probe '%s' (supported: watch, trace, stack, monitor)", w[0]); rc = -1; }
     else rc = parse_probe(w, n, o, err, errlen);
     for (int i = 0; i < n; i++) free(w[i]);
     return rc;
@@ -275,14 +335,14 @@ int options_parse(int argc, char **argv, rec_options *o, char *err, size_t errle
         if (is_probe_kind(a)) {
             /* the kind, the pattern, then as many probe options as follow */
             int j = i + 2 <= argc ? i + 2 : argc;
-            for (int k; j < argc && (k = probe_opt_arity(argv[j])) >= 0; j += 1 + k)
+            for (int k; j < argc && (k = probe_opt_arity(a, argv[j])) >= 0; j += 1 + k)
                 ;
             if (j > argc) j = argc;
             if (parse_probe(argv + i, j - i, o, err, errlen) < 0) return -1;
             i = j - 1;
             continue;
         }
-        if (a[0] != '-') { snprintf(err, errlen, "unknown probe '%s' (supported: watch)", a); return -1; }
+        if (a[0] != '-') { snprintf(err, errlen, "unknown probe '%s' (supported: watch, trace, stack, monitor)", a); return -1; }
         if (global_option(argc, argv, &i, o, err, errlen) < 0) return -1;
     }
     if (i < argc) o->cmd = argv + i;

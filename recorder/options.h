@@ -16,6 +16,10 @@ typedef struct {
     long long times;            /* -1: unlimited */
     char *condition;
     int at_enter, at_success, at_exception;
+    int max_depth;              /* trace -d (levels), stack --depth (frames) */
+    int skip_builtin;           /* trace */
+    double min_duration_ms;     /* trace */
+    double interval_s;          /* monitor; its -c cycles are `times` */
     char *spec;                 /* as the user wrote it */
 } probe_spec;
 

@@ -44,6 +44,21 @@ static int probe_of(const char *line, size_t len)
     return k ? atoi(k + 11) : 0;
 }
 
+/* monitor: the highest `cycle` seen per probe, for its -c (the agent puts
+ * `cycle` right after `probe_id`). */
+static long long cycles_seen[MAX_REC_PROBES + 1];
+
+static void note_cycle(int id, const char *line, size_t len)
+{
+    size_t lim = len < 128 ? len : 128;
+    const char *k = memmem(line, lim, "\"cycle\":", 8);
+    if (k) {
+        long long c = atoll(k + 8);
+        if (c > cycles_seen[id])
+            cycles_seen[id] = c;
+    }
+}
+
 static int take_records(recording *r, const uint8_t *data, uint32_t len, char *err, size_t errlen)
 {
     uint64_t lines = 0;
@@ -51,8 +66,10 @@ static int take_records(recording *r, const uint8_t *data, uint32_t len, char *e
         const uint8_t *nl = memchr(p, '\n', (size_t)(end - p));
         size_t l = nl ? (size_t)(nl - p) : (size_t)(end - p);
         int id = probe_of((const char *)p, l);
-        if (id > 0 && id <= MAX_REC_PROBES)
+        if (id > 0 && id <= MAX_REC_PROBES) {
             r->per_probe[id]++;
+            note_cycle(id, (const char *)p, l);
+        }
         lines++;
         p += l + 1;
     }
@@ -119,6 +136,12 @@ static char *install_request(const rec_options *o, int launch)
         cJSON_AddBoolToObject(j, "at_enter", p->at_enter);
         cJSON_AddBoolToObject(j, "at_success", p->at_success);
         cJSON_AddBoolToObject(j, "at_exception", p->at_exception);
+        if (strcmp(p->kind, "watch")) {
+            cJSON_AddNumberToObject(j, "max_depth", p->max_depth);
+            cJSON_AddBoolToObject(j, "skip_builtin", p->skip_builtin);
+            cJSON_AddNumberToObject(j, "min_duration_ms", p->min_duration_ms);
+            cJSON_AddNumberToObject(j, "interval_s", p->interval_s);
+        }
         /* a launched program may still be setting up sys.path */
         cJSON_AddBoolToObject(j, "lenient", launch);
         cJSON_AddItemToArray(arr, j);
@@ -175,7 +198,8 @@ static int counts_reached(const recording *r)
         if (p->times < 0)
             return 0;
         finite++;
-        if (r->per_probe[p->id] < p->times)
+        long long seen = strcmp(p->kind, "monitor") ? r->per_probe[p->id] : cycles_seen[p->id];
+        if (seen < p->times)
             return 0;
     }
     return finite > 0;

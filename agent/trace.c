@@ -1,0 +1,470 @@
+/* The trace probe (Peeka's `trace`): one record per traced call holding its
+ * call tree, for the calling thread only.
+ *
+ * At entry of the traced call the hook installs a C profile function on
+ * this thread alone (PyEval_SetProfile is per thread), keeping the one that
+ * was there (cProfile before 3.12, any sys.setprofile user) and calling it
+ * for every event, so it keeps working.  At the call's exit, whether it
+ * returned or raised, the previous profile function is put back.  Events
+ * build the tree in this thread's fixed arrays: no Python object is created
+ * per event; names are read when the record is written.
+ *
+ * Nodes are merged per parent and function (a loop calling g 1000 times is
+ * one node with count 1000); calls deeper than -d levels are not nodes (their
+ * time is their ancestor's self time); a tree holds at most MAX_NODES nodes,
+ * further distinct calls are counted in `nodes_dropped`. */
+#include "trace.h"
+
+#include <frameobject.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_NODES 2000
+#define INDEX_SIZE 4096         /* power of two, at least twice MAX_NODES */
+#define MAX_LEVELS 64
+
+#if PY_VERSION_HEX >= 0x030D0000
+/* exported, but declared only in the internal headers since 3.13 */
+PyAPI_FUNC(int) _PyEval_SetProfile(PyThreadState *tstate, Py_tracefunc func, PyObject *arg);
+#endif
+
+typedef struct {
+    const void *key;            /* code object, or the C function's PyMethodDef */
+    PyObject *obj;              /* strong: the code object or the C callable */
+    PyObject *module;           /* strong: Python functions' module name, or NULL */
+    int32_t parent, first_child, last_child, next_sibling;
+    int64_t total, child, count;
+    int builtin;
+} tnode;
+
+typedef struct {
+    int32_t node;
+    int64_t start;
+} tact;
+
+typedef struct {
+    int active;                 /* a tree is being built on this thread */
+    int root_seen, root_closed, skip_builtin, max_depth, restored;
+    Py_tracefunc saved_func;    /* the thread's profile function before ours */
+    PyObject *saved_obj;        /* strong */
+    tnode nodes[MAX_NODES];
+    int32_t nnodes;
+    int32_t index[INDEX_SIZE];  /* node + 1, by (parent, key) */
+    tact stack[MAX_LEVELS + 1];
+    int depth;                  /* open nodes below the root */
+    int64_t hidden;             /* open calls that have no node */
+    int64_t dropped;            /* calls refused a node by MAX_NODES */
+    int64_t t0;
+} trace_tls;
+
+static _Thread_local trace_tls *tls;
+static pthread_key_t tls_key;
+static pthread_once_t tls_once = PTHREAD_ONCE_INIT;
+
+static void tls_free(void *p)
+{
+    free(p);
+    tls = NULL;
+}
+
+static void tls_init(void)
+{
+    (void)pthread_key_create(&tls_key, tls_free);
+}
+
+static trace_tls *thread_trace(void)
+{
+    if (tls)
+        return tls;
+    pthread_once(&tls_once, tls_init);
+    trace_tls *t = calloc(1, sizeof *t);
+    if (!t || pthread_setspecific(tls_key, t) != 0) {
+        free(t);
+        return NULL;
+    }
+    return tls = t;
+}
+
+static int set_profile(Py_tracefunc f, PyObject *obj)
+{
+#if PY_VERSION_HEX >= 0x03090000
+    return _PyEval_SetProfile(PyThreadState_Get(), f, obj);
+#else
+    PyEval_SetProfile(f, obj);
+    return 0;
+#endif
+}
+
+static size_t slot_of(int32_t parent, const void *key)
+{
+    uintptr_t x = (uintptr_t)key ^ ((uintptr_t)parent * 0x9E3779B1u);
+    x ^= x >> 17;
+    x *= 0x9E3779B97F4A7C15ull;
+    return (size_t)(x >> 40) & (INDEX_SIZE - 1);
+}
+
+static PyObject *frame_module(PyFrameObject *frame)
+{
+#if PY_VERSION_HEX >= 0x030B0000
+    PyObject *g = PyFrame_GetGlobals(frame);
+#else
+    PyObject *g = frame->f_globals;
+    Py_XINCREF(g);
+#endif
+    PyObject *name = g && PyDict_Check(g) ? PyDict_GetItemString(g, "__name__") : NULL;
+    Py_XINCREF(name);
+    Py_XDECREF(g);
+    return name;
+}
+
+/* The child of `parent` for `key`, created on first sight; -1 when full. */
+static int32_t child_of(trace_tls *t, int32_t parent, const void *key, PyObject *obj,
+                        PyFrameObject *frame, int builtin)
+{
+    size_t i = slot_of(parent, key);
+    for (; t->index[i]; i = (i + 1) & (INDEX_SIZE - 1)) {
+        tnode *n = &t->nodes[t->index[i] - 1];
+        if (n->key == key && n->parent == parent)
+            return t->index[i] - 1;
+    }
+    if (t->nnodes == MAX_NODES)
+        return -1;
+    int32_t id = t->nnodes++;
+    tnode *n = &t->nodes[id];
+    memset(n, 0, sizeof *n);
+    n->key = key;
+    n->obj = obj;
+    Py_INCREF(obj);
+    n->module = builtin ? NULL : frame_module(frame);
+    n->parent = parent;
+    n->first_child = n->last_child = n->next_sibling = -1;
+    n->builtin = builtin;
+    tnode *p = &t->nodes[parent];
+    if (p->last_child >= 0)
+        t->nodes[p->last_child].next_sibling = id;
+    else
+        p->first_child = id;
+    p->last_child = id;
+    t->index[i] = id + 1;
+    return id;
+}
+
+static void on_call(trace_tls *t, const void *key, PyObject *obj, PyFrameObject *frame,
+                    int builtin, int64_t now)
+{
+    if (t->hidden || t->depth >= t->max_depth) {
+        t->hidden++;
+        return;
+    }
+    int32_t id = child_of(t, t->stack[t->depth].node, key, obj, frame, builtin);
+    if (id < 0) {
+        t->dropped++;
+        t->hidden++;
+        return;
+    }
+    t->depth++;
+    t->stack[t->depth].node = id;
+    t->stack[t->depth].start = now;
+}
+
+static void close_top(trace_tls *t, int64_t now)
+{
+    tact a = t->stack[t->depth--];
+    tnode *n = &t->nodes[a.node];
+    int64_t d = now - a.start;
+    n->total += d;
+    n->count++;
+    t->nodes[n->parent].child += d;
+}
+
+static void on_return(trace_tls *t, int64_t now)
+{
+    if (t->hidden)
+        t->hidden--;
+    else if (t->depth > 0)
+        close_top(t, now);
+    else if (t->root_seen)
+        t->root_closed = 1;   /* the traced function's own return */
+}
+
+/* What identifies a C callable across calls: list.append bound to two
+ * lists is one function. */
+static const void *c_key(PyObject *f)
+{
+    if (PyCFunction_Check(f))
+        return ((PyCFunctionObject *)f)->m_ml;
+    if (Py_TYPE(f) == &PyMethodDescr_Type)
+        return ((PyMethodDescrObject *)f)->d_method;
+    return f;
+}
+
+static int profile_cb(PyObject *obj, PyFrameObject *frame, int what, PyObject *arg)
+{
+    (void)obj;
+    trace_tls *t = tls;
+    if (!t)
+        return 0;
+    if (t->active && !t->root_closed && !thread_reentered()) {
+        int64_t now = now_mono_ns();
+        switch (what) {
+        case PyTrace_CALL: {
+#if PY_VERSION_HEX >= 0x03090000
+            PyCodeObject *code = PyFrame_GetCode(frame);
+            Py_DECREF(code);   /* the running frame keeps it alive */
+#else
+            PyCodeObject *code = frame->f_code;
+#endif
+            if (!t->root_seen && t->depth == 0 && (const void *)code == t->nodes[0].key)
+                t->root_seen = 1;
+            else
+                on_call(t, code, (PyObject *)code, frame, 0, now);
+            break;
+        }
+        case PyTrace_RETURN:
+            on_return(t, now);
+            break;
+        case PyTrace_C_CALL:
+            if (!t->skip_builtin)
+                on_call(t, c_key(arg), arg, frame, 1, now);
+            break;
+        case PyTrace_C_RETURN:
+        case PyTrace_C_EXCEPTION:
+            if (!t->skip_builtin)
+                on_return(t, now);
+            break;
+        default:
+            break;
+        }
+    }
+    return t->saved_func ? t->saved_func(t->saved_obj, frame, what, arg) : 0;
+}
+
+static probe *wanting_probe(const hooked *h)
+{
+    for (int i = 0; i < h->nprobes; i++)
+        if (h->probes[i]->kind == PK_TRACE && !h->probes[i]->done)
+            return h->probes[i];
+    return NULL;
+}
+
+int trace_begin(trace_run *r, const call *c)
+{
+    r->p = NULL;
+    probe *p = wanting_probe(c->h);
+    trace_tls *t = p ? thread_trace() : NULL;
+    if (!t || t->active)
+        return 0;   /* a traced call inside another one is part of that tree */
+    PyThreadState *ts = PyThreadState_Get();
+    Py_tracefunc prev = ts->c_profilefunc;
+    PyObject *prev_obj = ts->c_profileobj;
+    if (prev == profile_cb)
+        return 0;   /* left in place by a restore that failed: never nest ourselves */
+    Py_XINCREF(prev_obj);
+    if (set_profile(profile_cb, NULL) < 0) {   /* an audit hook said no */
+        PyErr_Clear();
+        Py_XDECREF(prev_obj);
+        return 0;
+    }
+    t->saved_func = prev;
+    t->saved_obj = prev_obj;
+    t->active = 1;
+    t->root_seen = t->root_closed = t->restored = 0;
+    t->skip_builtin = p->skip_builtin;
+    t->max_depth = p->max_depth < MAX_LEVELS ? p->max_depth : MAX_LEVELS;
+    t->depth = 0;
+    t->hidden = t->dropped = 0;
+    memset(t->index, 0, sizeof t->index);
+    tnode *root = &t->nodes[0];
+    memset(root, 0, sizeof *root);
+    PyObject *code = PyFunction_GET_CODE(c->h->func);
+    root->key = code;
+    root->obj = code;
+    Py_INCREF(code);
+    root->parent = root->first_child = root->last_child = root->next_sibling = -1;
+    t->nnodes = 1;
+    t->stack[0].node = 0;
+    t->t0 = t->stack[0].start = now_mono_ns();
+    r->p = p;
+    return 1;
+}
+
+void trace_stop(trace_run *r, int64_t t1)
+{
+    trace_tls *t = tls;
+    (void)r;
+    if (!t || !t->active || t->restored)
+        return;
+    t->restored = 1;
+    while (t->depth > 0)   /* events lost to an unbalanced profile stream */
+        close_top(t, t1);
+    tnode *root = &t->nodes[0];
+    root->total = t1 - t->t0;
+    root->count = 1;
+    PyThreadState *ts = PyThreadState_Get();
+    /* Someone who set their own profile function inside the traced call
+     * keeps it; otherwise the previous one comes back exactly. */
+    if (ts->c_profilefunc == profile_cb) {
+        SAVE_EXC(pending);
+        if (set_profile(t->saved_func, t->saved_obj) < 0) {
+            PyErr_Clear();   /* audit hook refused: ours stays and keeps chaining */
+            RESTORE_EXC(pending);
+            return;
+        }
+        RESTORE_EXC(pending);
+    }
+    Py_CLEAR(t->saved_obj);
+    t->saved_func = NULL;
+}
+
+static void write_text(jsonw *w, PyObject *s)
+{
+    Py_ssize_t n;
+    const char *u = s && PyUnicode_Check(s) ? PyUnicode_AsUTF8AndSize(s, &n) : NULL;
+    if (u) {
+        jsonw_str(w, u, (size_t)n);
+    } else {
+        PyErr_Clear();
+        jsonw_lit(w, "null");
+    }
+}
+
+/* "module.Qualname" of a Python node (3.8-3.10 code objects know only
+ * their plain name), "type.method" or "module.function" of a C one. */
+static void write_name(jsonw *w, const tnode *n)
+{
+    char buf[512];
+    if (!n->builtin) {
+        PyCodeObject *code = (PyCodeObject *)n->obj;
+#if PY_VERSION_HEX >= 0x030B0000
+        PyObject *qual = code->co_qualname;
+#else
+        PyObject *qual = code->co_name;
+#endif
+        const char *m = n->module && PyUnicode_Check(n->module) ? PyUnicode_AsUTF8(n->module) : NULL;
+        const char *q = PyUnicode_AsUTF8(qual);
+        PyErr_Clear();
+        snprintf(buf, sizeof buf, "%s%s%s", m ? m : "", m ? "." : "", q ? q : "?");
+    } else if (PyCFunction_Check(n->obj)) {
+        PyCFunctionObject *f = (PyCFunctionObject *)n->obj;
+        PyObject *self = f->m_self;
+        const char *owner = NULL;
+        if (self && PyModule_Check(self))
+            owner = PyModule_GetName(self);
+        else if (self && PyType_Check(self))
+            owner = ((PyTypeObject *)self)->tp_name;
+        else if (self)
+            owner = Py_TYPE(self)->tp_name;
+        else if (f->m_module && PyUnicode_Check(f->m_module))
+            owner = PyUnicode_AsUTF8(f->m_module);
+        PyErr_Clear();
+        snprintf(buf, sizeof buf, "%s%s%s", owner ? owner : "", owner ? "." : "", f->m_ml->ml_name);
+    } else if (Py_TYPE(n->obj) == &PyMethodDescr_Type) {
+        PyMethodDescrObject *d = (PyMethodDescrObject *)n->obj;
+        snprintf(buf, sizeof buf, "%s.%s", d->d_common.d_type->tp_name, d->d_method->ml_name);
+    } else {
+        snprintf(buf, sizeof buf, "%s", Py_TYPE(n->obj)->tp_name);
+    }
+    jsonw_str(w, buf, strlen(buf));
+}
+
+static void write_node(jsonw *w, const trace_tls *t, int32_t id, const call *c)
+{
+    const tnode *n = &t->nodes[id];
+    jsonw_lit(w, "{\"func\":");
+    if (id == 0)
+        jsonw_raw(w, c->h->name_json, c->h->name_json_len);
+    else
+        write_name(w, n);
+    if (n->builtin) {
+        jsonw_lit(w, ",\"file\":null,\"line\":null");
+    } else {
+        PyCodeObject *code = (PyCodeObject *)n->obj;
+        jsonw_lit(w, ",\"file\":");
+        write_text(w, code->co_filename);
+        jsonw_lit(w, ",\"line\":");
+        jsonw_i64(w, code->co_firstlineno);
+    }
+    jsonw_lit(w, ",\"cost_ns\":");
+    jsonw_i64(w, n->total);
+    jsonw_lit(w, ",\"self_ns\":");
+    jsonw_i64(w, n->total - n->child > 0 ? n->total - n->child : 0);
+    jsonw_lit(w, ",\"count\":");
+    jsonw_i64(w, n->count);
+    if (n->builtin)
+        jsonw_lit(w, ",\"builtin\":true,\"children\":[");
+    else
+        jsonw_lit(w, ",\"builtin\":false,\"children\":[");
+    for (int32_t k = n->first_child; k >= 0 && !w->overflow; k = t->nodes[k].next_sibling) {
+        if (k != n->first_child)
+            jsonw_char(w, ',');
+        write_node(w, t, k, c);
+    }
+    jsonw_lit(w, "]}");
+}
+
+static void build_record(jsonw *w, probe *p, const trace_tls *t, const call *c)
+{
+    jsonw_lit(w, "{\"type\":\"observation\",\"kind\":\"trace\",\"probe_id\":");
+    jsonw_i64(w, p->id);
+    jsonw_lit(w, ",\"seq\":");
+    jsonw_i64(w, ++p->seq);
+    jsonw_lit(w, ",\"ts_ns\":");
+    jsonw_i64(w, c->wall);
+    jsonw_lit(w, ",\"timestamp\":");
+    write_seconds(w, c->wall);
+    jsonw_lit(w, ",\"func_name\":");
+    jsonw_raw(w, c->h->name_json, c->h->name_json_len);
+    jsonw_lit(w, ",\"total_duration_ms\":");
+    write_ms(w, t->nodes[0].total);
+    jsonw_lit(w, ",\"node_count\":");
+    jsonw_i64(w, t->nnodes);
+    if (t->dropped)
+        jsonw_lit(w, ",\"truncated\":true");
+    else
+        jsonw_lit(w, ",\"truncated\":false");
+    jsonw_lit(w, ",\"nodes_dropped\":");
+    jsonw_i64(w, t->dropped);
+    if (c->exc) {
+        jsonw_lit(w, ",\"success\":false,\"throwExp\":");
+        fmt_exception(w, c->exc);
+    } else {
+        jsonw_lit(w, ",\"success\":true,\"throwExp\":null");
+    }
+    jsonw_lit(w, ",\"call_tree\":");
+    write_node(w, t, 0, c);
+    emit_thread_fields(w);
+    jsonw_lit(w, "}\n");
+}
+
+void trace_discard(trace_run *r)
+{
+    trace_tls *t = tls;
+    r->p = NULL;
+    if (!t || !t->active)
+        return;
+    for (int32_t i = 0; i < t->nnodes; i++) {
+        Py_CLEAR(t->nodes[i].obj);
+        Py_CLEAR(t->nodes[i].module);
+    }
+    t->nnodes = 0;
+    t->active = 0;   /* a profile function left in place by a failed restore only chains */
+}
+
+void trace_emit(trace_run *r, const call *c)
+{
+    probe *p = r->p;
+    trace_tls *t = tls;
+    if (p && t && t->active && !p->done && t->nodes[0].total >= p->min_duration_ns &&
+        condition_holds(p, c)) {
+        g_agent.observing++;
+        jsonw *w = thread_writer();
+        if (w) {
+            build_record(w, p, t, c);
+            emit_record(p, w);
+        }
+        g_agent.observing--;
+    }
+    trace_discard(r);
+}

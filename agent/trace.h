@@ -1,0 +1,26 @@
+/* The trace probe: the call tree of one call, built by a profile function
+ * that is switched on for the calling thread only, at entry of the traced
+ * call, and off at its exit. */
+#ifndef PEEKA_TRACE_H
+#define PEEKA_TRACE_H
+
+#include "watch.h"
+
+typedef struct {
+    probe *p;                   /* NULL: this call is not traced */
+} trace_run;
+
+/* At entry (GIL held): starts a tree for the first trace probe on c->h that
+ * wants one, unless this thread is already inside a traced call.  Returns
+ * 1 when tracing. */
+int  trace_begin(trace_run *r, const call *c);
+/* Right after the traced call returned or raised, on every path: puts the
+ * thread's previous profile function back and closes open nodes. */
+void trace_stop(trace_run *r, int64_t t1);
+/* Emits the tree if the probe still wants it (condition, --min-duration);
+ * GIL held, reentered, the call's exception saved.  Frees the tree. */
+void trace_emit(trace_run *r, const call *c);
+/* Frees the tree without touching the probe (it may be gone). */
+void trace_discard(trace_run *r);
+
+#endif
