@@ -7,6 +7,7 @@
  * such attribute in an imported module) is an error before anything is
  * installed. */
 #include "agent.h"
+#include "wrapper311.h"
 
 #include <fnmatch.h>
 #include <stdio.h>
@@ -68,11 +69,17 @@ typedef struct {
 static PyObject *function_of(PyObject *v, int in_class, int *has_self)
 {
     *has_self = in_class;
+    /* 3.11: a name we already replaced holds our wrapper (a second probe) */
+    PyObject *hooked_fn = wrapper311_unwrap(v);
+    if (hooked_fn)
+        return hooked_fn;
     if (PyObject_TypeCheck(v, &PyStaticMethod_Type) || PyObject_TypeCheck(v, &PyClassMethod_Type)) {
         *has_self = PyObject_TypeCheck(v, &PyClassMethod_Type);
         PyObject *f = PyObject_GetAttrString(v, "__func__");
         Py_XDECREF(f);   /* kept alive by the descriptor */
         PyErr_Clear();
+        if (f && wrapper311_unwrap(f))
+            return wrapper311_unwrap(f);
         return f && PyFunction_Check(f) ? f : NULL;
     }
     if (PyObject_TypeCheck(v, &PyProperty_Type)) {

@@ -33,6 +33,7 @@ typedef struct {
     int ready, finished;
     atomic_int exiting;         /* atexit: the main thread has already unhooked */
     char *final_stats;          /* the last word, built with the GIL */
+    char path[108];             /* the recorder's socket */
 } session;
 
 static session S = {.fd = -1, .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
@@ -53,7 +54,26 @@ static int is_finalizing(void)
 
 static int send_frame(uint8_t type, const void *body, size_t len)
 {
-    return peeka_frame_send(S.fd, type, body, len) == PFE_OK ? 0 : -1;
+    int ms = S.lease_ns ? (int)(S.lease_ns / 1000000) : 5000;
+    return peeka_frame_send_within(S.fd, type, body, len, ms) == PFE_OK ? 0 : -1;
+}
+
+/* The recorder is gone (killed) or unresponsive: nobody else will remove
+ * its socket, and a socket file must not outlive the recording.  The
+ * directory goes too when that leaves it empty (peeka-rec deletes its
+ * bootstrap files as soon as the agent has connected). */
+static void remove_socket_file(void)
+{
+    if (!S.path[0])
+        return;
+    if (unlink(S.path) == 0) {
+        char *slash = strrchr(S.path, '/');
+        if (slash) {
+            *slash = 0;
+            (void)rmdir(S.path);   /* fails harmlessly if not empty */
+        }
+    }
+    S.path[0] = 0;
 }
 
 static int drain_ring(void)
@@ -237,12 +257,38 @@ static int read_welcome(int fd)
     S.deadline_ns = cJSON_IsNumber(dl) && dl->valuedouble > 0
                         ? now_mono_ns() + (int64_t)dl->valuedouble * 1000000 : 0;
     cJSON_Delete(w);
-    /* A recorder that stops reading must not block our sends forever. */
-    struct timeval tv = {(time_t)(S.lease_ns / 1000000000), (suseconds_t)(S.lease_ns % 1000000000 / 1000)};
-    if (setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv) < 0)
-        return -1;
     S.last_rx_ns = now_mono_ns();
     return 0;
+}
+
+/* Is the recorder still there to hear the last records and counts?  When
+ * it vanished or stopped answering, trying would only hold the target's
+ * agent thread for another send deadline. */
+static int recorder_listening(const char *reason)
+{
+    return !strcmp(reason, "detach") || !strcmp(reason, "target-exiting") ||
+           !strcmp(reason, "deadline");
+}
+
+static void send_last_word(int detach, double detach_id)
+{
+    if (!S.final_stats)
+        return;
+    if (!detach) {
+        send_frame(PF_EVENT, S.final_stats, strlen(S.final_stats));
+        return;
+    }
+    cJSON *r = cJSON_Parse(S.final_stats);
+    if (!r)
+        return;
+    cJSON_DeleteItemFromObject(r, "event");
+    cJSON_AddNumberToObject(r, "id", detach_id);
+    cJSON_AddBoolToObject(r, "ok", 1);
+    char *s = cJSON_PrintUnformatted(r);
+    if (s)
+        send_frame(PF_REPLY, s, strlen(s));
+    cJSON_free(s);
+    cJSON_Delete(r);
 }
 
 static void *agent_thread(void *arg)
@@ -259,27 +305,16 @@ static void *agent_thread(void *arg)
         can_free = quiesce();
         PyGILState_Release(g);
     }
-    drain_ring();
-    monitor_tick(now_mono_ns(), 1, send_records);   /* the interval in progress; hooks are gone */
-    if (S.final_stats) {
-        if (detach) {
-            cJSON *r = cJSON_Parse(S.final_stats);
-            if (r) {
-                cJSON_DeleteItemFromObject(r, "event");
-                cJSON_AddNumberToObject(r, "id", detach_id);
-                cJSON_AddBoolToObject(r, "ok", 1);
-                char *s = cJSON_PrintUnformatted(r);
-                if (s) send_frame(PF_REPLY, s, strlen(s));
-                cJSON_free(s);
-                cJSON_Delete(r);
-            }
-        } else {
-            send_frame(PF_EVENT, S.final_stats, strlen(S.final_stats));
-        }
+    if (recorder_listening(reason)) {
+        drain_ring();
+        monitor_tick(now_mono_ns(), 1, send_records);   /* the interval in progress; hooks are gone */
+        send_last_word(detach, detach_id);
     }
     shutdown(S.fd, SHUT_RDWR);
     close(S.fd);
     S.fd = -1;
+    if (!recorder_listening(reason))
+        remove_socket_file();
     if (!atomic_load(&S.exiting) && !is_finalizing()) {
         PyGILState_STATE g = PyGILState_Ensure();
         release_state(can_free);
@@ -438,6 +473,7 @@ int session_start(const session_opts *o)
         goto fail;
     if ((S.fd = connect_socket(o->socket_path)) < 0)
         goto fail_atexit;
+    snprintf(S.path, sizeof S.path, "%s", o->socket_path);
     char *h = hello_json(o->token, 0);
     int sent = h && peeka_frame_send(S.fd, PF_HELLO, h, strlen(h)) == PFE_OK;
     cJSON_free(h);

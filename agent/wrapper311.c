@@ -74,6 +74,11 @@ int wrapper311_ready(PyObject *module)
     return PyType_Ready(&pwrap_type);
 }
 
+PyObject *wrapper311_unwrap(PyObject *obj)
+{
+    return Py_IS_TYPE(obj, &pwrap_type) ? ((pwrap *)obj)->func : NULL;
+}
+
 static PyObject *pwrap_new(hooked *h)
 {
     pwrap *w = PyObject_GC_New(pwrap, &pwrap_type);
@@ -218,6 +223,12 @@ int wrapper311_ready(PyObject *module)
 {
     (void)module;
     return 0;
+}
+
+PyObject *wrapper311_unwrap(PyObject *obj)
+{
+    (void)obj;
+    return NULL;
 }
 
 #endif

@@ -1,6 +1,8 @@
 #include "frame.h"
 
 #include <errno.h>
+#include <poll.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -159,5 +161,50 @@ int peeka_frame_send(int fd, uint8_t type, const void *body, size_t len)
     int rc = peeka_write_all(fd, hdr, sizeof hdr);
     if (rc == PFE_OK && len)
         rc = peeka_write_all(fd, body, len);
+    return rc;
+}
+
+static int64_t ms_now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+static int send_until(int fd, const uint8_t *p, size_t n, int64_t deadline)
+{
+    while (n > 0) {
+        ssize_t w = send(fd, p, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (w >= 0) {
+            p += w;
+            n -= (size_t)w;
+            continue;
+        }
+        if (errno == EINTR)
+            continue;
+        if (errno != EAGAIN && errno != EWOULDBLOCK)
+            return PFE_IO;
+        int64_t left = deadline - ms_now();
+        if (left <= 0) {
+            errno = ETIMEDOUT;
+            return PFE_IO;
+        }
+        struct pollfd pfd = {fd, POLLOUT, 0};
+        if (poll(&pfd, 1, (int)(left > 1000 ? 1000 : left)) < 0 && errno != EINTR)
+            return PFE_IO;
+    }
+    return PFE_OK;
+}
+
+int peeka_frame_send_within(int fd, uint8_t type, const void *body, size_t len, int timeout_ms)
+{
+    if (len > PEEKA_FRAME_MAX)
+        return PFE_TOOBIG;
+    uint8_t hdr[PEEKA_FRAME_HDR];
+    peeka_frame_header(hdr, (uint32_t)len, type);
+    int64_t deadline = ms_now() + timeout_ms;
+    int rc = send_until(fd, hdr, sizeof hdr, deadline);
+    if (rc == PFE_OK && len)
+        rc = send_until(fd, body, len, deadline);
     return rc;
 }

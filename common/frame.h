@@ -60,5 +60,9 @@ int peeka_fdec_next(peeka_fdec *d, uint8_t *type, const uint8_t **body, uint32_t
 /* Blocking helpers for a plain fd; restart on EINTR and short transfers. */
 int peeka_write_all(int fd, const void *buf, size_t n);
 int peeka_frame_send(int fd, uint8_t type, const void *body, size_t len);
+/* The same on a socket, giving up (PFE_IO, errno ETIMEDOUT) when the whole
+ * frame is not out within timeout_ms: a peer that stops reading must not
+ * hold the sender for longer, however the bytes trickle. */
+int peeka_frame_send_within(int fd, uint8_t type, const void *body, size_t len, int timeout_ms);
 
 #endif

@@ -80,6 +80,15 @@ pid_t launch_program(char **argv, rundir *r, size_t buffer, char *err, size_t er
     return pid;
 }
 
+void launch_cleanup(rundir *r)
+{
+    char p[400];
+    snprintf(p, sizeof p, "%s/site/sitecustomize.py", r->dir);
+    unlink(p);
+    snprintf(p, sizeof p, "%s/site", r->dir);
+    rmdir(p);
+}
+
 int launch_exit_code(int status)
 {
     if (WIFEXITED(status))

@@ -3,6 +3,7 @@
 #include "attach.h"
 #include "bootstrap.h"
 #include "exitcodes.h"
+#include "inject_gdb.h"
 #include "launch.h"
 #include "options.h"
 #include "recording.h"
@@ -106,7 +107,16 @@ static int attach_target(const rec_options *o, rundir *rd, char *err, size_t err
         snprintf(err, errlen, "out of memory");
         return EX_INTERNAL;
     }
-    st = peeka_inject_python(&t, code, (int)(o->attach_timeout_s * 1000), err, errlen);
+    int timeout_ms = (int)(o->attach_timeout_s * 1000);
+    if (!strcmp(o->via, "gdb")) {
+        char path[400];
+        st = rundir_write(rd, "bootstrap.py", code, path, sizeof path) < 0
+                 ? (snprintf(err, errlen, "cannot write the bootstrap for gdb"), PA_FAILED)
+                 : peeka_inject_gdb(o->pid, path, timeout_ms, err, errlen);
+        unlink(path);
+    } else {
+        st = peeka_inject_python(&t, code, timeout_ms, err, errlen);
+    }
     free(code);
     return st == PA_OK ? EX_OK_REC : attach_status_to_exit(st);
 }
@@ -183,6 +193,8 @@ int main(int argc, char **argv)
         rc = conn_accept(&conn, &rd, target, child, (int)(o.attach_timeout_s * 1000), 5000, err, sizeof err);
         if (rc != EX_OK_REC && child)
             boot_error(&rd, err, sizeof err);
+        else if (child)
+            launch_cleanup(&rd);   /* imported already; leaves only the socket */
     }
     if (rc == EX_OK_REC && !to_stdout) {
         if (!o.output || strstr(o.output, "{pid}"))   /* launch mode: the pid is known now */

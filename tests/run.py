@@ -71,6 +71,21 @@ def e2e_modules(name_filter):
             yield f[:-3], per_interp
 
 
+def unittest_counts(out, returncode):
+    """(passed, failed) from unittest's own closing lines; a module that
+    crashed before them counts as one failure."""
+    ran = re.search(r"^Ran (\d+) tests? in", out, re.M)
+    if not ran:
+        return 0, 1
+    total = int(ran.group(1))
+    bad = sum(int(n) for n in re.findall(r"(?:failures|errors)=(\d+)", out.rsplit("Ran ", 1)[-1]))
+    skipped = re.search(r"skipped=(\d+)", out.rsplit("Ran ", 1)[-1])
+    passed = total - bad - (int(skipped.group(1)) if skipped else 0)
+    if returncode != 0 and bad == 0:
+        bad = 1
+    return passed, bad
+
+
 def run_e2e(name_filter):
     passed = failed = 0
     pythons = interpreters()
@@ -84,14 +99,13 @@ def run_e2e(name_filter):
                                   cwd=os.path.join(ROOT, "tests", "e2e"), env=env,
                                   capture_output=True, text=True, check=False)
             out = proc.stderr + proc.stdout
-            ok_n = len(re.findall(r" \.\.\. (ok|skipped.*)$", out, re.M))
-            bad_n = len(re.findall(r" \.\.\. (FAIL|ERROR)$", out, re.M))
-            if proc.returncode != 0 and bad_n == 0:
-                bad_n = 1   # import error or crash: count the module as failed
+            ok_n, bad_n = unittest_counts(out, proc.returncode)
             passed += ok_n
             failed += bad_n
             label = "%s [%s %s]" % (mod, tag, py) if per_interp else mod
-            print("e2e   %-60s %3d ok %3d failed  %5.1fs" % (label, ok_n, bad_n, time.monotonic() - t0))
+            skipped = len(re.findall(r"\.\.\. skipped", out))
+            print("e2e   %-60s %3d ok %3d failed%s  %5.1fs" % (label, ok_n, bad_n,
+                  " %d skipped" % skipped if skipped else "", time.monotonic() - t0))
             if bad_n:
                 print(indent(out))
     return passed, failed

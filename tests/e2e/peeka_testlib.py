@@ -1,9 +1,11 @@
 """Helpers for peeka's end-to-end tests: run the real binaries against real
 interpreters and read the real archives (with the zstd tool and tarfile,
 exactly as a user without peeka would)."""
+import atexit
 import io
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -18,12 +20,18 @@ PY = os.environ.get("PEEKA_PY") or sys.executable
 REC = os.path.join(BUILD, "bin", "peeka-rec")
 ANALYZE = os.path.join(BUILD, "bin", "peeka-analyze")
 TARGETS = os.path.join(ROOT, "tests", "targets")
+# peeka-rec puts its socket directory in $XDG_RUNTIME_DIR when that is private:
+# one per test process, so "nothing left behind" sees only our recorders.
+RUNTIME_DIR = tempfile.mkdtemp(prefix="peeka-test-run-")
+os.chmod(RUNTIME_DIR, 0o700)
+atexit.register(shutil.rmtree, RUNTIME_DIR, True)
 
 
 def target_env(extra=None):
     env = dict(os.environ)
     env["PYTHONPATH"] = TARGETS
     env["PYTHONDONTWRITEBYTECODE"] = "1"
+    env["XDG_RUNTIME_DIR"] = RUNTIME_DIR
     env.update(extra or {})
     return env
 
@@ -72,6 +80,13 @@ class Target:
         with open(self.out.name) as f:
             return f.read()
 
+    def rss_kib(self):
+        with open("/proc/%d/status" % self.pid) as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+        return 0
+
     def threads(self):
         return sorted(os.listdir("/proc/%d/task" % self.pid))
 
@@ -114,10 +129,4 @@ def launch(tmp, probes, script, *args, extra=()):
 
 def peeka_sockets():
     """Socket directories peeka-rec leaves behind (there must be none)."""
-    base = os.environ.get("XDG_RUNTIME_DIR") or "/tmp"
-    try:
-        # peeka-rec's own: mkdtemp("peeka-XXXXXX")
-        return [d for d in os.listdir(base) if d.startswith("peeka-") and len(d) == 12
-                and os.stat(os.path.join(base, d)).st_uid == os.getuid()]
-    except OSError:
-        return []
+    return [d for d in os.listdir(RUNTIME_DIR) if d.startswith("peeka-")]

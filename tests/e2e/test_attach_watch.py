@@ -2,6 +2,7 @@
 as it was (functions, descriptors, threads, fds, no socket left)."""
 import os
 import signal
+import sys
 import subprocess
 import tempfile
 import time
@@ -196,3 +197,36 @@ class AttachErrors(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class AttachCycles(unittest.TestCase):
+    """100 attach / record / detach cycles against one busy multi-threaded
+    target: all succeed, and its RSS and thread count stay bounded."""
+
+    def test_hundred_cycles(self):
+        t = Target("rec_busy.py")
+        tmp = tempfile.TemporaryDirectory()
+        try:
+            t.wait_for("ready")
+            time.sleep(0.3)
+            out = os.path.join(tmp.name, "c.tar.zst")
+            rss, threads = [], []
+            for i in range(100):
+                p = rec("-p", t.pid, "-q", "-o", out, "watch", "wt.funcs.add", "-n", "20")
+                self.assertEqual(p.returncode, 0, "cycle %d: %s" % (i, p.stderr))
+                self.assertEqual(len(read_archive(out)[1]), 20)
+                rss.append(t.rss_kib())
+                threads.append(len(t.threads()))
+            self.assertIsNone(t.proc.poll())
+            # the first cycles load the agent and warm caches; after that the
+            # footprint must not grow with the number of cycles
+            growth = rss[-1] - rss[9]
+            self.assertLess(growth, 2048, "RSS grew %d KiB over 90 cycles: %s" % (growth, rss[::10]))
+            self.assertLessEqual(max(threads[10:]), max(threads[:10]) + 1,
+                                 "threads grew: %s" % threads[::10])
+            self.assertEqual(peeka_sockets(), [])
+            print("\n    100 cycles: RSS %d -> %d KiB (after cycle 10 -> 100), threads %d -> %d"
+                  % (rss[9], rss[-1], threads[9], threads[-1]), file=sys.stderr)
+        finally:
+            t.stop()
+            tmp.cleanup()

@@ -127,8 +127,6 @@ class Trace(Launched):
         self.assertIn("CPROFILE middle=7 leaf=20 root=2", self.output)
         self.assertEqual(kids(recs[0]["call_tree"])[0], (FUNCS + "middle", 3))
 
-    @unittest.skipIf(os.environ.get("PEEKA_PYTAG") == "cp311",
-                     "3.11: a second probe on an already wrapped function is not installed (resolve.c)")
     def test_with_watch_on_the_same_function(self):
         recs = self.record("watch tsm.funcs.root", "trace tsm.funcs.root", "monitor tsm.funcs.root")
         kinds = sorted(r["kind"] for r in recs)

@@ -47,6 +47,11 @@ class WatchLaunch(unittest.TestCase):
         self.assertEqual(summary["reason"], "target-exited")
         self.assertEqual(summary["target_exit"], 0)
 
+    def test_two_probes_on_one_function(self):
+        _, recs, summary = self.record("watch wt.funcs.add", "watch wt.funcs.add -n 2 -b")
+        self.assertEqual([p["observations"] for p in summary["probes"]], [7, 2])
+        self.assertEqual([r["location"] for r in recs if r["probe_id"] == 2], ["AtEnter"] * 2)
+
     def test_kwargs(self):
         _, recs, _ = self.record("watch wt.funcs.kw")
         self.assertEqual(recs[0]["params"], [1])

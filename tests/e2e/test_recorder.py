@@ -1,0 +1,189 @@
+"""peeka-rec as cron and CI run it: stop conditions, signals, hung or killed
+recorders, unwritable and full disks, probe files, output names, gdb."""
+import glob
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+import unittest
+
+from peeka_testlib import ANALYZE, PY, REC, Target, peeka_sockets, read_archive, rec, target_env
+
+PER_INTERPRETER = False
+
+
+class Recorder(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory()
+        self.t = None
+
+    def tearDown(self):
+        if self.t:
+            self.t.stop()
+        self.tmp.cleanup()
+
+    def target(self, script="wt_loop.py"):
+        self.t = Target(script)
+        self.t.wait_for("ready")
+        time.sleep(0.2)
+        self.threads = self.t.threads()
+        return self.t
+
+    def assert_target_clean(self, within=3.0):
+        end = time.monotonic() + within
+        while time.monotonic() < end and self.t.threads() != self.threads:
+            time.sleep(0.05)
+        self.assertEqual(self.t.threads(), self.threads, "agent thread still in the target")
+        os.kill(self.t.pid, signal.SIGUSR1)
+        self.t.wait_for("IDENTITY")
+        self.assertIn("IDENTITY OK", self.t.output())
+
+    def out(self, name="r.tar.zst"):
+        return os.path.join(self.tmp.name, name)
+
+    def test_sigterm_and_sighup_finalise(self):
+        self.target()
+        for sig in (signal.SIGTERM, signal.SIGHUP):
+            out = self.out("s%d.tar.zst" % sig)
+            p = subprocess.Popen([REC, "-p", str(self.t.pid), "-q", "-o", out, "watch", "wt.funcs.add"],
+                                 env=target_env())
+            time.sleep(1.0)
+            p.send_signal(sig)
+            self.assertEqual(p.wait(10), 0)
+            _, recs, summary, _ = read_archive(out)
+            self.assertEqual(summary["reason"], "signal")
+            self.assertEqual(summary["records"], len(recs))
+        self.assert_target_clean()
+
+    def test_hung_recorder_agent_detaches_itself(self):
+        self.target()
+        out = self.out()
+        p = subprocess.Popen([REC, "-p", str(self.t.pid), "-q", "-o", out, "watch", "wt.funcs.add"],
+                             env=target_env(), stderr=subprocess.PIPE, text=True)
+        time.sleep(1.0)
+        self.assertGreater(len(self.t.threads()), len(self.threads))
+        p.send_signal(signal.SIGSTOP)
+        try:
+            # the lease is 5 s: the agent gives up on a silent recorder
+            self.assert_target_clean(within=8.0)
+        finally:
+            p.send_signal(signal.SIGCONT)
+        rc = p.wait(15)
+        self.assertEqual(rc, 6, p.stderr.read())       # agent lost; archive still complete
+        _, recs, summary, _ = read_archive(out)
+        self.assertEqual(summary["reason"], "agent-lost")
+        self.assertGreater(len(recs), 0)
+
+    def test_killed_recorder_keeps_all_but_the_last_second(self):
+        """SIGKILL after several seconds at ~10k observations/s."""
+        self.target("rec_busy.py")
+        out = self.out()
+        p = subprocess.Popen([REC, "-p", str(self.t.pid), "-q", "-o", out, "watch", "wt.funcs.add"],
+                             env=target_env())
+        time.sleep(4.0)
+        t_kill = time.time()
+        p.kill()
+        p.wait()
+        session, recs, summary, _ = read_archive(out + ".partial")
+        self.assertIsNone(summary)
+        self.assertGreater(len(recs), 10000)
+        last = max(r["ts_ns"] for r in recs) / 1e9
+        self.assertGreater(last, t_kill - 1.5, "more than the last second was lost")
+        self.assertEqual(len({r["seq"] for r in recs}), len(recs))
+        self.assert_target_clean_busy()
+
+    def assert_target_clean_busy(self):
+        end = time.monotonic() + 3
+        while time.monotonic() < end and len(self.t.threads()) > len(self.threads) + 1:
+            time.sleep(0.05)
+        self.assertLessEqual(len(self.t.threads()), len(self.threads) + 1)   # churn thread may be alive
+        self.assertIsNone(self.t.proc.poll())
+
+    def test_disk_full(self):
+        mnt = os.path.join(self.tmp.name, "small")
+        os.mkdir(mnt)
+        if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=192k", "tmpfs", mnt],
+                          capture_output=True).returncode != 0:
+            self.skipTest("cannot mount a small tmpfs here (needs root)")
+        try:
+            self.target("rec_busy.py")
+            out = os.path.join(mnt, "full.tar.zst")
+            p = rec("-p", self.t.pid, "-q", "-d", "20", "-o", out, "watch", "wt.funcs.add",
+                    "watch", "wt.funcs.Shape.area")
+            self.assertEqual(p.returncode, 5, p.stderr)
+            self.assertIn("No space left on device", p.stderr)
+            self.assertIn(".partial", p.stderr)
+            session, recs, _, _ = read_archive(out + ".partial")
+            self.assertIsNotNone(session)
+            self.assertGreater(len(recs), 0)
+            self.assert_target_clean_busy()
+        finally:
+            subprocess.run(["umount", "-l", mnt], check=False)
+
+    def test_probe_file_and_output_name(self):
+        self.target()
+        pf = os.path.join(self.tmp.name, "probes")
+        with open(pf, "w") as f:
+            f.write("# checkout probes\n\nwatch wt.funcs.add -n 5\nwatch 'wt.funcs.Shape.*' -n 5\n")
+        tmpl = os.path.join(self.tmp.name, "cap-%Y-{pid}.tar.zst")
+        p = rec("-p", self.t.pid, "-q", "-o", tmpl, "--probe-file", pf)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        files = glob.glob(os.path.join(self.tmp.name, "cap-*.tar.zst"))
+        self.assertEqual(len(files), 1)
+        self.assertEqual(os.path.basename(files[0]), "cap-%s-%d.tar.zst" % (time.strftime("%Y"), self.t.pid))
+        session, recs, summary, _ = read_archive(files[0])
+        self.assertEqual([pr["pattern"] for pr in session["probes"]], ["wt.funcs.add", "wt.funcs.Shape.*"])
+        self.assertEqual(summary["reason"], "count")
+        self.assertEqual([pr["observations"] for pr in summary["probes"]], [5, 5])
+
+    def test_bad_probe_file_line(self):
+        pf = os.path.join(self.tmp.name, "probes")
+        with open(pf, "w") as f:
+            f.write("watch a.b\nfrobnicate c.d\n")
+        p = rec("-p", "1", "--probe-file", pf)
+        self.assertEqual(p.returncode, 2)
+        self.assertIn(pf + ":2:", p.stderr)
+
+    def test_quiet_when_not_a_terminal(self):
+        self.target()
+        p = rec("-p", self.t.pid, "-o", self.out(), "watch", "wt.funcs.add", "-n", "3")
+        self.assertEqual(p.returncode, 0)
+        self.assertEqual(p.stderr, "")
+        self.assertEqual(p.stdout, "")
+
+    def test_via_gdb(self):
+        if not shutil.which("gdb"):
+            self.skipTest("gdb not installed")
+        self.target()
+        out = self.out()
+        p = rec("-p", self.t.pid, "--via", "gdb", "-q", "-o", out, "watch", "wt.funcs.add", "-n", "4")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(len(read_archive(out)[1]), 4)
+        self.assert_target_clean()
+
+    def test_recording_analysed(self):
+        """The analyzer reads what the recorder wrote, and agrees with it."""
+        self.target()
+        out = self.out()
+        p = rec("-p", self.t.pid, "-q", "-o", out, "watch", "wt.funcs.add", "-n", "50",
+                "watch", "wt.funcs.Shape.unit", "-n", "20")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        a = subprocess.run([ANALYZE, out, "summary", "--format", "json"], capture_output=True, text=True)
+        self.assertEqual(a.returncode, 0, a.stderr)
+        import json
+        rows = json.loads(a.stdout)
+        rows = rows.get("rows", rows) if isinstance(rows, dict) else rows
+        calls = {r["function"]: r["calls"] for r in rows}
+        self.assertEqual(calls, {"wt.funcs.add": 50, "wt.funcs.Shape.unit": 20})
+        info = subprocess.run([ANALYZE, out, "info"], capture_output=True, text=True)
+        self.assertEqual(info.returncode, 0)
+        self.assertIn("complete   yes", info.stdout)
+
+    def test_nothing_left_in_runtime_dir(self):
+        self.assertEqual(peeka_sockets(), [])
+
+
+if __name__ == "__main__":
+    unittest.main()
