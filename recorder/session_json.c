@@ -38,13 +38,25 @@ static cJSON *probes_json(const rec_options *o)
         cJSON_AddStringToObject(j, "kind", p->kind);
         cJSON_AddStringToObject(j, "pattern", p->pattern);
         cJSON_AddStringToObject(j, "spec", p->spec);
-        cJSON_AddNumberToObject(opt, "depth", p->depth);
-        cJSON_AddNumberToObject(opt, "times", (double)p->times);
+        int watch = !strcmp(p->kind, "watch");
+        if (watch) {
+            cJSON_AddNumberToObject(opt, "depth", p->depth);
+            cJSON_AddBoolToObject(opt, "at_enter", p->at_enter);
+            cJSON_AddBoolToObject(opt, "at_success", p->at_success);
+            cJSON_AddBoolToObject(opt, "at_exception", p->at_exception);
+        } else if (!strcmp(p->kind, "monitor")) {
+            cJSON_AddNumberToObject(opt, "interval_s", p->interval_s);
+        } else {
+            cJSON_AddNumberToObject(opt, "depth", p->max_depth);
+        }
+        if (!strcmp(p->kind, "trace")) {
+            cJSON_AddBoolToObject(opt, "skip_builtin", p->skip_builtin);
+            cJSON_AddNumberToObject(opt, "min_duration_ms", p->min_duration_ms);
+        }
+        /* monitor: -c cycles; the others: -n observations */
+        cJSON_AddNumberToObject(opt, !strcmp(p->kind, "monitor") ? "cycles" : "times", (double)p->times);
         if (p->condition) cJSON_AddStringToObject(opt, "condition", p->condition);
         else cJSON_AddNullToObject(opt, "condition");
-        cJSON_AddBoolToObject(opt, "at_enter", p->at_enter);
-        cJSON_AddBoolToObject(opt, "at_success", p->at_success);
-        cJSON_AddBoolToObject(opt, "at_exception", p->at_exception);
         cJSON_AddItemToObject(j, "options", opt);
         cJSON_AddItemToArray(arr, j);
     }
