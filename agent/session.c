@@ -169,7 +169,15 @@ static const char *read_requests(int readable, int *detach, double *detach_id)
             S.last_rx_ns = now_mono_ns();
         }
     }
-    return handle_buffered(detach, detach_id) < 0 ? "protocol-error" : NULL;
+    int rc = handle_buffered(detach, detach_id);
+    if (rc < 0) {   /* say why before hanging up, so the recorder can report it */
+        char msg[160];
+        int n = snprintf(msg, sizeof msg, "{\"id\":0,\"ok\":false,\"error\":\"malformed frame: %s\"}",
+                         peeka_frame_strerror(rc));
+        send_frame(PF_REPLY, msg, (size_t)n);
+        return "protocol-error";
+    }
+    return NULL;
 }
 
 static int send_records(const char *jsonl, size_t len)

@@ -265,8 +265,12 @@ static const char *pump(recording *r, char *err, size_t errlen, int *fatal)
         const uint8_t *body;
         uint32_t len;
         int rc = conn_next(r->conn, 50, &type, &body, &len);
-        if (rc < 0)
-            return target_gone(r) ? "target-exited" : "agent-lost";
+        if (rc < 0) {
+            if (target_gone(r))
+                return "target-exited";
+            snprintf(err, errlen, "lost the agent: %s", peeka_frame_strerror(rc));
+            return "agent-lost";
+        }
         if (rc == 1 && type == PF_RECORDS && take_records(r, body, len, err, errlen) < 0) {
             *fatal = EX_WRITE;
             return "write-error";

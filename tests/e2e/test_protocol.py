@@ -1,0 +1,148 @@
+"""The agent against a recorder that misbehaves: malformed frames, a wrong
+first frame, silence.  The agent answers what it can, never crashes the
+target, and removes itself."""
+import json
+import os
+import socket
+import struct
+import subprocess
+import tempfile
+import time
+import unittest
+
+from peeka_testlib import BUILD, PY, TARGETS, target_env
+
+PER_INTERPRETER = True
+
+AGENT_PROGRAM = r"""
+import importlib.machinery as im, importlib.util as iu, sys, threading, time
+tag = "cp%d%d" % sys.version_info[:2]
+path = sys.argv[1] + "/lib/peeka/agent/" + tag + "/_peeka_agent.so"
+l = im.ExtensionFileLoader("_peeka_agent", path)
+m = iu.module_from_spec(iu.spec_from_file_location("_peeka_agent", path, loader=l))
+l.exec_module(m)
+from wt import funcs
+m.start(sys.argv[2], "tok")
+for i in range(400):
+    funcs.add(i, 1)
+    time.sleep(0.01)
+    if not m.status()["active"] and i > 20:
+        break
+print("threads", threading.active_count(), "active", m.status()["active"], "hooks", m.status()["hooks"],
+      "same", funcs.add.__code__.co_name, flush=True)
+"""
+
+
+def frame(ftype, body, reserved=b"\0\0\0"):
+    return struct.pack("<IB", len(body), ftype) + reserved + body
+
+
+class FakeRecorder(unittest.TestCase):
+    def run_agent(self, script):
+        tmp = tempfile.mkdtemp()
+        path = os.path.join(tmp, "s.sock")
+        srv = socket.socket(socket.AF_UNIX)
+        srv.bind(path)
+        srv.listen(1)
+        proc = subprocess.Popen([PY, "-c", AGENT_PROGRAM, BUILD, path], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True, env=target_env(), cwd=TARGETS)
+        srv.settimeout(10)
+        conn, _ = srv.accept()
+        conn.settimeout(10)
+        try:
+            script(conn)
+        finally:
+            conn.close()
+            srv.close()
+        out, errout = proc.communicate(timeout=30)
+        self.assertEqual(proc.returncode, 0, errout)
+        self.assertEqual(errout, "", "the agent wrote to the target's stderr")
+        self.assertIn("active False hooks 0", out)
+        return out
+
+    def read_frame(self, conn):
+        hdr = b""
+        while len(hdr) < 8:
+            chunk = conn.recv(8 - len(hdr))
+            if not chunk:
+                return None, None
+            hdr += chunk
+        n, t = struct.unpack("<IB", hdr[:5])
+        body = b""
+        while len(body) < n:
+            body += conn.recv(n - len(body))
+        return t, body
+
+    def welcome_and_install(self, conn):
+        t, body = self.read_frame(conn)
+        self.assertEqual(t, 1)
+        self.assertEqual(json.loads(body)["token"], "tok")
+        conn.sendall(frame(2, b'{"proto":1,"lease_ms":2000}'))
+        conn.sendall(frame(3, json.dumps({"id": 1, "cmd": "install", "probes": [
+            {"id": 1, "kind": "watch", "pattern": "wt.funcs.add"}]}).encode()))
+        while True:
+            t, body = self.read_frame(conn)
+            if t == 4:
+                self.assertTrue(json.loads(body)["ok"])
+                return
+
+    def expect_error_reply(self, conn, words):
+        while True:
+            t, body = self.read_frame(conn)
+            self.assertIsNotNone(t, "closed without an error reply")
+            if t == 4:
+                rep = json.loads(body)
+                self.assertFalse(rep["ok"])
+                self.assertIn(words, rep["error"])
+                return
+
+    def test_oversized_frame(self):
+        def script(conn):
+            self.welcome_and_install(conn)
+            conn.sendall(struct.pack("<IB3x", 64 << 20, 3))
+            self.expect_error_reply(conn, "exceeds the size limit")
+        self.run_agent(script)
+
+    def test_unknown_type_and_reserved_bytes(self):
+        def script(conn):
+            self.welcome_and_install(conn)
+            conn.sendall(frame(99, b"{}"))
+            self.expect_error_reply(conn, "unknown frame type")
+        self.run_agent(script)
+        def script2(conn):
+            self.welcome_and_install(conn)
+            conn.sendall(frame(3, b"{}", reserved=b"\1\0\0"))
+            self.expect_error_reply(conn, "reserved")
+        self.run_agent(script2)
+
+    def test_bad_json_and_unknown_command_keep_session(self):
+        def script(conn):
+            self.welcome_and_install(conn)
+            conn.sendall(frame(3, b"{not json"))
+            self.expect_error_reply(conn, "not a JSON object")
+            conn.sendall(frame(3, b'{"id":7,"cmd":"frobnicate"}'))
+            self.expect_error_reply(conn, "unknown command")
+            time.sleep(0.3)   # the session goes on: calls are still observed
+            conn.sendall(frame(3, b'{"id":8,"cmd":"detach"}'))
+            while True:
+                t, body = self.read_frame(conn)
+                if t == 4 and json.loads(body).get("id") == 8:
+                    self.assertGreater(json.loads(body)["probes"][0]["observations"], 0)
+                    return
+        self.run_agent(script)
+
+    def test_silent_recorder(self):
+        def script(conn):
+            self.welcome_and_install(conn)
+            time.sleep(3.5)   # lease 2 s: the agent leaves on its own
+        self.run_agent(script)
+
+    def test_no_welcome(self):
+        def script(conn):
+            self.read_frame(conn)
+            conn.sendall(frame(4, b'{"id":1}'))   # not WELCOME
+        self.run_agent(script)
+
+
+if __name__ == "__main__":
+    unittest.main()
