@@ -72,16 +72,7 @@ static void write_stack(jsonw *w, const call *c, int depth)
 
 static void build_record(jsonw *w, probe *p, const call *c)
 {
-    jsonw_lit(w, "{\"type\":\"observation\",\"kind\":\"stack\",\"probe_id\":");
-    jsonw_i64(w, p->id);
-    jsonw_lit(w, ",\"seq\":");
-    jsonw_i64(w, ++p->seq);
-    jsonw_lit(w, ",\"ts_ns\":");
-    jsonw_i64(w, c->wall);
-    jsonw_lit(w, ",\"timestamp\":");
-    write_seconds(w, c->wall);
-    jsonw_lit(w, ",\"func_name\":");
-    jsonw_raw(w, c->h->name_json, c->h->name_json_len);
+    write_record_head(w, "stack", p, c);
     jsonw_lit(w, ",\"location\":\"AtEnter\"");
     write_args(w, c, p->depth);
     write_stack(w, c, p->max_depth);

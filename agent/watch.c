@@ -56,12 +56,18 @@ static const char *location_name(enum where at)
     return at == AT_ENTER ? "AtEnter" : at == AT_EXIT ? "AtExit" : "AtExceptionExit";
 }
 
-static void build_record(jsonw *w, probe *p, const call *c, enum where at)
+/* The fields every observation starts with (docs/format.md); probe_id comes
+ * early because peeka-rec finds it by position. */
+void write_record_head(jsonw *w, const char *kind, probe *p, const call *c)
 {
-    jsonw_lit(w, "{\"type\":\"observation\",\"kind\":\"watch\",\"probe_id\":");
+    jsonw_lit(w, "{\"type\":\"observation\",\"kind\":\"");
+    jsonw_raw(w, kind, strlen(kind));
+    jsonw_lit(w, "\",\"probe_id\":");
     jsonw_i64(w, p->id);
-    jsonw_lit(w, ",\"watch_id\":");
-    jsonw_i64(w, p->id);
+    if (p->kind == PK_WATCH) {   /* Peeka's name for the same number */
+        jsonw_lit(w, ",\"watch_id\":");
+        jsonw_i64(w, p->id);
+    }
     jsonw_lit(w, ",\"seq\":");
     jsonw_i64(w, ++p->seq);
     jsonw_lit(w, ",\"ts_ns\":");
@@ -70,6 +76,11 @@ static void build_record(jsonw *w, probe *p, const call *c, enum where at)
     write_seconds(w, c->wall);
     jsonw_lit(w, ",\"func_name\":");
     jsonw_raw(w, c->h->name_json, c->h->name_json_len);
+}
+
+static void build_record(jsonw *w, probe *p, const call *c, enum where at)
+{
+    write_record_head(w, "watch", p, c);
     jsonw_lit(w, ",\"location\":\"");
     const char *loc = location_name(at);
     jsonw_raw(w, loc, strlen(loc));

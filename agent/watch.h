@@ -15,6 +15,8 @@ typedef struct {
     PyObject *ret, *exc;
 } call;
 
+/* `{"type":"observation","kind":…,"probe_id":…,…,"func_name":…` */
+void write_record_head(jsonw *w, const char *kind, probe *p, const call *c);
 /* Emits the records the probes on c->h want at `at`; GIL held. */
 void watch_observe(const call *c, enum where at);
 /* async def: returns a coroutine that awaits `coro` and reports its
