@@ -37,6 +37,8 @@ typedef struct probe {
     int max_depth;              /* trace: levels below the root; stack: frames */
     int skip_builtin;           /* trace: no nodes for C functions */
     int64_t min_duration_ns;    /* trace: drop faster trees */
+    int64_t fold_below_ns;      /* trace: fold nodes that took less (0: off) */
+    int holds_events;           /* trace, 3.12+: holds the sys.monitoring tool */
     int64_t interval_ns;        /* monitor */
     struct monitor_state *mon;  /* monitor: aggregates (monitor.c) */
 } probe;

@@ -3,6 +3,7 @@
 #include "session.h"
 #include "cond.h"
 #include "monitor.h"
+#include "trace.h"
 
 #include <cJSON.h>
 #include <stdio.h>
@@ -29,6 +30,7 @@ static void probe_free(probe *p)
         peeka_cond_free(p->cond);
     Py_XDECREF(p->installed);
     monitor_state_free(p);
+    trace_probe_free(p);
     free(p);
 }
 
@@ -80,6 +82,7 @@ static probe *probe_from_json(const cJSON *j, char *err, size_t errlen)
     if (p->max_depth > 256) p->max_depth = 256;
     p->skip_builtin = bool_field(j, "skip_builtin", 0);
     p->min_duration_ns = (int64_t)(num_field(j, "min_duration_ms", 0) * 1e6);
+    p->fold_below_ns = (int64_t)(num_field(j, "fold_below_ms", 0) * 1e6);
     p->interval_ns = (int64_t)(num_field(j, "interval_s", 60) * 1e9);
     if (p->interval_ns < 10000000) p->interval_ns = 10000000;
     if (k == PK_MONITOR && monitor_state_new(p) < 0) {
@@ -94,6 +97,10 @@ static probe *probe_from_json(const cJSON *j, char *err, size_t errlen)
             probe_free(p);
             return NULL;
         }
+    }
+    if (k == PK_TRACE && trace_probe_init(p, err, errlen) < 0) {
+        probe_free(p);
+        return NULL;
     }
     return p;
 }

@@ -1,19 +1,25 @@
 /* The trace probe (Peeka's `trace`): one record per traced call holding its
  * call tree, for the calling thread only.
  *
- * At entry of the traced call the hook installs a C profile function on
- * this thread alone (PyEval_SetProfile is per thread), keeping the one that
- * was there (cProfile before 3.12, any sys.setprofile user) and calling it
+ * Up to 3.11, at entry of the traced call the hook installs a C profile
+ * function on this thread alone (PyEval_SetProfile is per thread), keeping
+ * the one that was there (cProfile, any sys.setprofile user) and calling it
  * for every event, so it keeps working.  At the call's exit, whether it
- * returned or raised, the previous profile function is put back.  Events
- * build the tree in this thread's fixed arrays: no Python object is created
- * per event; names are read when the record is written.
+ * returned or raised, the previous profile function is put back.  From 3.12
+ * the events come from a sys.monitoring tool of trace's own instead
+ * (trace_monitoring.h), switched on for the traced call and filtered to its
+ * thread here; other profilers keep their own tools.  Events build the tree
+ * in this thread's fixed arrays: no Python object is created per event;
+ * names are read when the record is written.
  *
  * Nodes are merged per parent and function (a loop calling g 1000 times is
  * one node with count 1000); calls deeper than -d levels are not nodes (their
  * time is their ancestor's self time); a tree holds at most MAX_NODES nodes,
- * further distinct calls are counted in `nodes_dropped`. */
+ * further distinct calls are counted in `nodes_dropped`.  With --fold-below,
+ * nodes that took less in total are folded into their parent when the
+ * record is written. */
 #include "trace.h"
+#include "trace_monitoring.h"
 
 #include <frameobject.h>
 #include <pthread.h>
@@ -25,9 +31,10 @@
 #define INDEX_SIZE 4096         /* power of two, at least twice MAX_NODES */
 #define MAX_LEVELS 64
 
-#if PY_VERSION_HEX >= 0x030D0000
-/* exported, but declared only in the internal headers since 3.13 */
-PyAPI_FUNC(int) _PyEval_SetProfile(PyThreadState *tstate, Py_tracefunc func, PyObject *arg);
+#if PY_VERSION_HEX >= 0x030C0000
+#define TRACE_MONITORING 1
+#else
+#define TRACE_MONITORING 0
 #endif
 
 typedef struct {
@@ -37,6 +44,11 @@ typedef struct {
     int32_t parent, first_child, last_child, next_sibling;
     int64_t total, child, count;
     int builtin;
+    /* filled when the record is written (fold_tree) */
+    int32_t size;               /* nodes in its subtree, itself included */
+    int32_t folded;             /* nodes folded into it */
+    int64_t folded_ns;          /* their children's time it takes as its own */
+    int gone;                   /* folded, or below a folded node */
 } tnode;
 
 typedef struct {
@@ -47,8 +59,12 @@ typedef struct {
 typedef struct {
     int active;                 /* a tree is being built on this thread */
     int root_seen, root_closed, skip_builtin, max_depth, restored;
+#if TRACE_MONITORING
+    unsigned mon_gen;           /* tmon_begin's generation */
+#else
     Py_tracefunc saved_func;    /* the thread's profile function before ours */
     PyObject *saved_obj;        /* strong */
+#endif
     tnode nodes[MAX_NODES];
     int32_t nnodes;
     int32_t index[INDEX_SIZE];  /* node + 1, by (parent, key) */
@@ -87,6 +103,7 @@ static trace_tls *thread_trace(void)
     return tls = t;
 }
 
+#if !TRACE_MONITORING
 static int set_profile(Py_tracefunc f, PyObject *obj)
 {
 #if PY_VERSION_HEX >= 0x03090000
@@ -96,6 +113,7 @@ static int set_profile(Py_tracefunc f, PyObject *obj)
     return 0;
 #endif
 }
+#endif
 
 static size_t slot_of(int32_t parent, const void *key)
 {
@@ -105,9 +123,16 @@ static size_t slot_of(int32_t parent, const void *key)
     return (size_t)(x >> 40) & (INDEX_SIZE - 1);
 }
 
+/* The module name of a new Python node: from its frame, or under
+ * sys.monitoring (no frame object) from the running frame's globals, which
+ * at PY_START/PY_RESUME/PY_THROW are the started function's. */
 static PyObject *frame_module(PyFrameObject *frame)
 {
-#if PY_VERSION_HEX >= 0x030B0000
+#if TRACE_MONITORING
+    (void)frame;
+    PyObject *g = PyEval_GetGlobals();
+    Py_XINCREF(g);
+#elif PY_VERSION_HEX >= 0x030B0000
     PyObject *g = PyFrame_GetGlobals(frame);
 #else
     PyObject *g = frame->f_globals;
@@ -189,6 +214,7 @@ static void on_return(trace_tls *t, int64_t now)
         t->root_closed = 1;   /* the traced function's own return */
 }
 
+#if !TRACE_MONITORING
 /* What identifies a C callable across calls: list.append bound to two
  * lists is one function. */
 static const void *c_key(PyObject *f)
@@ -199,7 +225,86 @@ static const void *c_key(PyObject *f)
         return ((PyMethodDescrObject *)f)->d_method;
     return f;
 }
+#endif
 
+#if TRACE_MONITORING
+/* This thread's tree when it is being built and the event is the
+ * application's own; other threads' events end here. */
+static inline trace_tls *building(void)
+{
+    trace_tls *t = tls;
+    return t && t->active && !t->root_closed && !thread_reentered() ? t : NULL;
+}
+
+/* The key of a call the legacy profile events reported as a C call:
+ * C functions and method descriptors called with a self; NULL for the
+ * rest (Python functions have their own PY_START).  CALL and C_RETURN or
+ * C_RAISE of one call give the same answer, so they stay paired. */
+static const void *c_callee(PyObject *f, PyObject *arg0)
+{
+    if (PyCFunction_Check(f))
+        return ((PyCFunctionObject *)f)->m_ml;
+    if (Py_TYPE(f) == &PyMethodDescr_Type && arg0 != tmon_missing)
+        return ((PyMethodDescrObject *)f)->d_method;
+    return NULL;
+}
+
+/* PY_START, PY_RESUME, PY_THROW: (code, offset[, exception]) */
+static PyObject *ev_start(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)self;
+    trace_tls *t = building();
+    if (t && nargs >= 1) {
+        int64_t now = now_mono_ns();
+        PyObject *code = args[0];
+        if (!t->root_seen && t->depth == 0 && (const void *)code == t->nodes[0].key)
+            t->root_seen = 1;
+        else
+            on_call(t, code, code, NULL, 0, now);
+    }
+    Py_RETURN_NONE;
+}
+
+/* PY_RETURN, PY_YIELD, PY_UNWIND */
+static PyObject *ev_return(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)self, (void)args, (void)nargs;
+    trace_tls *t = building();
+    if (t)
+        on_return(t, now_mono_ns());
+    Py_RETURN_NONE;
+}
+
+/* CALL: (code, offset, callable, arg0) */
+static PyObject *ev_call(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)self;
+    trace_tls *t = building();
+    if (t && !t->skip_builtin && nargs >= 4) {
+        const void *key = c_callee(args[2], args[3]);
+        if (key)
+            on_call(t, key, args[2], NULL, 1, now_mono_ns());
+    }
+    Py_RETURN_NONE;
+}
+
+/* C_RETURN, C_RAISE: (code, offset, callable, arg0) */
+static PyObject *ev_c_return(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)self;
+    trace_tls *t = building();
+    if (t && !t->skip_builtin && nargs >= 4 && c_callee(args[2], args[3]))
+        on_return(t, now_mono_ns());
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef ev_defs[] = {
+    {"peeka_trace_start", (PyCFunction)(void (*)(void))ev_start, METH_FASTCALL, NULL},
+    {"peeka_trace_return", (PyCFunction)(void (*)(void))ev_return, METH_FASTCALL, NULL},
+    {"peeka_trace_call", (PyCFunction)(void (*)(void))ev_call, METH_FASTCALL, NULL},
+    {"peeka_trace_c_return", (PyCFunction)(void (*)(void))ev_c_return, METH_FASTCALL, NULL},
+};
+#else
 static int profile_cb(PyObject *obj, PyFrameObject *frame, int what, PyObject *arg)
 {
     (void)obj;
@@ -240,6 +345,31 @@ static int profile_cb(PyObject *obj, PyFrameObject *frame, int what, PyObject *a
     }
     return t->saved_func ? t->saved_func(t->saved_obj, frame, what, arg) : 0;
 }
+#endif
+
+int trace_probe_init(probe *p, char *err, size_t errlen)
+{
+#if TRACE_MONITORING
+    static const tmon_callbacks cbs = {&ev_defs[0], &ev_defs[1], &ev_defs[2], &ev_defs[3]};
+    if (tmon_acquire(&cbs, err, errlen) < 0)
+        return -1;
+    p->holds_events = 1;
+#else
+    (void)p, (void)err, (void)errlen;
+#endif
+    return 0;
+}
+
+void trace_probe_free(probe *p)
+{
+#if TRACE_MONITORING
+    if (p->holds_events)
+        tmon_release();
+    p->holds_events = 0;
+#else
+    (void)p;
+#endif
+}
 
 static probe *wanting_probe(const hooked *h)
 {
@@ -249,6 +379,61 @@ static probe *wanting_probe(const hooked *h)
     return NULL;
 }
 
+#if TRACE_MONITORING
+static int events_on(trace_tls *t, const probe *p)
+{
+    unsigned gen = tmon_begin(!p->skip_builtin);
+    if (!gen)
+        return -1;
+    t->mon_gen = gen;
+    return 0;
+}
+
+static void events_off(trace_tls *t)
+{
+    SAVE_EXC(pending);
+    tmon_end(t->mon_gen, !t->skip_builtin);
+    RESTORE_EXC(pending);
+}
+#else
+static int events_on(trace_tls *t, const probe *p)
+{
+    (void)p;
+    PyThreadState *ts = PyThreadState_Get();
+    Py_tracefunc prev = ts->c_profilefunc;
+    PyObject *prev_obj = ts->c_profileobj;
+    if (prev == profile_cb)
+        return -1;   /* left in place by a restore that failed: never nest ourselves */
+    Py_XINCREF(prev_obj);
+    if (set_profile(profile_cb, NULL) < 0) {   /* an audit hook said no */
+        PyErr_Clear();
+        Py_XDECREF(prev_obj);
+        return -1;
+    }
+    t->saved_func = prev;
+    t->saved_obj = prev_obj;
+    return 0;
+}
+
+static void events_off(trace_tls *t)
+{
+    PyThreadState *ts = PyThreadState_Get();
+    /* Someone who set their own profile function inside the traced call
+     * keeps it; otherwise the previous one comes back exactly. */
+    if (ts->c_profilefunc == profile_cb) {
+        SAVE_EXC(pending);
+        if (set_profile(t->saved_func, t->saved_obj) < 0) {
+            PyErr_Clear();   /* audit hook refused: ours stays and keeps chaining */
+            RESTORE_EXC(pending);
+            return;
+        }
+        RESTORE_EXC(pending);
+    }
+    Py_CLEAR(t->saved_obj);
+    t->saved_func = NULL;
+}
+#endif
+
 int trace_begin(trace_run *r, const call *c)
 {
     r->p = NULL;
@@ -256,19 +441,8 @@ int trace_begin(trace_run *r, const call *c)
     trace_tls *t = p ? thread_trace() : NULL;
     if (!t || t->active)
         return 0;   /* a traced call inside another one is part of that tree */
-    PyThreadState *ts = PyThreadState_Get();
-    Py_tracefunc prev = ts->c_profilefunc;
-    PyObject *prev_obj = ts->c_profileobj;
-    if (prev == profile_cb)
-        return 0;   /* left in place by a restore that failed: never nest ourselves */
-    Py_XINCREF(prev_obj);
-    if (set_profile(profile_cb, NULL) < 0) {   /* an audit hook said no */
-        PyErr_Clear();
-        Py_XDECREF(prev_obj);
+    if (events_on(t, p) < 0)
         return 0;
-    }
-    t->saved_func = prev;
-    t->saved_obj = prev_obj;
     t->active = 1;
     t->root_seen = t->root_closed = t->restored = 0;
     t->skip_builtin = p->skip_builtin;
@@ -302,20 +476,7 @@ void trace_stop(trace_run *r, int64_t t1)
     tnode *root = &t->nodes[0];
     root->total = t1 - t->t0;
     root->count = 1;
-    PyThreadState *ts = PyThreadState_Get();
-    /* Someone who set their own profile function inside the traced call
-     * keeps it; otherwise the previous one comes back exactly. */
-    if (ts->c_profilefunc == profile_cb) {
-        SAVE_EXC(pending);
-        if (set_profile(t->saved_func, t->saved_obj) < 0) {
-            PyErr_Clear();   /* audit hook refused: ours stays and keeps chaining */
-            RESTORE_EXC(pending);
-            return;
-        }
-        RESTORE_EXC(pending);
-    }
-    Py_CLEAR(t->saved_obj);
-    t->saved_func = NULL;
+    events_off(t);
 }
 
 static void write_text(jsonw *w, PyObject *s)
@@ -369,9 +530,41 @@ static void write_name(jsonw *w, const tnode *n)
     jsonw_str(w, buf, strlen(buf));
 }
 
+/* --fold-below: a node whose summed time is below `below` leaves the record
+ * with everything beneath it; its time becomes its parent's self time and
+ * its parent counts the nodes it took in `folded`.  The root stays.
+ * Returns the nodes kept.  Children always come after their parent. */
+static int32_t fold_tree(trace_tls *t, int64_t below)
+{
+    for (int32_t i = 0; i < t->nnodes; i++) {
+        tnode *n = &t->nodes[i];
+        n->size = 1;
+        n->folded = 0;
+        n->folded_ns = 0;
+    }
+    for (int32_t i = t->nnodes - 1; i > 0; i--)
+        t->nodes[t->nodes[i].parent].size += t->nodes[i].size;
+    int32_t kept = t->nnodes ? 1 : 0;
+    for (int32_t i = 1; i < t->nnodes; i++) {
+        tnode *n = &t->nodes[i];
+        tnode *p = &t->nodes[n->parent];
+        n->gone = p->gone;
+        if (!n->gone && n->total < below) {
+            n->gone = 1;
+            p->folded += n->size;
+            p->folded_ns += n->total;
+        }
+        kept += !n->gone;
+    }
+    if (t->nnodes)
+        t->nodes[0].gone = 0;
+    return kept;
+}
+
 static void write_node(jsonw *w, const trace_tls *t, int32_t id, const call *c)
 {
     const tnode *n = &t->nodes[id];
+    int64_t self = n->total - (n->child - n->folded_ns);
     jsonw_lit(w, "{\"func\":");
     if (id == 0)
         jsonw_raw(w, c->h->name_json, c->h->name_json_len);
@@ -389,23 +582,32 @@ static void write_node(jsonw *w, const trace_tls *t, int32_t id, const call *c)
     jsonw_lit(w, ",\"cost_ns\":");
     jsonw_i64(w, n->total);
     jsonw_lit(w, ",\"self_ns\":");
-    jsonw_i64(w, n->total - n->child > 0 ? n->total - n->child : 0);
+    jsonw_i64(w, self > 0 ? self : 0);
     jsonw_lit(w, ",\"count\":");
     jsonw_i64(w, n->count);
+    if (n->folded) {
+        jsonw_lit(w, ",\"folded\":");
+        jsonw_i64(w, n->folded);
+    }
     if (n->builtin)
         jsonw_lit(w, ",\"builtin\":true,\"children\":[");
     else
         jsonw_lit(w, ",\"builtin\":false,\"children\":[");
+    int first = 1;
     for (int32_t k = n->first_child; k >= 0 && !w->overflow; k = t->nodes[k].next_sibling) {
-        if (k != n->first_child)
+        if (t->nodes[k].gone)
+            continue;
+        if (!first)
             jsonw_char(w, ',');
+        first = 0;
         write_node(w, t, k, c);
     }
     jsonw_lit(w, "]}");
 }
 
-static void build_record(jsonw *w, probe *p, const trace_tls *t, const call *c)
+static void build_record(jsonw *w, probe *p, trace_tls *t, const call *c)
 {
+    int32_t kept = fold_tree(t, p->fold_below_ns);
     jsonw_lit(w, "{\"type\":\"observation\",\"kind\":\"trace\",\"probe_id\":");
     jsonw_i64(w, p->id);
     jsonw_lit(w, ",\"seq\":");
@@ -419,7 +621,9 @@ static void build_record(jsonw *w, probe *p, const trace_tls *t, const call *c)
     jsonw_lit(w, ",\"total_duration_ms\":");
     write_ms(w, t->nodes[0].total);
     jsonw_lit(w, ",\"node_count\":");
-    jsonw_i64(w, t->nnodes);
+    jsonw_i64(w, kept);
+    jsonw_lit(w, ",\"nodes_folded\":");
+    jsonw_i64(w, t->nnodes - kept);
     if (t->dropped)
         jsonw_lit(w, ",\"truncated\":true");
     else

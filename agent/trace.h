@@ -10,6 +10,10 @@ typedef struct {
     probe *p;                   /* NULL: this call is not traced */
 } trace_run;
 
+/* A trace probe is created / freed (GIL held).  3.12+: claims / gives back
+ * the sys.monitoring tool; -1 with a message when no tool id is free. */
+int  trace_probe_init(probe *p, char *err, size_t errlen);
+void trace_probe_free(probe *p);
 /* At entry (GIL held): starts a tree for the first trace probe on c->h that
  * wants one, unless this thread is already inside a traced call.  Returns
  * 1 when tracing. */
