@@ -20,6 +20,7 @@
  * record is written. */
 #include "trace.h"
 #include "trace_monitoring.h"
+#include "trace_clock.h"
 
 #include <frameobject.h>
 #include <pthread.h>
@@ -31,10 +32,15 @@
 #define INDEX_SIZE 4096         /* power of two, at least twice MAX_NODES */
 #define MAX_LEVELS 64
 
+/* Node times are clock ticks while the tree grows (trace_clock.h on 3.12+,
+ * else nanoseconds), converted when the record is written. */
 #if PY_VERSION_HEX >= 0x030C0000
 #define TRACE_MONITORING 1
+#define TICKS() tclock_now()
+#define TICKS_NS(x) tclock_ns(x)
 #else
 #define TRACE_MONITORING 0
+#define TICKS_NS(x) (x)
 #endif
 
 typedef struct {
@@ -42,12 +48,12 @@ typedef struct {
     PyObject *obj;              /* strong: the code object or the C callable */
     PyObject *module;           /* strong: Python functions' module name, or NULL */
     int32_t parent, first_child, last_child, next_sibling;
-    int64_t total, child, count;
+    int64_t total, count;       /* root: total in ns; others: ticks */
     int builtin;
-    /* filled when the record is written (fold_tree) */
+    /* filled when the record is written (prepare_tree) */
     int32_t size;               /* nodes in its subtree, itself included */
     int32_t folded;             /* nodes folded into it */
-    int64_t folded_ns;          /* their children's time it takes as its own */
+    int64_t total_ns, kids_ns;  /* its time; the time of its written children */
     int gone;                   /* folded, or below a folded node */
 } tnode;
 
@@ -201,7 +207,6 @@ static void close_top(trace_tls *t, int64_t now)
     int64_t d = now - a.start;
     n->total += d;
     n->count++;
-    t->nodes[n->parent].child += d;
 }
 
 static void on_return(trace_tls *t, int64_t now)
@@ -255,7 +260,7 @@ static PyObject *ev_start(PyObject *self, PyObject *const *args, Py_ssize_t narg
     (void)self;
     trace_tls *t = building();
     if (t && nargs >= 1) {
-        int64_t now = now_mono_ns();
+        int64_t now = TICKS();
         PyObject *code = args[0];
         if (!t->root_seen && t->depth == 0 && (const void *)code == t->nodes[0].key)
             t->root_seen = 1;
@@ -271,7 +276,7 @@ static PyObject *ev_return(PyObject *self, PyObject *const *args, Py_ssize_t nar
     (void)self, (void)args, (void)nargs;
     trace_tls *t = building();
     if (t)
-        on_return(t, now_mono_ns());
+        on_return(t, TICKS());
     Py_RETURN_NONE;
 }
 
@@ -283,7 +288,7 @@ static PyObject *ev_call(PyObject *self, PyObject *const *args, Py_ssize_t nargs
     if (t && !t->skip_builtin && nargs >= 4) {
         const void *key = c_callee(args[2], args[3]);
         if (key)
-            on_call(t, key, args[2], NULL, 1, now_mono_ns());
+            on_call(t, key, args[2], NULL, 1, TICKS());
     }
     Py_RETURN_NONE;
 }
@@ -294,7 +299,7 @@ static PyObject *ev_c_return(PyObject *self, PyObject *const *args, Py_ssize_t n
     (void)self;
     trace_tls *t = building();
     if (t && !t->skip_builtin && nargs >= 4 && c_callee(args[2], args[3]))
-        on_return(t, now_mono_ns());
+        on_return(t, TICKS());
     Py_RETURN_NONE;
 }
 
@@ -351,6 +356,7 @@ int trace_probe_init(probe *p, char *err, size_t errlen)
 {
 #if TRACE_MONITORING
     static const tmon_callbacks cbs = {&ev_defs[0], &ev_defs[1], &ev_defs[2], &ev_defs[3]};
+    tclock_init();
     if (tmon_acquire(&cbs, err, errlen) < 0)
         return -1;
     p->holds_events = 1;
@@ -471,8 +477,14 @@ void trace_stop(trace_run *r, int64_t t1)
     if (!t || !t->active || t->restored)
         return;
     t->restored = 1;
+#if TRACE_MONITORING
+    int64_t now = TICKS();
+    tclock_calibrate();
+#else
+    int64_t now = t1;
+#endif
     while (t->depth > 0)   /* events lost to an unbalanced profile stream */
-        close_top(t, t1);
+        close_top(t, now);
     tnode *root = &t->nodes[0];
     root->total = t1 - t->t0;
     root->count = 1;
@@ -530,17 +542,21 @@ static void write_name(jsonw *w, const tnode *n)
     jsonw_str(w, buf, strlen(buf));
 }
 
-/* --fold-below: a node whose summed time is below `below` leaves the record
- * with everything beneath it; its time becomes its parent's self time and
- * its parent counts the nodes it took in `folded`.  The root stays.
+/* Before writing: node times in ns and --fold-below.  A node whose summed
+ * time is below `below` leaves the record with everything beneath it; its
+ * time becomes its parent's self time and its parent counts the nodes it
+ * took in `folded`.  The root stays, and is never shorter than its written
+ * children (their clock may be calibrated a hair differently from its).
  * Returns the nodes kept.  Children always come after their parent. */
-static int32_t fold_tree(trace_tls *t, int64_t below)
+static int32_t prepare_tree(trace_tls *t, int64_t below)
 {
     for (int32_t i = 0; i < t->nnodes; i++) {
         tnode *n = &t->nodes[i];
         n->size = 1;
         n->folded = 0;
-        n->folded_ns = 0;
+        n->gone = 0;
+        n->kids_ns = 0;
+        n->total_ns = i ? TICKS_NS(n->total) : n->total;
     }
     for (int32_t i = t->nnodes - 1; i > 0; i--)
         t->nodes[t->nodes[i].parent].size += t->nodes[i].size;
@@ -549,22 +565,24 @@ static int32_t fold_tree(trace_tls *t, int64_t below)
         tnode *n = &t->nodes[i];
         tnode *p = &t->nodes[n->parent];
         n->gone = p->gone;
-        if (!n->gone && n->total < below) {
+        if (!n->gone && n->total_ns < below) {
             n->gone = 1;
             p->folded += n->size;
-            p->folded_ns += n->total;
         }
-        kept += !n->gone;
+        if (!n->gone) {
+            p->kids_ns += n->total_ns;
+            kept++;
+        }
     }
-    if (t->nnodes)
-        t->nodes[0].gone = 0;
+    if (t->nnodes && t->nodes[0].total_ns < t->nodes[0].kids_ns)
+        t->nodes[0].total_ns = t->nodes[0].kids_ns;
     return kept;
 }
 
 static void write_node(jsonw *w, const trace_tls *t, int32_t id, const call *c)
 {
     const tnode *n = &t->nodes[id];
-    int64_t self = n->total - (n->child - n->folded_ns);
+    int64_t self = n->total_ns - n->kids_ns;
     jsonw_lit(w, "{\"func\":");
     if (id == 0)
         jsonw_raw(w, c->h->name_json, c->h->name_json_len);
@@ -580,7 +598,7 @@ static void write_node(jsonw *w, const trace_tls *t, int32_t id, const call *c)
         jsonw_i64(w, code->co_firstlineno);
     }
     jsonw_lit(w, ",\"cost_ns\":");
-    jsonw_i64(w, n->total);
+    jsonw_i64(w, n->total_ns);
     jsonw_lit(w, ",\"self_ns\":");
     jsonw_i64(w, self > 0 ? self : 0);
     jsonw_lit(w, ",\"count\":");
@@ -607,7 +625,7 @@ static void write_node(jsonw *w, const trace_tls *t, int32_t id, const call *c)
 
 static void build_record(jsonw *w, probe *p, trace_tls *t, const call *c)
 {
-    int32_t kept = fold_tree(t, p->fold_below_ns);
+    int32_t kept = prepare_tree(t, p->fold_below_ns);
     jsonw_lit(w, "{\"type\":\"observation\",\"kind\":\"trace\",\"probe_id\":");
     jsonw_i64(w, p->id);
     jsonw_lit(w, ",\"seq\":");
@@ -619,7 +637,7 @@ static void build_record(jsonw *w, probe *p, trace_tls *t, const call *c)
     jsonw_lit(w, ",\"func_name\":");
     jsonw_raw(w, c->h->name_json, c->h->name_json_len);
     jsonw_lit(w, ",\"total_duration_ms\":");
-    write_ms(w, t->nodes[0].total);
+    write_ms(w, t->nodes[0].total_ns);
     jsonw_lit(w, ",\"node_count\":");
     jsonw_i64(w, kept);
     jsonw_lit(w, ",\"nodes_folded\":");
