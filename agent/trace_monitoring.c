@@ -44,17 +44,19 @@ static void exc_text(char *buf, size_t len)
     PyErr_Clear();
 }
 
+/* f(a) or f(a, b) */
 static PyObject *call2(PyObject *f, long a, PyObject *b)
 {
     PyObject *x = PyLong_FromLong(a);
     if (!x)
         return NULL;
     PyObject *args[2] = {x, b};
-    PyObject *r = PyObject_Vectorcall(f, args, 2, NULL);
+    PyObject *r = PyObject_Vectorcall(f, args, b ? 2 : 1, NULL);
     Py_DECREF(x);
     return r;
 }
 
+/* f(a, b) or f(a, b, c) */
 static PyObject *call3(PyObject *f, long a, long b, PyObject *c)
 {
     PyObject *x = PyLong_FromLong(a), *y = PyLong_FromLong(b);

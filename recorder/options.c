@@ -29,12 +29,14 @@ void options_usage(FILE *out)
 "      --condition EXPR   record only calls where EXPR holds (docs/conditions.md)\n"
 "      -b / -s / -e / -f  at entry / on success / on exception / both (default -f)\n"
 "  trace PATTERN [-d DEPTH] [-n TIMES] [--condition EXPR] [--skip-builtin]\n"
-"        [--min-duration MS]\n"
+"        [--min-duration MS] [--fold-below MS]\n"
 "      one call tree per call: every function called beneath it, this thread only\n"
 "      -d, --depth N      levels below the traced function (3); after a trace\n"
 "                         probe -d is its depth: give the duration before it\n"
 "      --skip-builtin     no nodes for C functions\n"
 "      --min-duration MS  keep only trees whose call took at least MS\n"
+"      --fold-below MS    fold nodes that took less than MS in all into their\n"
+"                         parent's self time (counted in its `folded`)\n"
 "  stack PATTERN [-n TIMES] [--condition EXPR] [--depth N]\n"
 "      the Python call stack at entry, innermost first, N frames (10)\n"
 "  monitor PATTERN [--interval SECONDS] [-c CYCLES]\n"
@@ -120,7 +122,7 @@ static int probe_opt_arity(const char *kind, const char *w)
     static const char *const watch_f[] = {"-b", "--before", "-s", "--success", "-e", "--exception",
                                           "-f", "--finish", NULL};
     static const char *const trace_v[] = {"-d", "--depth", "-n", "--times", "--condition",
-                                          "--min-duration", NULL};
+                                          "--min-duration", "--fold-below", NULL};
     static const char *const trace_f[] = {"--skip-builtin", NULL};
     static const char *const stack_v[] = {"--depth", "-n", "--times", "--condition", NULL};
     static const char *const monitor_v[] = {"--interval", "-c", "--cycles", NULL};
@@ -204,6 +206,9 @@ static int parse_probe(char **w, int n, rec_options *o, char *err, size_t errlen
         } else if (!strcmp(a, "--min-duration")) {
             if (parse_num(val, &d) < 0 || d < 0) { snprintf(err, errlen, "--min-duration needs milliseconds (>= 0)"); return -1; }
             p->min_duration_ms = d; i++;
+        } else if (!strcmp(a, "--fold-below")) {
+            if (parse_num(val, &d) < 0 || d < 0) { snprintf(err, errlen, "--fold-below needs milliseconds (>= 0)"); return -1; }
+            p->fold_below_ms = d; i++;
         } else if (!strcmp(a, "--interval")) {
             if (parse_num(val, &d) < 0 || d < 0.01 || d > 86400) { snprintf(err, errlen, "--interval needs seconds from 0.01 to 86400"); return -1; }
             p->interval_s = d; i++;

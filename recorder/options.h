@@ -19,6 +19,7 @@ typedef struct {
     int max_depth;              /* trace -d (levels), stack --depth (frames) */
     int skip_builtin;           /* trace */
     double min_duration_ms;     /* trace */
+    double fold_below_ms;       /* trace: 0 = no folding */
     double interval_s;          /* monitor; its -c cycles are `times` */
     char *spec;                 /* as the user wrote it */
 } probe_spec;

@@ -140,6 +140,7 @@ static char *install_request(const rec_options *o, int launch)
             cJSON_AddNumberToObject(j, "max_depth", p->max_depth);
             cJSON_AddBoolToObject(j, "skip_builtin", p->skip_builtin);
             cJSON_AddNumberToObject(j, "min_duration_ms", p->min_duration_ms);
+            cJSON_AddNumberToObject(j, "fold_below_ms", p->fold_below_ms);
             cJSON_AddNumberToObject(j, "interval_s", p->interval_s);
         }
         /* a launched program may still be setting up sys.path */

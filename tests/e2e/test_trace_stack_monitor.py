@@ -3,13 +3,17 @@ archive, on every interpreter."""
 import os
 import signal
 import subprocess
+import sys
 import tempfile
 import unittest
 
-from peeka_testlib import ANALYZE, Target, launch, read_archive, rec
+from peeka_testlib import ANALYZE, PY, Target, launch, read_archive, rec
 
 PER_INTERPRETER = True
 FUNCS = "tsm.funcs."
+TARGET_VERSION = tuple(int(x) for x in subprocess.run(
+    [PY, "-c", "import sys; print('%d %d' % sys.version_info[:2])"],
+    capture_output=True, text=True, check=True).stdout.split())
 
 
 def kids(node):
@@ -127,6 +131,27 @@ class Trace(Launched):
         self.assertIn("CPROFILE middle=7 leaf=20 root=2", self.output)
         self.assertEqual(kids(recs[0]["call_tree"])[0], (FUNCS + "middle", 3))
 
+    def test_fold_below(self):
+        r = self.record("trace tsm.funcs.fold_root", args=("--fold",))[0]
+        self.assertEqual(kids(r["call_tree"]), [(FUNCS + "leaf", 1), (FUNCS + "middle", 1), (FUNCS + "slow", 1)])
+        self.assertEqual((r["node_count"], r["nodes_folded"]), (6, 0))
+        self.assertTrue(all("folded" not in n for n in walk(r["call_tree"])))
+        # leaf and middle (with its leaf) take microseconds, slow sleeps 30 ms
+        r = self.record("trace tsm.funcs.fold_root --fold-below 10", args=("--fold",))[0]
+        tree = r["call_tree"]
+        self.assertEqual(kids(tree), [(FUNCS + "slow", 1)])
+        self.assertEqual(kids(child(tree, FUNCS + "slow")), [("time.sleep", 1)])
+        self.assertEqual(tree["folded"], 3)
+        self.assertEqual((r["node_count"], r["nodes_folded"]), (3, 3))
+        for n in walk(tree):
+            below = sum(c["cost_ns"] for c in n["children"])
+            self.assertEqual(n["self_ns"], n["cost_ns"] - below)   # the folded time is the parent's own
+        self.assertNotIn("folded", child(tree, FUNCS + "slow"))
+        self.assertGreaterEqual(child(tree, FUNCS + "slow")["cost_ns"], 30000000)
+        # the threshold is on a node's summed time: 6 leaf calls in middle
+        r = self.record("trace tsm.funcs.root --fold-below 0.000001")[0]
+        self.assertEqual(r["nodes_folded"], 0)
+
     def test_with_watch_on_the_same_function(self):
         recs = self.record("watch tsm.funcs.root", "trace tsm.funcs.root", "monitor tsm.funcs.root")
         kinds = sorted(r["kind"] for r in recs)
@@ -202,6 +227,17 @@ class Attached(unittest.TestCase):
             time.sleep(0.02)
         self.fail("no report")
 
+    def settled_report(self):
+        """The report once the agent has given everything back: it releases
+        the tool id just after the recorder has hung up."""
+        import time
+        for _ in range(50):
+            line = self.report()
+            if "tools=HELD" not in line:
+                break
+            time.sleep(0.05)
+        return line
+
     def test_trace_detach_restores_profiler(self):
         p = rec("-q", "-p", self.t.pid, "-d", "20", "-o", self.out, "trace", FUNCS + "root", "-n", "5")
         self.assertEqual(p.returncode, 0, p.stderr)
@@ -210,7 +246,7 @@ class Attached(unittest.TestCase):
         self.assertEqual(len(recs), 5)
         for r in recs:
             self.assertEqual(kids(r["call_tree"]), [(FUNCS + "middle", 3), ("math.sqrt", 1)])
-        self.assertEqual(self.report(), "REPORT profile=KEPT counting=YES identity=OK")
+        self.assertEqual(self.settled_report(), "REPORT profile=KEPT counting=YES identity=OK tools=FREE")
 
     def test_monitor_cycles(self):
         p = rec("-q", "-p", self.t.pid, "-d", "20", "-o", self.out,
@@ -220,7 +256,7 @@ class Attached(unittest.TestCase):
         self.assertEqual(summary["reason"], "count")
         self.assertEqual([r["cycle"] for r in recs], [1, 2, 3])
         self.assertTrue(all(r["total"] > 0 and r["interval_s"] == 0.2 for r in recs))
-        self.assertEqual(self.report(), "REPORT profile=KEPT counting=YES identity=OK")
+        self.assertEqual(self.settled_report(), "REPORT profile=KEPT counting=YES identity=OK tools=FREE")
 
     def test_stack_and_trace_together(self):
         p = rec("-q", "-p", self.t.pid, "-d", "20", "-o", self.out,
@@ -232,7 +268,27 @@ class Attached(unittest.TestCase):
         self.assertEqual(len(stacks), 3)
         self.assertEqual([f["function"] for f in stacks[0]["stack"]][:4],
                          ["stack_c", "stack_b", "stack_a", "<module>"])
-        self.assertEqual(self.report(), "REPORT profile=KEPT counting=YES identity=OK")
+        self.assertEqual(self.settled_report(), "REPORT profile=KEPT counting=YES identity=OK tools=FREE")
+
+
+@unittest.skipIf(TARGET_VERSION < (3, 12), "sys.monitoring tools exist from 3.12")
+class NoFreeTool(unittest.TestCase):
+    def test_install_fails_clearly(self):
+        t = Target("tsm_loop.py", "--hog-tools")
+        try:
+            t.wait_for("ready")
+            with tempfile.TemporaryDirectory() as tmp:
+                p = rec("-q", "-p", t.pid, "-d", "5", "-o", os.path.join(tmp, "a.tar.zst"),
+                        "trace", FUNCS + "root")
+            self.assertNotEqual(p.returncode, 0)
+            self.assertIn("no free sys.monitoring tool id", p.stderr)
+            self.assertIn("0=hog", p.stderr)
+            # nothing of the failed install is left behind
+            t.proc.send_signal(signal.SIGUSR1)
+            t.wait_for("REPORT")
+            self.assertIn("identity=OK tools=FREE", t.output())
+        finally:
+            t.stop()
 
 
 if __name__ == "__main__":

@@ -2,7 +2,8 @@
 calls, while another thread calls the same functions (which must never
 appear in the main thread's trees).  With --profile, a Python profile
 function is installed first and must see every call, during and after
-tracing; with --cprofile, cProfile runs around the calls."""
+tracing; with --cprofile, cProfile runs around the calls.  --fold adds
+a call with one slow and several fast callees."""
 import sys
 import threading
 
@@ -37,6 +38,8 @@ def calls():
         pass
     funcs.consume(3)
     funcs.stack_a()
+    if "--fold" in sys.argv:
+        funcs.fold_root()
     for x in range(100):
         try:
             funcs.work(x)

@@ -69,3 +69,15 @@ def work(x):
 
 def busy():
     return sum(middle(i) for i in range(20))
+
+
+def slow(s):
+    import time
+    time.sleep(s)
+
+
+def fold_root():
+    leaf(1)
+    middle(2)
+    slow(0.03)
+    return 0
