@@ -1,6 +1,7 @@
-/* The trace probe: the call tree of one call, built by a profile function
- * that is switched on for the calling thread only, at entry of the traced
- * call, and off at its exit. */
+/* The trace probe: the call tree of one call, built from profile events
+ * that are switched on at entry of the traced call and off at its exit:
+ * a per-thread profile function up to 3.11, a sys.monitoring tool from
+ * 3.12 (trace_monitoring.h). */
 #ifndef PEEKA_TRACE_H
 #define PEEKA_TRACE_H
 
@@ -19,7 +20,8 @@ void trace_probe_free(probe *p);
  * 1 when tracing. */
 int  trace_begin(trace_run *r, const call *c);
 /* Right after the traced call returned or raised, on every path: puts the
- * thread's previous profile function back and closes open nodes. */
+ * thread's previous profile function back (3.12+: switches the tool's
+ * events off unless another thread is tracing) and closes open nodes. */
 void trace_stop(trace_run *r, int64_t t1);
 /* Emits the tree if the probe still wants it (condition, --min-duration);
  * GIL held, reentered, the call's exception saved.  Frees the tree. */
