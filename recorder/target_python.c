@@ -235,9 +235,13 @@ static int read_exe(peeka_target *t, char *err, size_t errlen)
     if (k < 0) {
         int e = errno;
         if (e == EACCES || e == EPERM) {
+            /* reading another process's /proc entries needs the same
+             * permission as ptrace: say so, with the ways to get it */
             snprintf(err, errlen,
-                     "pid %d: not allowed to inspect it (%s); run peeka-rec as the "
-                     "process's user or as root", (int)t->pid, strerror(e));
+                     "pid %d: not allowed to inspect it (%s): attaching needs ptrace permission: "
+                     "run peeka-rec as the process's user or as root with CAP_SYS_PTRACE "
+                     "(docker: --cap-add SYS_PTRACE), with kernel.yama.ptrace_scope <= 1 "
+                     "(sysctl kernel.yama.ptrace_scope=0 for non-root)", (int)t->pid, strerror(e));
             return PA_PERM;
         }
         if (kill(t->pid, 0) != 0 && errno == ESRCH) {

@@ -111,6 +111,21 @@ class Target:
         os.unlink(self.out.name)
 
 
+def agent_threads(pid):
+    """Tasks of pid that block SIGINT and SIGTERM: the agent's thread does
+    (signals belong to the application's threads); Python threads do not."""
+    found = []
+    for tid in os.listdir("/proc/%d/task" % pid):
+        try:
+            with open("/proc/%d/task/%s/status" % (pid, tid)) as f:
+                blk = next(int(l.split()[1], 16) for l in f if l.startswith("SigBlk:"))
+        except (OSError, StopIteration):
+            continue
+        if blk & (1 << (signal.SIGINT - 1)) and blk & (1 << (signal.SIGTERM - 1)):
+            found.append(tid)
+    return found
+
+
 def rec(*args, timeout=60, env=None, stdin=None):
     """Runs peeka-rec; returns the CompletedProcess."""
     return subprocess.run([REC] + [str(a) for a in args], capture_output=True, text=True,

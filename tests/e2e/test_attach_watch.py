@@ -8,7 +8,7 @@ import tempfile
 import time
 import unittest
 
-from peeka_testlib import REC, Target, peeka_sockets, read_archive, rec, target_env
+from peeka_testlib import REC, Target, agent_threads, peeka_sockets, read_archive, rec, target_env
 
 PER_INTERPRETER = True
 PROBES = ["watch wt.funcs.add", "watch wt.funcs.Shape.area", "watch wt.funcs.Shape.make",
@@ -103,8 +103,14 @@ class AttachWatch(unittest.TestCase):
         p = subprocess.Popen([REC, "-p", str(self.t.pid), "-q", "-o", out] + probe_args(),
                              env=target_env(), stderr=subprocess.DEVNULL)
         time.sleep(2.5)
+        self.assertEqual(len(agent_threads(self.t.pid)), 1, "the agent thread is recognisable")
         p.kill()
         p.wait()
+        t_kill = time.monotonic()
+        while agent_threads(self.t.pid) and time.monotonic() - t_kill < 5:
+            time.sleep(0.02)
+        gone_after = time.monotonic() - t_kill
+        self.assertLess(gone_after, 1.0, "the agent took %.2fs to notice its recorder died" % gone_after)
         self.assertTrue(os.path.exists(out + ".partial"))
         self.assertFalse(os.path.exists(out))
         session, recs, summary, _ = read_archive(out + ".partial")
