@@ -1,19 +1,25 @@
 -- compare: per-function cost comparison of BASE and HEAD recordings with a
 -- noise-aware rule.  A function regressed only when its cost grew beyond
--- the threshold AND the difference is statistically significant
--- (Mann-Whitney U, two-sided) AND both sides have enough calls.
+-- the threshold AND by more than min_delta in absolute terms (sub-
+-- microsecond functions move by tens of percent from one run to the next
+-- with clock and scheduling noise alone) AND the difference is
+-- statistically significant (Mann-Whitney U, two-sided) AND both sides
+-- have enough calls.
 local args = peeka.script{
   description = "Compare BASE and HEAD recordings per function; exits 1 on a significant regression (CI gate)",
   usage = "peeka-analyze BASE.tar.zst HEAD.tar.zst compare [--arg threshold=0.10] [--format markdown]\n" ..
           "       peeka-analyze B1 B2 H1 H2 compare --arg base=2   (groups of recordings)",
   help = "change = HEAD statistic / BASE statistic - 1 (the median by default).  A function\n" ..
-         "regressed when change > threshold, the Mann-Whitney U p-value < alpha and both\n" ..
-         "sides have at least min_calls calls; it improved under the mirror rule.",
+         "regressed when change > threshold, HEAD - BASE > min_delta, the Mann-Whitney U\n" ..
+         "p-value < alpha and both sides have at least min_calls calls; it improved under\n" ..
+         "the mirror rule.",
   min_archives = 2,
   args = {
     {name = "base", type = "integer", help = "how many of the archives (first ones) are BASE; default: half"},
     {name = "threshold", type = "number", default = 0.10, help = "relative change that counts, 0.10 = 10%"},
     {name = "alpha", type = "number", default = 0.01, help = "significance level of the Mann-Whitney U test"},
+    {name = "min_delta", type = "duration", default = 10000,
+     help = "absolute change that counts, default 10us: below it, run-to-run noise dominates"},
     {name = "min_calls", type = "integer", default = 20, help = "fewer calls on either side: not judged"},
     {name = "stat", type = "string", default = "p50", choices = {"p50", "mean", "p90", "p95", "p99"},
      help = "the statistic compared"},
@@ -67,11 +73,11 @@ for _, f in ipairs(names) do
     p = peeka.mannwhitney(h, b).p
     if b:count() < args.min_calls or h:count() < args.min_calls then
       verdict = "too few calls"
-    elseif change > args.threshold and p < args.alpha then
+    elseif change > args.threshold and sh - sb > args.min_delta and p < args.alpha then
       verdict = "REGRESSED"
       regressions[#regressions + 1] = string.format("%s: %s %s -> %s (%+.1f%%, p=%.2g)", f, args.stat,
         peeka.duration(sb), peeka.duration(sh), change * 100, p)
-    elseif change < -args.threshold and p < args.alpha then
+    elseif change < -args.threshold and sb - sh > args.min_delta and p < args.alpha then
       verdict = "improved"
     else
       verdict = "unchanged"

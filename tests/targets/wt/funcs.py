@@ -1,6 +1,7 @@
 """Functions of every shape watch must observe, with known results."""
 import asyncio
 import functools
+import time
 
 
 def add(x, y):
@@ -88,3 +89,8 @@ async def slow_fail(v):
 def gen(n):
     for i in range(n):
         yield i
+
+
+def handle(i, delay_ms):
+    time.sleep(delay_ms / 1000)
+    return i
