@@ -88,7 +88,8 @@ class Recorder(unittest.TestCase):
         p.wait()
         session, recs, summary, _ = read_archive(out + ".partial")
         self.assertIsNone(summary)
-        self.assertGreater(len(recs), 10000)
+        span = (max(r["ts_ns"] for r in recs) - min(r["ts_ns"] for r in recs)) / 1e9
+        self.assertGreater(len(recs) / span, 10000, "the target did not run at 10k observations/s")
         last = max(r["ts_ns"] for r in recs) / 1e9
         self.assertGreater(last, t_kill - 1.5, "more than the last second was lost")
         self.assertEqual(len({r["seq"] for r in recs}), len(recs))
@@ -152,6 +153,32 @@ class Recorder(unittest.TestCase):
         self.assertEqual(p.returncode, 0)
         self.assertEqual(p.stderr, "")
         self.assertEqual(p.stdout, "")
+
+    def test_progress_on_a_terminal(self):
+        if not shutil.which("script"):
+            self.skipTest("util-linux script not installed")
+        self.target()
+        out = self.out()
+        cmd = "%s -p %d -d 1.2 -o %s watch wt.funcs.add" % (REC, self.t.pid, out)
+        p = subprocess.run(["script", "-qec", cmd, "/dev/null"], capture_output=True, text=True,
+                           env=target_env(), timeout=30)
+        self.assertEqual(p.returncode, 0, p.stdout)
+        self.assertIn("observations", p.stdout)        # the live line, on the terminal
+        self.assertIn("/1s", p.stdout)                 # elapsed out of the limit
+        self.assertIn("observations in " + out, p.stdout)
+        p = subprocess.run(["script", "-qec", cmd.replace(" -d", " -q -d"), "/dev/null"],
+                           capture_output=True, text=True, env=target_env(), timeout=30)
+        self.assertEqual(p.returncode, 0)
+        self.assertEqual(p.stdout.strip(), "")        # -q: silent even on a terminal
+
+    def test_default_output_name(self):
+        self.target()
+        p = subprocess.run([REC, "-q", "-p", str(self.t.pid), "watch", "wt.funcs.add", "-n", "2"],
+                           capture_output=True, text=True, env=target_env(), cwd=self.tmp.name)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        names = os.listdir(self.tmp.name)
+        self.assertEqual(len(names), 1, names)
+        self.assertRegex(names[0], r"^peeka-%d-\d{8}-\d{6}\.tar\.zst$" % self.t.pid)
 
     def test_via_gdb(self):
         if not shutil.which("gdb"):
