@@ -75,7 +75,7 @@ $(BUILD)/obj/%.o: %.c
 
 $(BIN_REC): $(call obj,recorder/main.c) $(REC_OBJ) $(COMMON_OBJ)
 	@mkdir -p $(@D)
-	$(CC) $(SAN) $(LDFLAGS) -o $@ $^ $(REC_LIBS) -lpthread
+	$(CC) $(SAN) $(LDFLAGS) -o $@ $^ $(REC_LIBS) -lpthread -lm
 
 $(BIN_ANA): $(call obj,analyzer/main.c) $(ANA_OBJ) $(COMMON_OBJ)
 	@mkdir -p $(@D)
@@ -109,10 +109,12 @@ check:
 	@$(MAKE) --no-print-directory PEEKA_INNER=1 all unit
 	@BUILD=$(BUILD) python3 tests/run.py
 
+# The agents are sanitized too: they run inside uninstrumented Pythons, so
+# the end-to-end tests preload the ASan runtime into those (tests/run.py).
+ASAN_FLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 asan:
-	@$(MAKE) --no-print-directory BUILD=build-asan OPT=-O1 \
-	  SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
-	  check
+	@$(MAKE) --no-print-directory BUILD=build-asan OPT=-O1 SAN="$(ASAN_FLAGS)" AGENT_SAN="$(ASAN_FLAGS)" \
+	  PEEKA_ASAN_PRELOAD="$$($(CC) -print-file-name=libasan.so)" check
 
 bench: all
 	@BUILD=$(BUILD) python3 tests/bench/run.py

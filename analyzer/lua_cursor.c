@@ -5,6 +5,7 @@
 #include "lua_record.h"
 #include "prefilter.h"
 #include "runtime.h"
+#include "duration.h"
 #include "util.h"
 
 #include <lauxlib.h>
@@ -87,7 +88,7 @@ static int64_t cost_arg(lua_State *L, int idx, const char *key, double unit_ns)
     if (lua_type(L, idx) == LUA_TNUMBER)
         return (int64_t)(lua_tonumber(L, idx) * unit_ns);
     int64_t ns;
-    if (lua_type(L, idx) == LUA_TSTRING && pa_parse_duration(lua_tostring(L, idx), &ns) == 0)
+    if (lua_type(L, idx) == LUA_TSTRING && peeka_duration_ns(lua_tostring(L, idx), PEEKA_BARE_MS, &ns) == 0)
         return ns;
     luaL_error(L, "filter '%s' must be a number (%s) or a duration like \"10ms\"", key,
                unit_ns == 1e6 ? "ms" : unit_ns == 1e9 ? "seconds" : "ns");

@@ -2,6 +2,7 @@
  * with defaults, how many archives it takes).  -l and -i run a script only
  * up to this call; a normal run gets the parsed --arg values back. */
 #include "runtime.h"
+#include "duration.h"
 #include "util.h"
 
 #include <lauxlib.h>
@@ -62,7 +63,7 @@ static void convert(lua_State *L, int spec, const char *name, const char *text)
             want = "true or false";
     } else if (strcmp(t, "duration") == 0) {
         int64_t ns;
-        if (pa_parse_duration(text, &ns) == 0)
+        if (peeka_duration_ns(text, PEEKA_BARE_MS, &ns) == 0)
             lua_pushinteger(L, ns);
         else
             want = "a duration, like 10ms, 1.5s or 250us";

@@ -2,6 +2,7 @@
  * warnings, writing files, globbing; and the error helpers of runtime.h. */
 #include "prefilter.h"
 #include "runtime.h"
+#include "duration.h"
 #include "util.h"
 
 #include <errno.h>
@@ -106,7 +107,7 @@ static int l_bytes(lua_State *L)
 static int l_parse_duration(lua_State *L)
 {
     int64_t ns;
-    if (pa_parse_duration(luaL_checkstring(L, 1), &ns) < 0)
+    if (peeka_duration_ns(luaL_checkstring(L, 1), PEEKA_BARE_MS, &ns) < 0)
         return 0;
     lua_pushinteger(L, (lua_Integer)ns);
     return 1;

@@ -7,33 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-int pa_parse_duration(const char *s, int64_t *ns)
-{
-    static const struct { const char *unit; double ns; } units[] = {
-        {"ns", 1}, {"us", 1e3}, {"\xC2\xB5s", 1e3}, {"ms", 1e6}, {"s", 1e9},
-        {"m", 60e9}, {"min", 60e9}, {"h", 3600e9}, {"", 1e6}};
-    char *end;
-    while (*s == ' ')
-        s++;
-    if (!*s)
-        return -1;
-    double v = strtod(s, &end);
-    if (end == s || !isfinite(v) || v < 0)
-        return -1;
-    while (*end == ' ')
-        end++;
-    for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
-        if (strcmp(end, units[i].unit) == 0) {
-            double x = v * units[i].ns;
-            if (x > 9.2e18)
-                return -1;
-            *ns = (int64_t)llround(x);
-            return 0;
-        }
-    }
-    return -1;
-}
-
 static void fmt_scaled(double v, const char *unit, char *buf, size_t len)
 {
     double a = fabs(v);

@@ -5,10 +5,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* "10ms", "1.5s", "250us", "300ns", "2m", "1h"; a bare number is ms.
- * 0 and *ns, or -1 when the text is not a duration. */
-int pa_parse_duration(const char *s, int64_t *ns);
-
 /* About four significant digits: "789ns", "45.60us", "125.3ms", "1.234s". */
 void pa_fmt_duration(double ns, char *buf, size_t len);
 /* "512 B", "1.5 KiB", "3.2 MiB". */

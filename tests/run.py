@@ -94,6 +94,12 @@ def run_e2e(name_filter):
         for tag, py in runs:
             env = dict(os.environ, PEEKA_BUILD=BUILD, PEEKA_PY=py, PEEKA_PYTAG=tag,
                        PYTHONDONTWRITEBYTECODE="1")
+            preload = os.environ.get("PEEKA_ASAN_PRELOAD")
+            if preload:   # make asan: sanitized agents inside uninstrumented Pythons
+                env["LD_PRELOAD"] = preload
+                # CPython frees little at exit: no leak reports from the targets
+                # (peeka_testlib turns them back on for peeka-rec and peeka-analyze)
+                env["ASAN_OPTIONS"] = "detect_leaks=0"
             t0 = time.monotonic()
             proc = subprocess.run([sys.executable, "-m", "unittest", "-v", mod],
                                   cwd=os.path.join(ROOT, "tests", "e2e"), env=env,

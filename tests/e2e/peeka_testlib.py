@@ -126,10 +126,21 @@ def agent_threads(pid):
     return found
 
 
+def tool_env(env, launches_python):
+    """Under make asan: peeka-rec and peeka-analyze get their leak checks
+    back, unless peeka-rec launches a Python (which inherits its env)."""
+    if os.environ.get("PEEKA_ASAN_PRELOAD") and not launches_python:
+        env = dict(env)
+        env.pop("LD_PRELOAD", None)
+        env["ASAN_OPTIONS"] = "detect_leaks=1"
+    return env
+
+
 def rec(*args, timeout=60, env=None, stdin=None):
     """Runs peeka-rec; returns the CompletedProcess."""
-    return subprocess.run([REC] + [str(a) for a in args], capture_output=True, text=True,
-                          timeout=timeout, env=target_env(env), cwd=TARGETS, stdin=stdin)
+    args = [str(a) for a in args]
+    return subprocess.run([REC] + args, capture_output=True, text=True, timeout=timeout,
+                          env=tool_env(target_env(env), "--" in args), cwd=TARGETS, stdin=stdin)
 
 
 def launch(tmp, probes, script, *args, extra=()):

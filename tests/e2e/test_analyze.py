@@ -12,6 +12,7 @@ import time
 import unittest
 
 import archive_fixture as af
+from peeka_testlib import tool_env
 
 PER_INTERPRETER = False
 BUILD = os.environ.get("PEEKA_BUILD", os.path.join(os.path.dirname(__file__), "..", "..", "build"))
@@ -19,7 +20,8 @@ ANALYZE = os.path.join(BUILD, "bin", "peeka-analyze")
 
 
 def run(*args, check_rc=None):
-    p = subprocess.run([ANALYZE] + [str(a) for a in args], capture_output=True, text=True, timeout=120)
+    p = subprocess.run([ANALYZE] + [str(a) for a in args], capture_output=True, text=True, timeout=120,
+                       env=tool_env(dict(os.environ), False))
     if check_rc is not None and p.returncode != check_rc:
         raise AssertionError("exit %d (wanted %d)\nstdout: %s\nstderr: %s"
                              % (p.returncode, check_rc, p.stdout[-3000:], p.stderr[-3000:]))

@@ -12,6 +12,7 @@ import tempfile
 import unittest
 
 import archive_fixture as af
+from peeka_testlib import tool_env
 
 PER_INTERPRETER = False
 BUILD = os.environ.get("PEEKA_BUILD", os.path.join(os.path.dirname(__file__), "..", "..", "build"))
@@ -19,7 +20,8 @@ ANALYZE = os.path.join(BUILD, "bin", "peeka-analyze")
 
 
 def run(*args):
-    return subprocess.run([ANALYZE] + [str(a) for a in args], capture_output=True, text=True, timeout=120)
+    return subprocess.run([ANALYZE] + [str(a) for a in args], capture_output=True, text=True, timeout=120,
+                          env=tool_env(dict(os.environ), False))
 
 
 class BadArchives(unittest.TestCase):

@@ -227,7 +227,10 @@ class AttachCycles(unittest.TestCase):
             # the first cycles load the agent and warm caches; after that the
             # footprint must not grow with the number of cycles
             growth = rss[-1] - rss[9]
-            self.assertLess(growth, 2048, "RSS grew %d KiB over 90 cycles: %s" % (growth, rss[::10]))
+            # (under make asan, ASan's quarantine keeps each session's freed
+            # ring buffer for a while: RSS says nothing about leaks there)
+            if not os.environ.get("PEEKA_ASAN_PRELOAD"):
+                self.assertLess(growth, 2048, "RSS grew %d KiB over 90 cycles: %s" % (growth, rss[::10]))
             self.assertLessEqual(max(threads[10:]), max(threads[:10]) + 1,
                                  "threads grew: %s" % threads[::10])
             self.assertEqual(peeka_sockets(), [])

@@ -7,13 +7,14 @@ import subprocess
 import tempfile
 import unittest
 
-from peeka_testlib import ANALYZE, launch, read_archive
+from peeka_testlib import ANALYZE, launch, read_archive, tool_env
 
 PER_INTERPRETER = False
 
 
 def analyze(*args, rc=0):
-    p = subprocess.run([ANALYZE] + [str(a) for a in args], capture_output=True, text=True, timeout=120)
+    p = subprocess.run([ANALYZE] + [str(a) for a in args], capture_output=True, text=True, timeout=120,
+                       env=tool_env(dict(os.environ), False))
     if rc is not None and p.returncode != rc:
         raise AssertionError("peeka-analyze %s: exit %d\n%s%s" % (args, p.returncode, p.stdout, p.stderr))
     return p

@@ -6,6 +6,7 @@
 #include "../../analyzer/record.h"
 #include "../../analyzer/stats.h"
 #include "../../analyzer/util.h"
+#include "duration.h"
 
 #include <check.h>
 #include <math.h>
@@ -189,12 +190,17 @@ START_TEST(durations)
     pa_fmt_duration(1234567890, buf, sizeof buf);
     ck_assert_str_eq(buf, "1.235s");
     int64_t ns;
-    ck_assert(pa_parse_duration("10ms", &ns) == 0 && ns == 10000000);
-    ck_assert(pa_parse_duration("1.5s", &ns) == 0 && ns == 1500000000);
-    ck_assert(pa_parse_duration("250us", &ns) == 0 && ns == 250000);
-    ck_assert(pa_parse_duration("7", &ns) == 0 && ns == 7000000);
-    ck_assert(pa_parse_duration("fast", &ns) < 0);
-    ck_assert(pa_parse_duration("-1s", &ns) < 0);
+    ck_assert(peeka_duration_ns("10ms", PEEKA_BARE_MS, &ns) == 0 && ns == 10000000);
+    ck_assert(peeka_duration_ns("1.5s", PEEKA_BARE_MS, &ns) == 0 && ns == 1500000000);
+    ck_assert(peeka_duration_ns("250us", PEEKA_BARE_MS, &ns) == 0 && ns == 250000);
+    ck_assert(peeka_duration_ns("7", PEEKA_BARE_MS, &ns) == 0 && ns == 7000000);
+    ck_assert(peeka_duration_ns("fast", PEEKA_BARE_MS, &ns) < 0);
+    ck_assert(peeka_duration_ns("-1s", PEEKA_BARE_MS, &ns) < 0);
+    /* peeka-rec's -d: a bare number is seconds, and its helper agrees */
+    ck_assert(peeka_duration_ns("30", PEEKA_BARE_SECONDS, &ns) == 0 && ns == 30000000000LL);
+    ck_assert(peeka_duration_ns("5m", PEEKA_BARE_SECONDS, &ns) == 0 && ns == 300000000000LL);
+    ck_assert(peeka_parse_duration("1h") == 3600 && peeka_parse_duration("500ms") == 0.5);
+    ck_assert(peeka_parse_duration("soon") < 0 && peeka_parse_duration("") < 0);
 }
 END_TEST
 
