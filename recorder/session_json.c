@@ -52,6 +52,7 @@ static cJSON *probes_json(const rec_options *o)
         if (!strcmp(p->kind, "trace")) {
             cJSON_AddBoolToObject(opt, "skip_builtin", p->skip_builtin);
             cJSON_AddNumberToObject(opt, "min_duration_ms", p->min_duration_ms);
+            cJSON_AddNumberToObject(opt, "fold_below_ms", p->fold_below_ms);
         }
         /* monitor: -c cycles; the others: -n observations */
         cJSON_AddNumberToObject(opt, !strcmp(p->kind, "monitor") ? "cycles" : "times", (double)p->times);
