@@ -415,8 +415,30 @@ static int register_atexit(void)
     return r ? 0 : -1;
 }
 
+/* A process forked while we are attached inherits the hooks and the ring
+ * but not the agent thread: nothing would drain or ever remove them.  In
+ * the child the hooks pass calls straight through from the first moment
+ * (the .so's atfork handler cannot be unregistered; it stays harmless). */
+static void forked_child(void)
+{
+    atomic_store(&g_agent.stopping, 1);
+    g_agent.active = 0;
+    S.joinable = 0;
+    S.fd = -1;
+}
+
 static int start_thread(void)
 {
+    static int atfork_done;
+    if (!atfork_done) {
+        int e = pthread_atfork(NULL, NULL, forked_child);
+        if (e != 0) {
+            errno = e;
+            PyErr_SetFromErrno(PyExc_OSError);
+            return -1;
+        }
+        atfork_done = 1;
+    }
     sigset_t all, old;
     sigfillset(&all);
     /* Signals belong to the application's threads, not to ours. */

@@ -208,6 +208,21 @@ class Recorder(unittest.TestCase):
         self.assertEqual(info.returncode, 0)
         self.assertIn("complete   yes", info.stdout)
 
+    def test_fork_while_recording(self):
+        t = Target("wt_fork.py", "1.0")
+        self.t = t
+        t.wait_for("ready")
+        out = self.out()
+        p = subprocess.Popen([REC, "-p", str(t.pid), "-q", "-d", "2.5", "-o", out, "watch", "wt.funcs.add"],
+                             env=target_env(), stderr=subprocess.PIPE, text=True)
+        t.wait_for("parent done")
+        self.assertEqual(p.wait(20), 0, p.stderr.read())
+        self.assertIn("child active=False", t.output())
+        _, recs, summary, _ = read_archive(out)
+        # only the parent's 50 calls: the child's 20000 went nowhere
+        self.assertEqual(len(recs), 50)
+        self.assertTrue(all(r["params"][1] == 2 for r in recs))
+
     def test_nothing_left_in_runtime_dir(self):
         self.assertEqual(peeka_sockets(), [])
 
