@@ -88,6 +88,7 @@ PyObject *watch_call(hooked *h, PyObject *callable, PyObject *const *args,
 /* format.c */
 void fmt_value(jsonw *w, PyObject *v, int level, int depth);
 void fmt_exception(jsonw *w, PyObject *exc);
+void fmt_text_or_null(jsonw *w, PyObject *s);
 int  fmt_qualname(PyObject *func, char **out, size_t *outlen);
 
 /* resolve.c */

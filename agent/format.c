@@ -238,6 +238,19 @@ void fmt_value(jsonw *w, PyObject *v, int level, int depth)
     fmt_object(w, v, level, depth);
 }
 
+/* A str as a JSON string (file names, function names), or null. */
+void fmt_text_or_null(jsonw *w, PyObject *s)
+{
+    Py_ssize_t n;
+    const char *u = s && PyUnicode_Check(s) ? PyUnicode_AsUTF8AndSize(s, &n) : NULL;
+    if (u) {
+        jsonw_str(w, u, (size_t)n);
+    } else {
+        PyErr_Clear();
+        jsonw_lit(w, "null");
+    }
+}
+
 /* "Type: message", Peeka's throwExp. */
 void fmt_exception(jsonw *w, PyObject *exc)
 {

@@ -8,28 +8,17 @@
 #include <frameobject.h>
 
 
-static void write_text(jsonw *w, PyObject *s)
-{
-    Py_ssize_t n;
-    const char *u = s && PyUnicode_Check(s) ? PyUnicode_AsUTF8AndSize(s, &n) : NULL;
-    if (u) {
-        jsonw_str(w, u, (size_t)n);
-    } else {
-        PyErr_Clear();
-        jsonw_lit(w, "null");
-    }
-}
 
 static void write_frame(jsonw *w, PyCodeObject *code, int line, int first)
 {
     if (!first)
         jsonw_char(w, ',');
     jsonw_lit(w, "{\"filename\":");
-    write_text(w, code->co_filename);
+    fmt_text_or_null(w, code->co_filename);
     jsonw_lit(w, ",\"lineno\":");
     jsonw_i64(w, line);
     jsonw_lit(w, ",\"function\":");
-    write_text(w, code->co_name);
+    fmt_text_or_null(w, code->co_name);
     jsonw_lit(w, ",\"code_context\":null}");
 }
 

@@ -491,17 +491,6 @@ void trace_stop(trace_run *r, int64_t t1)
     events_off(t);
 }
 
-static void write_text(jsonw *w, PyObject *s)
-{
-    Py_ssize_t n;
-    const char *u = s && PyUnicode_Check(s) ? PyUnicode_AsUTF8AndSize(s, &n) : NULL;
-    if (u) {
-        jsonw_str(w, u, (size_t)n);
-    } else {
-        PyErr_Clear();
-        jsonw_lit(w, "null");
-    }
-}
 
 /* "module.Qualname" of a Python node (3.8-3.10 code objects know only
  * their plain name), "type.method" or "module.function" of a C one. */
@@ -593,7 +582,7 @@ static void write_node(jsonw *w, const trace_tls *t, int32_t id, const call *c)
     } else {
         PyCodeObject *code = (PyCodeObject *)n->obj;
         jsonw_lit(w, ",\"file\":");
-        write_text(w, code->co_filename);
+        fmt_text_or_null(w, code->co_filename);
         jsonw_lit(w, ",\"line\":");
         jsonw_i64(w, code->co_firstlineno);
     }
@@ -626,16 +615,7 @@ static void write_node(jsonw *w, const trace_tls *t, int32_t id, const call *c)
 static void build_record(jsonw *w, probe *p, trace_tls *t, const call *c)
 {
     int32_t kept = prepare_tree(t, p->fold_below_ns);
-    jsonw_lit(w, "{\"type\":\"observation\",\"kind\":\"trace\",\"probe_id\":");
-    jsonw_i64(w, p->id);
-    jsonw_lit(w, ",\"seq\":");
-    jsonw_i64(w, ++p->seq);
-    jsonw_lit(w, ",\"ts_ns\":");
-    jsonw_i64(w, c->wall);
-    jsonw_lit(w, ",\"timestamp\":");
-    write_seconds(w, c->wall);
-    jsonw_lit(w, ",\"func_name\":");
-    jsonw_raw(w, c->h->name_json, c->h->name_json_len);
+    write_record_head(w, "trace", p, c);
     jsonw_lit(w, ",\"total_duration_ms\":");
     write_ms(w, t->nodes[0].total_ns);
     jsonw_lit(w, ",\"node_count\":");
