@@ -78,7 +78,7 @@ def bench(tag, py):
         flood_n = 1000000
         flood, fsum, size = run_observed(py, "flood", flood_n, 1, os.path.join(tmp, "f.tar.zst"))
         paced = []
-        for rate in (100000, 200000):
+        for rate in (100000, 200000, 400000):   # where the zero-drop capacity ends
             pt, psum, psize = run_observed(py, "paced", rate, 3, os.path.join(tmp, "p.tar.zst"))
             paced.append((rate, pt["calls"] / pt["f"], psum["records"], psum["drops"], psize))
     agent_ns, wrap_ns, unobserved = cost["agent_ns"], cost["wrap_ns"], cost["unobserved"]
