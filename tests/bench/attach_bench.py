@@ -15,18 +15,11 @@ import subprocess
 import sys
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(os.path.dirname(HERE))
-BUILD = os.path.abspath(os.environ.get("BUILD", os.path.join(ROOT, "build")))
+from benchlib import BUILD, HERE, ROOT, interpreters
+
 REC = os.path.join(BUILD, "bin", "peeka-rec")
 TARGET = ("import time, bench_funcs\nprint('ready', flush=True)\n"
           "while True:\n    bench_funcs.f(1, 2)\n    time.sleep(0.001)\n")
-
-
-def interpreters():
-    out = subprocess.run(["sh", os.path.join(ROOT, "mk", "pythons.sh")], capture_output=True,
-                         text=True, check=True).stdout
-    return [line.split(" ", 1) for line in out.splitlines()]
 
 
 def start_target(py):

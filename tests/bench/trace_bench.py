@@ -10,24 +10,11 @@ against baselines measured in the same process and run:
 import json
 import os
 import subprocess
-import sys
 import tempfile
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(os.path.dirname(HERE))
-BUILD = os.path.abspath(os.environ.get("BUILD", os.path.join(ROOT, "build")))
+from benchlib import BUILD, HERE, median, per_interpreter
+
 REC = os.path.join(BUILD, "bin", "peeka-rec")
-
-
-def interpreters():
-    out = subprocess.run(["sh", os.path.join(ROOT, "mk", "pythons.sh")], capture_output=True,
-                         text=True, check=True).stdout
-    return [line.split(" ", 1) for line in out.splitlines()]
-
-
-def median(xs):
-    xs = sorted(xs)
-    return xs[len(xs) // 2]
 
 
 def bench(tag, py, n=20000, k=200000, rounds=15):
@@ -58,11 +45,7 @@ def bench(tag, py, n=20000, k=200000, rounds=15):
 
 
 def main():
-    only = sys.argv[1:]
-    for tag, py in interpreters():
-        if only and tag not in only:
-            continue
-        bench(tag, py)
+    per_interpreter(bench)
 
 
 if __name__ == "__main__":

@@ -13,21 +13,13 @@ Every figure is a ratio against a baseline measured in the same run:
 import json
 import os
 import subprocess
-import sys
 import tempfile
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(os.path.dirname(HERE))
-BUILD = os.path.abspath(os.environ.get("BUILD", os.path.join(ROOT, "build")))
+from benchlib import BUILD, HERE, median, per_interpreter
+
 REC = os.path.join(BUILD, "bin", "peeka-rec")
 WORKLOAD = os.path.join(HERE, "watch_workload.py")
-
-
-def interpreters():
-    out = subprocess.run(["sh", os.path.join(ROOT, "mk", "pythons.sh")], capture_output=True,
-                         text=True, check=True).stdout
-    return [line.split(" ", 1) for line in out.splitlines()]
 
 
 def run_observed(py, mode, n, reps, archive):
@@ -41,11 +33,6 @@ def run_observed(py, mode, n, reps, archive):
     raw = subprocess.run(["zstd", "-dcq", archive], capture_output=True, check=True).stdout
     summary = json.loads(raw[raw.rindex(b'{"end_ns"'):].split(b"\0", 1)[0])
     return timings, summary, os.path.getsize(archive)
-
-
-def median(xs):
-    xs = sorted(xs)
-    return xs[len(xs) // 2]
 
 
 def agent_thread_cpu(pid, window=1.5):
@@ -141,11 +128,7 @@ def bench(tag, py):
 
 
 def main():
-    only = sys.argv[1:]
-    for tag, py in interpreters():
-        if only and tag not in only:
-            continue
-        bench(tag, py)
+    per_interpreter(bench)
 
 
 if __name__ == "__main__":
