@@ -54,6 +54,7 @@ typedef struct hooked {
     char *name_json;            /* "module.Qualname" as a JSON string */
     size_t name_json_len;
     PyObject *replacements;     /* 3.11: list of (namespace, key, original, wrapper) */
+    int other_kinds;            /* probes that are not watch: the call goes to probe_call */
     int inflight;               /* calls inside the original right now */
     int dead;                   /* unhooked while in flight: the last one out frees */
 } hooked;
@@ -100,7 +101,6 @@ int  emit_init(void);
 void clock_sync(void);
 int64_t wall_of_mono(int64_t mono);
 void emit_thread_fields(jsonw *w);
-int64_t now_wall_ns(void);
 int64_t now_mono_ns(void);
 void emit_record(probe *p, jsonw *w);
 jsonw *thread_writer(void);

@@ -167,7 +167,7 @@ static int install(const cJSON *req, cJSON *r, char *err, size_t errlen)
         if (p->kind == PK_MONITOR)
             monitor_register_installed(p);
     }
-    if (pending_wanted() && pending_install(NULL) < 0) {
+    if (pending_wanted() && pending_install() < 0) {
         snprintf(err, errlen, "cannot install the import hook for pending probes");
         PyErr_Clear();
         goto undo;

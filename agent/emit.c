@@ -99,10 +99,6 @@ int64_t wall_of_mono(int64_t mono)
     return mono + atomic_load_explicit(&wall_offset, memory_order_relaxed);
 }
 
-int64_t now_wall_ns(void)
-{
-    return clock_ns(CLOCK_REALTIME);
-}
 
 int64_t now_mono_ns(void)
 {

@@ -85,6 +85,7 @@ int hooks_install(probe *p, PyObject *func, int has_self, PyObject *ns, PyObject
         return -1;
     }
     h->probes[h->nprobes++] = p;
+    h->other_kinds += p->kind != PK_WATCH;
     if (fresh) {
         set_vectorcall(func, hook_vectorcall);
         if (wrapper311_install(h, ns, key) < 0)
@@ -108,6 +109,7 @@ static void unhook(hooked *h)
     wrapper311_remove(h);
     hooks_table_remove(h);
     h->nprobes = 0;
+    h->other_kinds = 0;
     if (h->inflight)
         h->dead = 1;
     else
@@ -131,6 +133,7 @@ void hooks_remove_probe(probe *p)
                 continue;
             memmove(&h->probes[j], &h->probes[j + 1], sizeof(probe *) * (size_t)(h->nprobes - j - 1));
             h->nprobes--;
+            h->other_kinds -= p->kind != PK_WATCH;
             break;
         }
         if (h->nprobes == 0)

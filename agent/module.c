@@ -60,7 +60,7 @@ __attribute__((visibility("default"))) PyMODINIT_FUNC PyInit__peeka_agent(void)
     PyObject *m = PyModule_Create(&moddef);
     if (!m)
         return NULL;
-    if (wrapper311_ready(m) < 0 || PyModule_AddStringConstant(m, "__version__", PEEKA_VERSION) < 0) {
+    if (wrapper311_ready() < 0 || PyModule_AddStringConstant(m, "__version__", PEEKA_VERSION) < 0) {
         Py_DECREF(m);
         return NULL;
     }

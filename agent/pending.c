@@ -71,9 +71,8 @@ int pending_wanted(void)
     return 0;
 }
 
-int pending_install(PyObject *agent_module)
+int pending_install(void)
 {
-    (void)agent_module;
     if (finder)
         return 0;
     PyObject *meta_path = PySys_GetObject("meta_path");   /* borrowed */

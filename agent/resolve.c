@@ -212,7 +212,7 @@ static int resolve_in(ctx *c, PyObject *container, PyObject *modname, char *cons
             rc = -1;
         }
     } else {
-        rc = hook_value(c, v, PyType_Check(container), PyType_Check(container) ? owner : owner, key, label);
+        rc = hook_value(c, v, PyType_Check(container), owner, key, label);
     }
     Py_DECREF(key);
     return rc;

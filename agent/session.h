@@ -26,7 +26,7 @@ char *commands_stats_json(const char *extra_key, const char *extra_val);
 void  commands_free_probes(void);
 
 /* pending.c: the import hook that installs probes on modules imported later. */
-int  pending_install(PyObject *agent_module);
+int  pending_install(void);
 void pending_remove(void);
 int  pending_wanted(void);
 

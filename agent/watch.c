@@ -157,36 +157,36 @@ void watch_observe(const call *c, enum where at)
     g_agent.observing--;
 }
 
-static int any_probe_wants(const hooked *h, enum where at)
+/* Which events any probe on h still wants, as a bit per `enum where`:
+ * computed once per call (watch_observe checks each probe again). */
+static unsigned wanted(const hooked *h)
 {
+    unsigned m = 0;
     for (int i = 0; i < h->nprobes; i++)
-        if (wants(h->probes[i], at))
-            return 1;
-    return 0;
+        for (enum where at = AT_ENTER; at <= AT_EXCEPTION; at++)
+            if (wants(h->probes[i], at))
+                m |= 1u << at;
+    return m;
 }
 
 PyObject *watch_call(hooked *h, PyObject *callable, PyObject *const *args,
                      size_t nargsf, PyObject *kwnames)
 {
-    for (int i = 0; i < h->nprobes; i++)
-        if (h->probes[i]->kind != PK_WATCH)
-            return probe_call(h, callable, args, nargsf, kwnames);
-    if (atomic_load_explicit(&g_agent.stopping, memory_order_relaxed) ||
-        (!any_probe_wants(h, AT_ENTER) && !any_probe_wants(h, AT_EXIT) &&
-         !any_probe_wants(h, AT_EXCEPTION)) ||
-        thread_reentered())
+    if (h->other_kinds)
+        return probe_call(h, callable, args, nargsf, kwnames);
+    unsigned want = wanted(h);
+    if (!want || atomic_load_explicit(&g_agent.stopping, memory_order_relaxed) || thread_reentered())
         return h->orig(callable, args, nargsf, kwnames);
 
     int64_t t0 = now_mono_ns();
     call c = {h, args, PyVectorcall_NARGS(nargsf), kwnames, wall_of_mono(t0), -1, NULL, NULL};
-    if (any_probe_wants(h, AT_ENTER)) {
+    if (want & (1u << AT_ENTER)) {
         thread_set_reentered(1);
         watch_observe(&c, AT_ENTER);
         PyErr_Clear();
         thread_set_reentered(0);
-    }
-    if (any_probe_wants(h, AT_ENTER))
         t0 = now_mono_ns();   /* formatting the entry record is not the call's time */
+    }
     h->inflight++;
     PyObject *res = h->orig(callable, args, nargsf, kwnames);
     h->inflight--;
@@ -196,7 +196,7 @@ PyObject *watch_call(hooked *h, PyObject *callable, PyObject *const *args,
         return res;
     }
     enum where at = res ? AT_EXIT : AT_EXCEPTION;
-    if (!any_probe_wants(h, at) || atomic_load_explicit(&g_agent.stopping, memory_order_relaxed))
+    if (!(want & (1u << at)) || atomic_load_explicit(&g_agent.stopping, memory_order_relaxed))
         return res;
     if (res && h->is_coro && PyCoro_CheckExact(res)) {
         PyObject *wrapped = watch_async_wrap(&c, t0, res);

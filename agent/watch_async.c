@@ -75,7 +75,7 @@ static PyTypeObject pending_call_type = {
 
 static int ready(void)
 {
-    if (!pending_call_type.tp_flags || !(pending_call_type.tp_flags & Py_TPFLAGS_READY))
+    if (!(pending_call_type.tp_flags & Py_TPFLAGS_READY))
         if (PyType_Ready(&pending_call_type) < 0)
             return -1;
     if (!awaiter && !(awaiter = agent_pyhelper(awaiter_src, "_peeka_awaited")))

@@ -68,9 +68,8 @@ static PyTypeObject pwrap_type = {
     .tp_descr_get = pwrap_get,
 };
 
-int wrapper311_ready(PyObject *module)
+int wrapper311_ready(void)
 {
-    (void)module;
     return PyType_Ready(&pwrap_type);
 }
 
@@ -219,9 +218,8 @@ void wrapper311_remove(hooked *h)
     (void)h;
 }
 
-int wrapper311_ready(PyObject *module)
+int wrapper311_ready(void)
 {
-    (void)module;
     return 0;
 }
 

@@ -7,7 +7,7 @@
 
 int  wrapper311_install(hooked *h, PyObject *ns, PyObject *key);
 void wrapper311_remove(hooked *h);
-int  wrapper311_ready(PyObject *module);
+int  wrapper311_ready(void);
 /* The function behind one of our wrappers (borrowed), or NULL. */
 PyObject *wrapper311_unwrap(PyObject *obj);
 
