@@ -2,7 +2,14 @@
  * a finder placed first on sys.meta_path lets the real finders find the
  * module and wraps its loader for exactly one exec_module call, after which
  * the module's own __spec__.loader and __loader__ are put back.  The finder
- * leaves sys.meta_path when the session ends. */
+ * leaves sys.meta_path when the session ends.
+ *
+ * A module that was already being imported when we arrived did not come
+ * through our finder.  importlib sets its spec's `_initializing` to False the
+ * moment its import is done, in the importing thread, before the importer
+ * sees the module: for the length of that import the spec's class is a
+ * subclass of its own whose __setattr__ notices that assignment and puts the
+ * original class back at once (and at the end of the session, whatever). */
 #include "session.h"
 #include "watch.h"
 
@@ -33,6 +40,36 @@ static const char finder_src[] =
 "class PeekaPendingFinder:\n"
 "    def __init__(self, notify):\n"
 "        self._notify = notify\n"
+"        self._awaited = []\n"
+"    def await_import(self, spec):\n"
+"        if any(s is spec for s, _ in self._awaited):\n"
+"            return\n"
+"        orig = type(spec)\n"
+"        finder = self\n"
+"        class Awaited(orig):\n"
+"            __slots__ = ()\n"
+"            def __setattr__(self, name, value):\n"
+"                orig.__setattr__(self, name, value)\n"
+"                if name == '_initializing' and not value:\n"
+"                    finder._put_back(self)\n"
+"                    try:\n"
+"                        finder._notify(self.name)\n"
+"                    except BaseException:\n"
+"                        pass\n"
+"        Awaited.__name__, Awaited.__qualname__ = orig.__name__, orig.__qualname__\n"
+"        Awaited.__module__ = orig.__module__\n"
+"        spec.__class__ = Awaited\n"
+"        self._awaited.append((spec, orig))\n"
+"    def _put_back(self, spec):\n"
+"        for i, (s, orig) in enumerate(self._awaited):\n"
+"            if s is spec:\n"
+"                if type(s).__bases__ == (orig,):\n"
+"                    s.__class__ = orig\n"
+"                del self._awaited[i]\n"
+"                return\n"
+"    def put_back_all(self):\n"
+"        while self._awaited:\n"
+"            self._put_back(self._awaited[-1][0])\n"
 "    def find_spec(self, name, path=None, target=None):\n"
 "        for finder in sys.meta_path:\n"
 "            if finder is self:\n"
@@ -90,10 +127,25 @@ int pending_install(void)
     return 0;
 }
 
+void pending_await_import(PyObject *module)
+{
+    PyObject *spec = PyDict_GetItemString(PyModule_GetDict(module), "__spec__");   /* borrowed */
+    if (!spec || pending_install() < 0) {
+        PyErr_Clear();
+        return;
+    }
+    PyObject *r = PyObject_CallMethod(finder, "await_import", "O", spec);
+    Py_XDECREF(r);
+    PyErr_Clear();   /* a spec whose class cannot change: the probe stays pending */
+}
+
 void pending_remove(void)
 {
     if (!finder)
         return;
+    PyObject *r = PyObject_CallMethod(finder, "put_back_all", NULL);
+    Py_XDECREF(r);
+    PyErr_Clear();
     PyObject *meta_path = PySys_GetObject("meta_path");
     for (Py_ssize_t i = 0; meta_path && PyList_Check(meta_path) && i < PyList_GET_SIZE(meta_path); i++) {
         if (PyList_GET_ITEM(meta_path, i) == finder) {

@@ -8,17 +8,17 @@
  * installed. */
 #include "agent.h"
 #include "wrapper311.h"
+#include "pattern.h"
+#include "session.h"
 
 #include <fnmatch.h>
 #include <stdio.h>
 #include <string.h>
 
-#define MAX_SEGS 32
-
 typedef struct {
-    char *segs[MAX_SEGS];
+    char *segs[PEEKA_PATTERN_PARTS];
     int n;
-    char buf[1024];
+    char buf[PEEKA_PATTERN_MAX];
 } pattern;
 
 static int has_glob(const char *s)
@@ -28,24 +28,8 @@ static int has_glob(const char *s)
 
 static int split(pattern *pt, const char *src, char *err, size_t errlen)
 {
-    if (strlen(src) >= sizeof pt->buf) {
-        snprintf(err, errlen, "pattern too long: %.60s...", src);
-        return -1;
-    }
-    strcpy(pt->buf, src);
-    pt->n = 0;
-    for (char *s = pt->buf, *save = NULL, *tok; (tok = strtok_r(s, ".", &save)); s = NULL) {
-        if (pt->n == MAX_SEGS) {
-            snprintf(err, errlen, "pattern has too many parts: %s", src);
-            return -1;
-        }
-        pt->segs[pt->n++] = tok;
-    }
-    if (pt->n < 2) {
-        snprintf(err, errlen, "pattern '%s' must be module.function or module.Class.method", src);
-        return -1;
-    }
-    return 0;
+    pt->n = peeka_pattern_split(src, pt->buf, pt->segs, err, errlen);
+    return pt->n < 0 ? -1 : 0;
 }
 
 static void join(char *out, size_t outlen, char *const *segs, int n)
@@ -263,6 +247,30 @@ static PyObject *matching_modules(char *const *segs, int k)
     return out;
 }
 
+/* A module found in sys.modules while it is still being imported is
+ * half-built: the names defined below the import that is running are missing.
+ * Its probe waits like any pending one, and pending.c tells us the moment the
+ * import is done (resolve_module_loaded, which names the module it reports so
+ * that it counts as imported while importlib is still finishing it). */
+static PyObject *just_loaded;   /* borrowed */
+
+static int initializing(PyObject *m)
+{
+    PyObject *name = PyModule_GetNameObject(m);
+    int done = name && just_loaded && PyUnicode_Compare(name, just_loaded) == 0;
+    Py_XDECREF(name);
+    PyErr_Clear();
+    if (done)
+        return 0;
+    /* The module's dict, not getattr: a module __getattr__ is application code. */
+    PyObject *spec = PyDict_GetItemString(PyModule_GetDict(m), "__spec__");
+    PyObject *flag = spec && spec != Py_None ? PyObject_GetAttrString(spec, "_initializing") : NULL;
+    int r = flag && PyObject_IsTrue(flag) == 1;
+    Py_XDECREF(flag);
+    PyErr_Clear();
+    return r;
+}
+
 int resolve_probe(probe *p, char *err, size_t errlen)
 {
     pattern pt;
@@ -276,6 +284,14 @@ int resolve_probe(probe *p, char *err, size_t errlen)
         if (!mods) { PyErr_Clear(); return -1; }
         for (Py_ssize_t i = 0; i < PyList_GET_SIZE(mods); i++) {
             PyObject *m = PyList_GET_ITEM(mods, i);
+            if (initializing(m)) {
+                pending_await_import(m);
+                if (c.glob)
+                    continue;
+                Py_DECREF(mods);
+                p->pending = 1;
+                return 0;
+            }
             PyObject *modname = PyModule_GetNameObject(m);
             if (!modname) { PyErr_Clear(); continue; }
             char prefix[512];
@@ -328,7 +344,9 @@ void resolve_module_loaded(PyObject *modname)
         if (!p->glob && (strncmp(p->pattern, name, len) != 0 || p->pattern[len] != '.'))
             continue;
         char err[256] = "";
+        just_loaded = modname;
         int n = resolve_probe(p, err, sizeof err);
+        just_loaded = NULL;
         if (n < 0)
             PyErr_Clear();
     }

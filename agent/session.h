@@ -29,5 +29,7 @@ void  commands_free_probes(void);
 int  pending_install(void);
 void pending_remove(void);
 int  pending_wanted(void);
+/* `module` (in sys.modules) is still being imported: notify when it is done. */
+void pending_await_import(PyObject *module);
 
 #endif

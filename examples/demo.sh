@@ -17,10 +17,22 @@ set -- --probe 'watch shop.worker.checkout' --probe 'watch shop.cart.Cart.*' \
        --probe 'watch shop.catalog.Catalog.tax_rate'
 
 echo "== starting the example service: $py examples/shop/app.py"
-"$py" "$root/examples/shop/app.py" > "$out/service.log" 2>&1 &
+"$py" "$root/examples/shop/app.py" --ready > "$out/service.log" 2>&1 &
 svc=$!
 trap 'kill $svc 2>/dev/null || true' EXIT INT TERM
-sleep 1
+# Attach once the service says it is in its steady state, not after a guess:
+# on a fresh clone it may still be compiling its modules for a while.
+waited=0
+until grep -qx ready "$out/service.log" 2>/dev/null; do
+    if ! kill -0 $svc 2>/dev/null; then
+        echo "the example service exited before it was ready:" >&2
+        cat "$out/service.log" >&2
+        exit 1
+    fi
+    [ $waited -lt 300 ] || { echo "the example service was not ready after 30 s" >&2; exit 1; }
+    sleep 0.1
+    waited=$((waited + 1))
+done
 
 echo "== peeka-rec -p $svc -d 5s -o $archive (5 probes)"
 rc=0

@@ -2,7 +2,7 @@
 # Checks (and, as root with --install, installs) the Debian packages peeka
 # needs.  Without root it prints the exact apt-get command to run.
 set -u
-PKGS="build-essential pkg-config libarchive-dev libzstd-dev libcjson-dev liblua5.4-dev check python3-dev zstd jq"
+PKGS="build-essential pkg-config libarchive-dev libzstd-dev libcjson-dev liblua5.4-dev lua5.4 check python3-dev zstd jq"
 
 missing=""
 for p in $PKGS; do

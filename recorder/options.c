@@ -4,6 +4,7 @@
  * given inline, with --probe 'SPEC', or one per line in --probe-file. */
 #include "options.h"
 #include "duration.h"
+#include "pattern.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -236,6 +237,9 @@ static int parse_probe(char **w, int n, rec_options *o, char *err, size_t errlen
     p->at_enter = b;
     p->at_success = s || f;
     p->at_exception = e || f;
+    char buf[PEEKA_PATTERN_MAX], *parts[PEEKA_PATTERN_PARTS];
+    if (peeka_pattern_split(w[1], buf, parts, err, errlen) < 0)
+        return -1;
     p->pattern = strdup(w[1]);
     p->spec = join_words(w, n);
     if (!p->pattern || !p->spec) { snprintf(err, errlen, "out of memory"); return -1; }

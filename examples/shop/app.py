@@ -39,11 +39,20 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--duration", type=float, default=0, help="seconds to run (0: forever)")
     ap.add_argument("--serve", type=int, metavar="PORT", help="serve HTTP on 127.0.0.1:PORT")
+    ap.add_argument("--ready", action="store_true",
+                    help="print 'ready' on stdout once the service is in its steady state")
     args = ap.parse_args()
+
+    def ready():
+        if args.ready:
+            print("ready", flush=True)
+
     if args.serve is not None:
-        ThreadingHTTPServer(("127.0.0.1", args.serve), Handler).serve_forever()
+        server = ThreadingHTTPServer(("127.0.0.1", args.serve), Handler)
+        ready()
+        server.serve_forever()
         return
-    stats = worker.run(args.duration if args.duration > 0 else float("inf"))
+    stats = worker.run(args.duration if args.duration > 0 else float("inf"), on_ready=ready)
     print("processed: %s" % json.dumps(stats, sort_keys=True))
 
 

@@ -200,6 +200,61 @@ class AttachErrors(unittest.TestCase):
         self.assertEqual(h.returncode, 0)
         self.assertIn("Exit codes", h.stdout)
 
+    def test_empty_pattern_part(self):
+        """`evil..take` used to be accepted (and matched evil.take)."""
+        for pattern, part in (("evil..take", 2), (".evil.take", 1), ("evil.take.", 3), ("a.b..", 3)):
+            p = rec("-p", "1", "-d", "1", "watch", pattern)
+            self.assertEqual(p.returncode, 2, p.stderr)
+            self.assertIn("pattern '%s': part %d is empty" % (pattern, part), p.stderr)
+        p = rec("-p", "1", "-d", "1", "--probe", "trace a..b")
+        self.assertEqual(p.returncode, 2, p.stderr)
+
+
+class AttachDuringImport(unittest.TestCase):
+    """peeka arrives while the probe's module is still being imported: the
+    probe waits for the import to finish (it used to say the function did not
+    exist), then sees every call; the module's spec is left as it was."""
+
+    def start(self):
+        self.tmp = tempfile.TemporaryDirectory()
+        self.go = os.path.join(self.tmp.name, "go")
+        self.t = Target("slow_import.py", "40", env={"PEEKA_TEST_GO": self.go})
+        self.addCleanup(self.tmp.cleanup)
+        self.addCleanup(self.t.stop)
+        self.t.wait_for("importing")
+        return os.path.join(self.tmp.name, "i.tar.zst")
+
+    def release_when_attached(self, r):
+        end = time.monotonic() + 20
+        while not agent_threads(self.t.pid) and r.poll() is None and time.monotonic() < end:
+            time.sleep(0.02)
+        time.sleep(0.2)   # the install request is answered after the agent thread starts
+        open(self.go, "w").close()
+
+    def test_waits_for_the_import(self):
+        out = self.start()
+        r = subprocess.Popen([REC, "-p", str(self.t.pid), "-d", "20", "-o", out, "watch", "si_slow.f", "-n", "40"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=target_env())
+        self.release_when_attached(r)
+        _, err = r.communicate(timeout=30)
+        self.assertEqual(r.returncode, 0, err)
+        self.t.wait_for("calls 40")
+        session, recs, summary, _ = read_archive(out)
+        self.assertEqual(summary["reason"], "count")
+        self.assertEqual(len(recs), 40)
+        self.assertEqual(sorted(r["params"][0] for r in recs), sorted(list(range(20)) * 2))
+        self.assertIn("calls 40 spec OK", self.t.output())
+
+    def test_recording_ends_mid_import(self):
+        out = self.start()
+        p = rec("-p", self.t.pid, "-d", "1", "-q", "-o", out, "watch", "si_slow.f")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        open(self.go, "w").close()
+        self.t.wait_for("calls 40")
+        self.assertIn("calls 40 spec OK", self.t.output())
+        summary = read_archive(out)[2]
+        self.assertEqual(summary["records"], 0)
+
 
 if __name__ == "__main__":
     unittest.main()

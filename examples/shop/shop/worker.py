@@ -33,8 +33,10 @@ def work(n, seed, stats, lock):
         time.sleep(rng.uniform(0.001, 0.004))
 
 
-def run(duration, threads=2):
-    """Processes orders on worker threads until `duration` seconds passed."""
+def run(duration, threads=2, on_ready=None):
+    """Processes orders on worker threads until `duration` seconds passed.
+    on_ready() is called once, when the first round's threads are running:
+    every module is imported and the service is in its steady state."""
     stats, lock = {}, threading.Lock()
     end = time.monotonic() + duration
     round_no = 0
@@ -43,6 +45,9 @@ def run(duration, threads=2):
                                name="worker-%d" % t) for t in range(threads)]
         for t in ts:
             t.start()
+        if on_ready:
+            on_ready()
+            on_ready = None
         for t in ts:
             t.join()
         round_no += 1
