@@ -1,4 +1,8 @@
-"""Every thread asleep.  MODE: sleep, join, select, event, asyncio, http."""
+"""Every thread asleep.  MODE: sleep, join, select, event, asyncio, http.
+
+Each mode says it is ready only once everything it opens is open (sockets,
+the selector, the event loop, the timer thread): the tests take their fd and
+thread baselines then, and anything new after that is peeka's."""
 import threading
 import time
 from attach_common import args, ready, finish, check_slept
@@ -7,6 +11,7 @@ path, seconds, mode = args()
 
 
 def idle_sleep():
+    ready(path)
     time.sleep(seconds)
 
 
@@ -23,6 +28,7 @@ def idle_select():
     a, b = socket.socketpair()
     sel = selectors.DefaultSelector()
     sel.register(a, selectors.EVENT_READ)
+    ready(path)
     if sel.select(seconds):
         finish(False, "select reported an event")
     sel.close()
@@ -31,7 +37,9 @@ def idle_select():
 
 
 def idle_event():
-    if threading.Event().wait(seconds):
+    ev = threading.Event()
+    ready(path)
+    if ev.wait(seconds):
         finish(False, "Event.wait returned True")
 
 
@@ -39,6 +47,7 @@ def idle_asyncio():
     import asyncio
 
     async def main():
+        ready(path)   # the loop's selector and self-pipe exist by now
         await asyncio.sleep(seconds)
     asyncio.run(main())
 
@@ -47,6 +56,7 @@ def idle_http():
     import http.server
     srv = http.server.HTTPServer(("127.0.0.1", 0), http.server.BaseHTTPRequestHandler)
     threading.Timer(seconds, srv.shutdown).start()
+    ready(path)
     srv.serve_forever(poll_interval=seconds)
     srv.server_close()
 
@@ -54,8 +64,6 @@ def idle_http():
 modes = {"sleep": idle_sleep, "join": idle_join, "select": idle_select,
          "event": idle_event, "asyncio": idle_asyncio, "http": idle_http}
 t0 = time.monotonic()
-if mode != "join":
-    ready(path)
 modes[mode]()
 check_slept(t0, seconds, mode)
 finish(True)
