@@ -352,7 +352,10 @@ static cJSON *probe_summaries(const recording *r, long long *drops)
             cJSON_AddItemToObject(o, copy[k], v ? cJSON_Duplicate(v, 1) : cJSON_CreateNull());
         }
         const cJSON *d = ap ? cJSON_GetObjectItemCaseSensitive(ap, "drops") : NULL;
-        if (cJSON_IsNumber(d)) *drops += (long long)d->valuedouble;
+        if (cJSON_IsNumber(d) && *drops >= 0)
+            *drops += (long long)d->valuedouble;
+        else
+            *drops = -1;   /* the agent's counts never arrived: unknown, not 0 */
         cJSON_AddItemToArray(arr, o);
     }
     cJSON_Delete(agent);
@@ -376,7 +379,10 @@ static char *summary_json(recording *r)
     cJSON_AddNumberToObject(s, "bytes_jsonl", (double)peeka_aw_bytes_in(r->aw));
     long long drops;
     cJSON *probes = probe_summaries(r, &drops);
-    cJSON_AddNumberToObject(s, "drops", (double)drops);
+    if (drops >= 0)
+        cJSON_AddNumberToObject(s, "drops", (double)drops);
+    else
+        cJSON_AddNullToObject(s, "drops");
     cJSON_AddItemToObject(s, "probes", probes);
     if (r->child > 0 && r->child_done)
         cJSON_AddNumberToObject(s, "target_exit", WIFEXITED(r->child_status) ? WEXITSTATUS(r->child_status)

@@ -11,6 +11,11 @@ local function iso(ns)
   return os.date("!%Y-%m-%dT%H:%M:%S", s) .. string.format(".%03dZ", (ns % 1000000000) // 1000000)
 end
 
+-- session.json and summary.json may hold null (docs/format.md says where):
+-- inside those tables a null is peeka.json.null, which is true in Lua.
+local null = peeka.json.null
+local function v(x) if x == null then return nil end return x end
+
 local out = {}
 local kinds, funcs, first_ts, last_ts
 
@@ -30,29 +35,31 @@ end
 
 function on_archive_end(info)
   local s, sum = info.session or {}, info.summary
-  local t = s.target or {}
-  local start_ns = s.start_ns
-  local end_ns = sum and sum.end_ns or last_ts
+  local t = v(s.target) or {}
+  local start_ns = v(s.start_ns)
+  local end_ns = sum and v(sum.end_ns) or last_ts
   local probes = {}
-  for _, p in ipairs(s.probes or {}) do
-    probes[#probes + 1] = {id = p.id, kind = p.kind, pattern = p.pattern, spec = p.spec,
+  for _, p in ipairs(v(s.probes) or {}) do
+    probes[#probes + 1] = {id = v(p.id), kind = v(p.kind), pattern = v(p.pattern), spec = v(p.spec),
                            observations = nil}
   end
-  if sum and sum.probes then
+  if sum and v(sum.probes) then
     for _, sp in ipairs(sum.probes) do
       for _, p in ipairs(probes) do
-        if p.id == sp.id then p.observations = sp.observations; p.drops = sp.drops end
+        if p.id == v(sp.id) then p.observations = v(sp.observations); p.drops = v(sp.drops) end
       end
     end
   end
+  local argv = {}
+  for _, a in ipairs(v(t.argv) or {}) do argv[#argv + 1] = tostring(v(a)) end
   out[#out + 1] = {
-    path = info.path, tool = s.tool, tool_version = s.tool_version, mode = s.mode,
-    pid = t.pid, python = t.python, exe = t.exe, argv = t.argv, host = s.host,
-    start = s.start or iso(start_ns), start_ns = start_ns,
-    ["end"] = sum and sum["end"] or iso(end_ns), end_ns = end_ns,
+    path = info.path, tool = v(s.tool), tool_version = v(s.tool_version), mode = v(s.mode),
+    pid = v(t.pid), python = v(t.python), exe = v(t.exe), argv = argv, host = v(s.host),
+    start = v(s.start) or iso(start_ns), start_ns = start_ns,
+    ["end"] = sum and v(sum["end"]) or iso(end_ns), end_ns = end_ns,
     duration_ns = (start_ns and end_ns) and (end_ns - start_ns) or nil,
     records = info.records, kinds = kinds:table(), functions = #funcs:keys(),
-    chunks = sum and sum.chunks, drops = sum and sum.drops, reason = sum and sum.reason,
+    chunks = sum and v(sum.chunks), drops = sum and v(sum.drops), reason = sum and v(sum.reason),
     complete = info.complete, incomplete = info.incomplete, probes = probes,
     first_record = iso(first_ts), last_record = iso(last_ts),
   }
@@ -82,10 +89,11 @@ function on_end()
     line("records", string.format("%d%s, %d functions%s", a.records or 0,
          #ks > 0 and (" (" .. table.concat(ks, ", ") .. ")") or "", a.functions,
          a.chunks and string.format(", %d chunks", a.chunks) or ""))
-    line("drops", a.drops and tostring(a.drops) or "unknown (no summary)")
+    line("drops", a.drops and tostring(a.drops) or (a.reason and "unknown (the agent's last counts never arrived)" or "unknown (no summary)"))
     for _, p in ipairs(a.probes) do
       line("probe " .. tostring(p.id), string.format("%s%s", p.spec or ((p.kind or "?") .. " " .. (p.pattern or "?")),
-           p.observations and string.format(": %d observations, %d dropped", p.observations, p.drops or 0) or ""))
+           p.observations and string.format(": %d observations, %s dropped", p.observations,
+                                            p.drops and tostring(p.drops) or "unknown") or ""))
     end
     line("complete", a.complete and ("yes (ended by " .. tostring(a.reason) .. ")") or ("NO: " .. tostring(a.incomplete)))
   end

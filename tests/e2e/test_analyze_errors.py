@@ -213,5 +213,61 @@ class BadScripts(unittest.TestCase):
         self.assertIn("p95 over budget", p.stderr)
 
 
+class NullFields(unittest.TestCase):
+    """Every field docs/format.md allows to be null is null somewhere in one
+    archive, and every built-in script reads it in every output format
+    (info used to crash on a killed program's summary)."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="peeka-null-test-")
+        session = af.session_doc(limits={"duration_s": None, "max_records": None})
+        session["probes"][0]["options"]["condition"] = None
+        recs = []
+        for i in range(30):
+            r = af.watch_record("app.f", 1000 + i, seq=i + 1, params=[None, {"k": None}],
+                                target=None, ret=None, thread_name=None)
+            recs.append(r)
+        recs.append(af.watch_record("app.f", 5000, seq=31, throw="ValueError: bad 7", thread_name=None))
+        tree = af.node("app.root", 9000, [af.node("builtins.len", 100, builtin=True, file=None, line=None)])
+        recs.append(af.trace_record(tree, seq=1, thread_name=None))
+        stack = dict(af.watch_record("app.f", 0, seq=32, thread_name=None), kind="stack",
+                     location="AtEnter", cost=None, cost_ns=None, returnObj=None,
+                     stack=[{"filename": None, "lineno": None, "function": None, "code_context": None}])
+        recs.append(stack)
+        cls.path = os.path.join(cls.tmp, "nulls.tar.zst")
+        af.write_archive(cls.path, recs, session=session, drops=None, target_exit=None,
+                         probes=[{"id": 1, "pattern": "app.*", "observations": 33, "drops": None,
+                                  "condition_errors": None, "installed": None, "pending": None},
+                                 {"id": 2, "pattern": "app.root", "observations": 1, "drops": None,
+                                  "condition_errors": None, "installed": None, "pending": None}])
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    def test_every_script_every_format(self):
+        listing = run("-l").stdout.split("\n")
+        scripts = [line.split()[0] for line in listing if line.strip()]
+        self.assertIn("info", scripts)
+        for name in scripts:
+            for fmt in ("text", "json", "markdown"):
+                args = [self.path]
+                if name == "compare":
+                    args.append(self.path)
+                args += [name, "--format", fmt]
+                if name == "slice":
+                    args += ["--arg", "out=" + os.path.join(self.tmp, "s-%s.tar.zst" % fmt)]
+                p = run(*args)
+                self.assertEqual(p.returncode, 0, "%s --format %s: %s" % (name, fmt, p.stderr))
+                self.assertNotIn("error", p.stderr, "%s --format %s" % (name, fmt))
+
+    def test_info_says_unknown(self):
+        p = run(self.path, "info")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertRegex(p.stdout, r"drops\s+unknown")
+        self.assertIn("unknown dropped", p.stdout)
+
+
 if __name__ == "__main__":
     unittest.main()
