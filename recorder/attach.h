@@ -26,6 +26,7 @@ enum peeka_attach_status {
 typedef struct peeka_target {
     pid_t pid;
     int major, minor, micro; /* micro is -1 when it cannot be known (< 3.11) */
+    int free_threaded;       /* a Py_GIL_DISABLED build (3.13t, 3.14t): refused */
     char exe[PEEKA_PATH_MAX];
     char python_image[PEEKA_PATH_MAX]; /* file holding the symbols, as the target maps it */
     int image_is_exe;                  /* 1: symbols in the executable (static build) */

@@ -121,17 +121,26 @@ static int attach_target(const rec_options *o, rundir *rd, char *err, size_t err
     return st == PA_OK ? EX_OK_REC : attach_status_to_exit(st);
 }
 
-static void boot_error(rundir *rd, char *err, size_t errlen)
+/* Launch mode: why the bootstrap could not start the agent, if it said.
+ * An interpreter peeka does not support (free-threaded) is exit 11, as in
+ * attach mode; the bootstrap has stopped the program before its first line. */
+static int boot_error(rundir *rd, int rc, char *err, size_t errlen)
 {
+    static const char unsupported[] = "unsupported: ";
     char path[400], msg[600];
     snprintf(path, sizeof path, "%s/boot-error", rd->dir);
     FILE *f = fopen(path, "r");
     if (!f)
-        return;
+        return rc;
     size_t n = fread(msg, 1, sizeof msg - 1, f);
     msg[n] = 0;
     fclose(f);
+    if (!strncmp(msg, unsupported, sizeof unsupported - 1)) {
+        snprintf(err, errlen, "%s", msg + sizeof unsupported - 1);
+        return EX_NOTPYTHON;
+    }
     snprintf(err, errlen, "the agent could not start in the program: %s", msg);
+    return rc;
 }
 
 static int finish_child(pid_t child, recording *r, int rc)
@@ -192,7 +201,7 @@ int main(int argc, char **argv)
         rec.child = child;
         rc = conn_accept(&conn, &rd, target, child, (int)(o.attach_timeout_s * 1000), 5000, err, sizeof err);
         if (rc != EX_OK_REC && child)
-            boot_error(&rd, err, sizeof err);
+            rc = boot_error(&rd, rc, err, sizeof err);
         else if (child)
             launch_cleanup(&rd);   /* imported already; leaves only the socket */
     }

@@ -32,7 +32,9 @@ int pk_image_open(pid_t pid, const pk_map *m, pk_elf *e, char *err, size_t errle
     return pk_elf_open(fn, e, err, errlen);
 }
 
-int pk_version_from_name(const char *path, int *major, int *minor)
+/* "python3.13" or "libpython3.13t.so.1.0": the version, and whether the
+ * name carries the free-threaded ABI tag `t` right after it. */
+static int version_from_name(const char *path, int *major, int *minor, int *ft)
 {
     const char *b = base_name(path);
     const char *p = strstr(b, "python");
@@ -49,7 +51,14 @@ int pk_version_from_name(const char *path, int *major, int *minor)
         return -1;
     *major = (int)ma;
     *minor = (int)mi;
+    if (ft)
+        *ft = *end == 't';
     return 0;
+}
+
+int pk_version_from_name(const char *path, int *major, int *minor)
+{
+    return version_from_name(path, major, minor, NULL);
 }
 
 static int is_libpython(const char *path)
@@ -72,16 +81,23 @@ static void set_hexversion(peeka_target *t, uint64_t hex)
     t->micro = (int)((hex >> 8) & 0xff);
 }
 
-/* 3.13+: _PyRuntime starts with _Py_DebugOffsets {"xdebugpy", version};
- * 3.11+: const unsigned long Py_Version; else the file name. */
+/* 3.13+: _PyRuntime starts with _Py_DebugOffsets {"xdebugpy", version,
+ * free_threaded}; 3.11+: const unsigned long Py_Version; else the file name.
+ * The name's `t` tag says free-threaded too, where there are no offsets. */
 static int detect_version(peeka_target *t, const pk_elf *e, const char *exe)
 {
+    int ma, mi, ft = 0;
+    if (version_from_name(t->python_image, &ma, &mi, &ft) == 0 ||
+        version_from_name(exe, &ma, &mi, &ft) == 0)
+        t->free_threaded = ft;
     uint64_t rt = pk_elf_symbol(e, "_PyRuntime", NULL);
-    uint8_t dbg[16];
+    uint8_t dbg[24];
     if (rt && pk_elf_read(e, rt, dbg, sizeof dbg) == 0 && memcmp(dbg, "xdebugpy", 8) == 0) {
-        uint64_t hex;
+        uint64_t hex, free_threaded;
         memcpy(&hex, dbg + 8, sizeof hex);
+        memcpy(&free_threaded, dbg + 16, sizeof free_threaded);
         set_hexversion(t, hex);
+        t->free_threaded |= free_threaded != 0;
         return 0;
     }
     uint64_t pv = pk_elf_symbol(e, "Py_Version", NULL);
@@ -91,9 +107,9 @@ static int detect_version(peeka_target *t, const pk_elf *e, const char *exe)
         return 0;
     }
     t->micro = -1;
-    if (pk_version_from_name(t->python_image, &t->major, &t->minor) == 0)
+    if (version_from_name(t->python_image, &t->major, &t->minor, NULL) == 0)
         return 0;
-    return pk_version_from_name(exe, &t->major, &t->minor);
+    return version_from_name(exe, &t->major, &t->minor, NULL);
 }
 
 struct want {
@@ -262,6 +278,13 @@ static int read_exe(peeka_target *t, char *err, size_t errlen)
 
 static int check_version(const peeka_target *t, char *err, size_t errlen)
 {
+    if (t->free_threaded) {
+        snprintf(err, errlen, "pid %d runs a free-threaded CPython %d.%d (%s): peeka's agent relies "
+                 "on the GIL and does not support free-threaded (Py_GIL_DISABLED) builds; "
+                 "record a default build of the program instead", (int)t->pid, t->major, t->minor,
+                 t->python_image);
+        return PA_UNSUPPORTED;
+    }
     if (t->major == 3 && t->minor >= 8 && t->minor <= 14)
         return PA_OK;
     snprintf(err, errlen, "pid %d runs Python %d.%d (%s); peeka supports CPython 3.8 to 3.14",
