@@ -86,7 +86,10 @@ def unittest_counts(out, returncode):
     return passed, bad
 
 
-def run_e2e(name_filter):
+SKIP_RE = re.compile(r"^(test\w+) \(([\w.]+)\)\S* \.\.\. skipped '(.*)'$", re.M)
+
+
+def run_e2e(name_filter, skips):
     passed = failed = 0
     pythons = interpreters()
     for mod, per_interp in e2e_modules(name_filter):
@@ -109,7 +112,11 @@ def run_e2e(name_filter):
             passed += ok_n
             failed += bad_n
             label = "%s [%s %s]" % (mod, tag, py) if per_interp else mod
+            found = SKIP_RE.findall(out)
             skipped = len(re.findall(r"\.\.\. skipped", out))
+            where = " [%s]" % tag if per_interp else ""
+            skips += ["%s%s: %s" % (test_id, where, why) for _, test_id, why in found]
+            skips += ["%s%s: (no reason given)" % (mod, where)] * (skipped - len(found))
             print("e2e   %-60s %3d ok %3d failed%s  %5.1fs" % (label, ok_n, bad_n,
                   " %d skipped" % skipped if skipped else "", time.monotonic() - t0))
             if bad_n:
@@ -126,13 +133,18 @@ def main():
     pythons = interpreters()
     print("interpreters under test: " + ", ".join("%s (%s)" % (t, p) for t, p in pythons))
     passed = failed = 0
+    skips = []
     if not args.e2e_only:
         p, f = run_unit(args.filter)
         passed, failed = passed + p, failed + f
     if not args.unit_only:
-        p, f = run_e2e(args.filter)
+        p, f = run_e2e(args.filter, skips)
         passed, failed = passed + p, failed + f
-    print("%d passed, %d failed" % (passed, failed))
+    if skips:
+        print("skipped:")
+        for s in skips:
+            print("  " + s)
+    print("%d passed, %d failed, %d skipped" % (passed, failed, len(skips)))
     return 1 if failed or passed == 0 else 0
 
 
