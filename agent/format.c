@@ -2,6 +2,9 @@
  * formatting").  Runs inside hooks: it must never raise, never recurse
  * without bound, and must leave the caller's exception state alone. */
 #include "agent.h"
+#if PY_VERSION_HEX < 0x030C0000
+#include <structmember.h>   /* PyMember_GetOne; in Python.h from 3.12 */
+#endif
 
 #include <math.h>
 #include <string.h>
@@ -36,23 +39,50 @@ static void fmt_text(jsonw *w, PyObject *s, Py_ssize_t limit)
     Py_XDECREF(cut);
 }
 
-/* repr(v) cut to REPR_LIMIT characters; a failing __repr__ is reported,
- * never propagated. */
-static void fmt_repr(jsonw *w, PyObject *v)
+/* "module.Qualname" of a type, read from the type object itself: a
+ * metaclass may define __module__ or __qualname__ as properties, and
+ * getattr would run them. */
+static PyObject *type_name(PyTypeObject *t)
 {
-    PyObject *r = PyObject_Repr(v);
-    if (!r) {
-        PyObject *t, *val, *tb;
-        PyErr_Fetch(&t, &val, &tb);
-        jsonw_lit(w, "\"<repr failed: ");
-        const char *name = t ? ((PyTypeObject *)t)->tp_name : "?";
-        jsonw_raw(w, name, strlen(name));   /* type names are identifiers */
-        jsonw_lit(w, ">\"");
-        Py_XDECREF(t); Py_XDECREF(val); Py_XDECREF(tb);
+    if (t->tp_flags & Py_TPFLAGS_HEAPTYPE) {
+        PyObject *qual = ((PyHeapTypeObject *)t)->ht_qualname;
+        PyObject *mod = t->tp_dict ? PyDict_GetItemString(t->tp_dict, "__module__") : NULL;
+        if (qual && PyUnicode_Check(qual)) {
+            if (mod && PyUnicode_Check(mod))
+                return PyUnicode_FromFormat("%U.%U", mod, qual);
+            return Py_INCREF(qual), qual;
+        }
+    }
+    const char *name = t->tp_name;
+    return strchr(name, '.') ? PyUnicode_FromString(name) : PyUnicode_FromFormat("builtins.%s", name);
+}
+
+/* `"<prefix NAME suffix>"` with NAME the type's name: what is shown instead
+ * of running the object's own __repr__. */
+static void fmt_placeholder(jsonw *w, const char *prefix, PyTypeObject *t, const char *suffix)
+{
+    PyObject *name = t->tp_flags & Py_TPFLAGS_HEAPTYPE || strchr(t->tp_name, '.')
+                         ? type_name(t) : PyUnicode_FromString(t->tp_name);   /* "list", not "builtins.list" */
+    PyObject *s = name ? PyUnicode_FromFormat("<%s%U%s>", prefix, name, suffix) : NULL;
+    Py_XDECREF(name);
+    if (!s) {
+        PyErr_Clear();
+        jsonw_lit(w, "\"<object>\"");
         return;
     }
-    fmt_text(w, r, REPR_LIMIT);
-    Py_DECREF(r);
+    fmt_text(w, s, REPR_LIMIT);
+    Py_DECREF(s);
+}
+
+/* The repr that the value's builtin base type gives, never an override:
+ * int, float and bool subclasses print as their value. */
+static PyObject *base_repr(PyObject *v)
+{
+    if (PyBool_Check(v)) return PyBool_Type.tp_repr(v);
+    if (PyLong_Check(v)) return PyLong_Type.tp_repr(v);
+    if (PyFloat_Check(v)) return PyFloat_Type.tp_repr(v);
+    if (v == Py_None) return PyUnicode_FromString("None");
+    return NULL;
 }
 
 static void fmt_float(jsonw *w, double d)
@@ -79,7 +109,10 @@ static void fmt_int(jsonw *w, PyObject *v)
     }
     PyErr_Clear();
     /* Huge ints: decimal digits as a string so JSON readers keep them exact. */
-    fmt_repr(w, v);
+    PyObject *r = PyLong_Type.tp_repr(v);
+    if (!r) { PyErr_Clear(); jsonw_lit(w, "\"<int>\""); return; }
+    fmt_text(w, r, STR_LIMIT);
+    Py_DECREF(r);
 }
 
 static void fmt_bytes(jsonw *w, PyObject *v)
@@ -101,10 +134,10 @@ static void fmt_bytes(jsonw *w, PyObject *v)
     jsonw_char(w, '"');
 }
 
-static void fmt_seq(jsonw *w, PyObject *const *items, Py_ssize_t n, int level, int depth)
+static void fmt_seq(jsonw *w, PyObject *const *items, Py_ssize_t shown, Py_ssize_t n,
+                    int level, int depth)
 {
     jsonw_char(w, '[');
-    Py_ssize_t shown = n < ITEMS_LIMIT ? n : ITEMS_LIMIT;
     for (Py_ssize_t i = 0; i < shown; i++) {
         if (i) jsonw_char(w, ',');
         fmt_value(w, items[i], level + 1, depth);
@@ -113,43 +146,96 @@ static void fmt_seq(jsonw *w, PyObject *const *items, Py_ssize_t n, int level, i
     jsonw_char(w, ']');
 }
 
+/* Only the items shown are copied (a C-level slice: no __getitem__ or
+ * __iter__ of a subclass runs), so a huge list costs nothing more. */
+static void fmt_list(jsonw *w, PyObject *v, int level, int depth)
+{
+    Py_ssize_t n = PyList_GET_SIZE(v);
+    PyObject *head = PyList_GetSlice(v, 0, n < ITEMS_LIMIT ? n : ITEMS_LIMIT);
+    if (!head) { PyErr_Clear(); jsonw_lit(w, "null"); return; }
+    fmt_seq(w, &PyList_GET_ITEM(head, 0), PyList_GET_SIZE(head), n, level, depth);
+    Py_DECREF(head);
+}
+
+/* Keys that are not str are shown by their builtin value (ints, floats) or
+ * by their type: str(key) could run the application's __str__. */
 static void fmt_key(jsonw *w, PyObject *k)
 {
     if (PyUnicode_Check(k)) {
         fmt_text(w, k, STR_LIMIT);
         return;
     }
-    PyObject *s = PyObject_Str(k);
-    if (!s) { PyErr_Clear(); jsonw_lit(w, "\"<key>\""); return; }
-    fmt_text(w, s, STR_LIMIT);
-    Py_DECREF(s);
+    PyObject *s = base_repr(k);
+    if (s) {
+        fmt_text(w, s, STR_LIMIT);
+        Py_DECREF(s);
+        return;
+    }
+    PyErr_Clear();
+    fmt_placeholder(w, "", Py_TYPE(k), " object");
 }
 
-static void fmt_dict(jsonw *w, PyObject *d, int level, int depth, int public_only, int limit)
+/* One `"key":value` into an object being written; false at the limit
+ * (the object then ends with `"...":"..."`). */
+static int fmt_member(jsonw *w, PyObject *k, PyObject *v, int level, int depth,
+                      Py_ssize_t *shown, Py_ssize_t limit)
 {
-    Py_ssize_t pos = 0, shown = 0;
-    PyObject *k, *v;
-    jsonw_char(w, '{');
-    while (PyDict_Next(d, &pos, &k, &v)) {
-        if (public_only && (!PyUnicode_Check(k) || PyUnicode_READ_CHAR(k, 0) == '_'))
-            continue;
-        if (shown == limit) { jsonw_lit(w, ",\"...\":\"...\""); break; }
-        if (shown++) jsonw_char(w, ',');
-        fmt_key(w, k);
-        jsonw_char(w, ':');
-        fmt_value(w, v, level + 1, depth);
+    if (*shown == limit) {
+        jsonw_lit(w, ",\"...\":\"...\"");
+        return 0;
     }
+    if ((*shown)++) jsonw_char(w, ',');
+    fmt_key(w, k);
+    jsonw_char(w, ':');
+    fmt_value(w, v, level + 1, depth);
+    return 1;
+}
+
+static int is_public(PyObject *k)
+{
+    return PyUnicode_Check(k) && PyUnicode_GET_LENGTH(k) > 0 && PyUnicode_READ_CHAR(k, 0) != '_';
+}
+
+/* The dict's own table, walked in C (a subclass's items() or __iter__ never
+ * runs).  Keys and values are held while formatted: nothing here runs
+ * application code, but a collection may run a finaliser that changes d. */
+static void fmt_items(jsonw *w, PyObject *d, int level, int depth, int public_only,
+                      Py_ssize_t *shown, Py_ssize_t limit)
+{
+    Py_ssize_t pos = 0;
+    PyObject *k, *v;
+    Py_INCREF(d);
+    while (PyDict_Next(d, &pos, &k, &v)) {
+        if (public_only && !is_public(k))
+            continue;
+        Py_INCREF(k);
+        Py_INCREF(v);
+        int more = fmt_member(w, k, v, level, depth, shown, limit);
+        Py_DECREF(k);
+        Py_DECREF(v);
+        if (!more)
+            break;
+    }
+    Py_DECREF(d);
+}
+
+static void fmt_dict(jsonw *w, PyObject *d, int level, int depth)
+{
+    Py_ssize_t shown = 0;
+    jsonw_char(w, '{');
+    fmt_items(w, d, level, depth, 0, &shown, ITEMS_LIMIT);
     jsonw_char(w, '}');
 }
 
+/* set's own iterator, whatever a subclass's __iter__ says. */
 static void fmt_set(jsonw *w, PyObject *s, int level, int depth)
 {
-    PyObject *it = PyObject_GetIter(s);
-    if (!it) { PyErr_Clear(); fmt_repr(w, s); return; }
+    PyObject *it = PySet_Type.tp_iter(s);
+    if (!it) { PyErr_Clear(); jsonw_lit(w, "null"); return; }
     jsonw_lit(w, "{\"__set__\":[");
     PyObject *x;
     int n = 0;
-    while ((x = PyIter_Next(it))) {
+    while ((x = Py_TYPE(it)->tp_iternext(it))) {
         if (n == ITEMS_LIMIT) { Py_DECREF(x); jsonw_lit(w, ",\"...\""); break; }
         if (n++) jsonw_char(w, ',');
         fmt_value(w, x, level + 1, depth);
@@ -162,44 +248,103 @@ static void fmt_set(jsonw *w, PyObject *s, int level, int depth)
 
 static void fmt_class_name(jsonw *w, PyTypeObject *t)
 {
-    /* type.__module__ is a getset of `type` itself: no user code runs. */
-    PyObject *mod = PyObject_GetAttrString((PyObject *)t, "__module__");
-    if (!mod)
-        PyErr_Clear();
-    const char *name = t->tp_name;
-    const char *dot = strrchr(name, '.');
-    jsonw_char(w, '"');
-    if (mod && PyUnicode_Check(mod)) {
-        Py_ssize_t n;
-        const char *m = PyUnicode_AsUTF8AndSize(mod, &n);
-        if (m) {
-            jsonw_raw(w, m, (size_t)n);
-            jsonw_char(w, '.');
-            name = dot ? dot + 1 : name;
-        } else {
-            PyErr_Clear();
-        }
-    }
-    jsonw_raw(w, name, strlen(name));
-    jsonw_char(w, '"');
-    Py_XDECREF(mod);
+    PyObject *name = type_name(t);
+    if (!name) { PyErr_Clear(); jsonw_lit(w, "\"?\""); return; }
+    fmt_text(w, name, STR_LIMIT);
+    Py_DECREF(name);
 }
 
-/* Reads the instance __dict__ directly: dir() or getattr would run user
- * properties and __getattr__, which a diagnostic tool must not trigger. */
+/* __slots__ values, read through the member descriptors' C getters. */
+static void fmt_slots(jsonw *w, PyObject *v, int level, int depth, Py_ssize_t *shown)
+{
+    PyObject *mro = Py_TYPE(v)->tp_mro;
+    for (Py_ssize_t i = 0; mro && i < PyTuple_GET_SIZE(mro); i++) {
+        PyObject *d = ((PyTypeObject *)PyTuple_GET_ITEM(mro, i))->tp_dict;
+        Py_ssize_t pos = 0;
+        PyObject *k, *m;
+        while (d && PyDict_Next(d, &pos, &k, &m)) {
+            if (Py_TYPE(m) != &PyMemberDescr_Type || !is_public(k))
+                continue;
+            PyObject *val = PyMember_GetOne((const char *)v, ((PyMemberDescrObject *)m)->d_member);
+            if (!val) { PyErr_Clear(); continue; }   /* an unset slot */
+            int more = fmt_member(w, k, val, level, depth, shown, ATTRS_LIMIT);
+            Py_DECREF(val);
+            if (!more)
+                return;
+        }
+    }
+}
+
+/* Reads the instance __dict__ and slots directly: dir(), getattr, vars()
+ * would run the application's properties, descriptors and __getattr__. */
 static void fmt_object(jsonw *w, PyObject *v, int level, int depth)
 {
     PyObject **dictp = _PyObject_GetDictPtr(v);
+    Py_ssize_t shown = 0;
     jsonw_lit(w, "{\"__class__\":");
     fmt_class_name(w, Py_TYPE(v));
-    jsonw_lit(w, ",\"__attrs__\":");
+    jsonw_lit(w, ",\"__attrs__\":{");
     if (dictp && *dictp && PyDict_Check(*dictp))
-        fmt_dict(w, *dictp, level, depth, 1, ATTRS_LIMIT);
-    else
-        jsonw_lit(w, "{}");
-    jsonw_char(w, '}');
+        fmt_items(w, *dictp, level, depth, 1, &shown, ATTRS_LIMIT);
+    if (shown < ATTRS_LIMIT)
+        fmt_slots(w, v, level, depth, &shown);
+    jsonw_lit(w, "}}");
 }
 
+/* At the depth limit (-x): what the value is, without looking inside and
+ * without its __repr__ (which may query a database, as Django's QuerySet
+ * does). */
+static void fmt_at_limit(jsonw *w, PyObject *v)
+{
+    char len[48];
+    Py_ssize_t n = PyTuple_Check(v) ? PyTuple_GET_SIZE(v) : PyList_Check(v) ? PyList_GET_SIZE(v)
+                 : PyDict_Check(v) ? PyDict_GET_SIZE(v) : PyAnySet_Check(v) ? PySet_GET_SIZE(v) : -1;
+    if (n >= 0) {
+        snprintf(len, sizeof len, " len=%zd", n);
+        fmt_placeholder(w, "", Py_TYPE(v), len);
+    } else {
+        fmt_placeholder(w, "", Py_TYPE(v), " object");
+    }
+}
+
+/* Functions, methods, classes and modules by name, from their C fields. */
+static int fmt_named(jsonw *w, PyObject *v)
+{
+    PyObject *name = NULL;
+    const char *what;
+    if (PyType_Check(v)) {
+        what = "class";
+        name = type_name((PyTypeObject *)v);
+    } else if (PyFunction_Check(v)) {
+        what = "function";
+        PyObject *q = ((PyFunctionObject *)v)->func_qualname, *m = ((PyFunctionObject *)v)->func_module;
+        name = m && PyUnicode_Check(m) ? PyUnicode_FromFormat("%U.%U", m, q) : (Py_INCREF(q), q);
+    } else if (PyCFunction_Check(v)) {
+        what = "built-in function";
+        name = PyUnicode_FromString(((PyCFunctionObject *)v)->m_ml->ml_name);
+    } else if (PyMethod_Check(v)) {
+        return fmt_named(w, PyMethod_GET_FUNCTION(v));
+    } else if (PyModule_Check(v)) {
+        what = "module";
+        name = PyModule_GetNameObject(v);
+    } else {
+        return 0;
+    }
+    PyObject *s = name ? PyUnicode_FromFormat("<%s %U>", what, name) : NULL;
+    Py_XDECREF(name);
+    if (s) {
+        fmt_text(w, s, REPR_LIMIT);
+        Py_DECREF(s);
+    } else {
+        PyErr_Clear();
+        jsonw_lit(w, "\"<object>\"");
+    }
+    return 1;
+}
+
+/* Runs no code of the application: every type is read through its builtin
+ * base's C representation (a subclass of list is shown as a list, without
+ * its overridden methods), and other objects by their instance attributes. */
 void fmt_value(jsonw *w, PyObject *v, int level, int depth)
 {
     if (w->overflow)
@@ -207,35 +352,30 @@ void fmt_value(jsonw *w, PyObject *v, int level, int depth)
     if (v == Py_None) { jsonw_lit(w, "null"); return; }
     if (v == Py_True) { jsonw_lit(w, "true"); return; }
     if (v == Py_False) { jsonw_lit(w, "false"); return; }
-    if (PyLong_CheckExact(v)) { fmt_int(w, v); return; }
-    if (PyFloat_CheckExact(v)) { fmt_float(w, PyFloat_AS_DOUBLE(v)); return; }
+    if (PyLong_Check(v)) { fmt_int(w, v); return; }
+    if (PyFloat_Check(v)) { fmt_float(w, PyFloat_AS_DOUBLE(v)); return; }
     if (PyUnicode_Check(v)) { fmt_text(w, v, STR_LIMIT); return; }
     if (PyBytes_Check(v)) { fmt_bytes(w, v); return; }
-    if (level >= depth) { fmt_repr(w, v); return; }
+    if (fmt_named(w, v)) return;
+    if (level >= depth) { fmt_at_limit(w, v); return; }
+    if (Py_EnterRecursiveCall(" while formatting a value")) {   /* -x bounds it; belt and braces */
+        PyErr_Clear();
+        jsonw_lit(w, "null");
+        return;
+    }
     if (PyTuple_Check(v)) {
-        fmt_seq(w, &PyTuple_GET_ITEM(v, 0), PyTuple_GET_SIZE(v), level, depth);
-        return;
+        Py_ssize_t n = PyTuple_GET_SIZE(v);
+        fmt_seq(w, &PyTuple_GET_ITEM(v, 0), n < ITEMS_LIMIT ? n : ITEMS_LIMIT, n, level, depth);
+    } else if (PyList_Check(v)) {
+        fmt_list(w, v, level, depth);
+    } else if (PyDict_Check(v)) {
+        fmt_dict(w, v, level, depth);
+    } else if (PyAnySet_Check(v)) {
+        fmt_set(w, v, level, depth);
+    } else {
+        fmt_object(w, v, level, depth);
     }
-    if (PyList_Check(v)) {
-        /* Copy: formatting may run user code that mutates the list. */
-        PyObject *t = PyList_AsTuple(v);
-        if (!t) { PyErr_Clear(); jsonw_lit(w, "null"); return; }
-        fmt_seq(w, &PyTuple_GET_ITEM(t, 0), PyTuple_GET_SIZE(t), level, depth);
-        Py_DECREF(t);
-        return;
-    }
-    if (PyDict_Check(v)) {
-        PyObject *c = PyDict_Copy(v);
-        if (!c) { PyErr_Clear(); jsonw_lit(w, "null"); return; }
-        fmt_dict(w, c, level, depth, 0, ITEMS_LIMIT);
-        Py_DECREF(c);
-        return;
-    }
-    if (PyAnySet_Check(v)) { fmt_set(w, v, level, depth); return; }
-    if (PyLong_Check(v)) { fmt_int(w, v); return; }      /* int subclasses, bool handled */
-    if (PyFloat_Check(v)) { fmt_float(w, PyFloat_AS_DOUBLE(v)); return; }
-    if (PyType_Check(v) || PyCallable_Check(v) || PyModule_Check(v)) { fmt_repr(w, v); return; }
-    fmt_object(w, v, level, depth);
+    Py_LeaveRecursiveCall();
 }
 
 /* A str as a JSON string (file names, function names), or null. */
@@ -256,7 +396,12 @@ void fmt_exception(jsonw *w, PyObject *exc)
 {
     const char *tname = Py_TYPE(exc)->tp_name;
     const char *dot = strrchr(tname, '.');
-    PyObject *msg = PyObject_Str(exc);
+    /* The message as the nearest builtin exception type prints it (from
+     * args): an application's __str__ override is its code. */
+    PyTypeObject *base = Py_TYPE(exc);
+    while (base && (base->tp_flags & Py_TPFLAGS_HEAPTYPE))
+        base = base->tp_base;
+    PyObject *msg = base && base->tp_str ? base->tp_str(exc) : NULL;
     if (!msg)
         PyErr_Clear();
     PyObject *full = msg ? PyUnicode_FromFormat("%s: %U", dot ? dot + 1 : tname, msg)

@@ -101,13 +101,45 @@ class WatchLaunch(unittest.TestCase):
         self.assertEqual(r["set"], {"__set__": [1]})
         self.assertEqual(r["nan"], "NaN")
         self.assertEqual(r["inf"], "-Infinity")
-        # levels: the dict 1, "deep" 2, its item 3; at level 4 (= -x) repr takes over
-        self.assertEqual(r["deep"], [["[[7]]"]])
+        # levels: the dict 1, "deep" 2, its item 3; at level 4 (= -x) the
+        # value is named, not looked into (and its repr is not called)
+        self.assertEqual(r["deep"], [["<list len=1>"]])
         _, recs, _ = self.record("watch wt.funcs.big -x 1")
-        self.assertIsInstance(recs[0]["returnObj"], str)    # at depth 1, repr
+        self.assertEqual(recs[0]["returnObj"], "<dict len=8>")
         _, recs, _ = self.record("watch wt.funcs.takes_bad -x 1")
-        self.assertEqual(recs[0]["params"], ["<repr failed: RuntimeError>"])
+        self.assertEqual(recs[0]["params"], ["<wt.funcs.BadRepr object>"])
         self.assertEqual(recs[0]["returnObj"], 1)
+
+    def test_formatting_runs_no_application_code(self):
+        """Values whose repr, str, len, iter, __getattr__, __getattribute__,
+        properties, container overrides, metaclass repr and exception __str__
+        count their calls: recording them calls none (Django's QuerySet ran
+        a query per formatted repr/len)."""
+        with tempfile.TemporaryDirectory() as tmp:
+            proc, out = launch(tmp, ["watch fmt_safe_mod.take -x 3 -f -b", "watch fmt_safe_mod.fail -x 3"],
+                               "fmt_safe.py")
+            self.assertEqual(proc.returncode, 0, proc.stderr)
+            self.assertIn("counts none", proc.stdout)
+            _, recs, _, _ = read_archive(out)
+        takes = [r for r in recs if r["func_name"] == "fmt_safe_mod.take"]
+        self.assertEqual(len(takes), 6)   # 3 calls, entry and exit
+        lazy = {"__class__": "fmt_safe_mod.Lazy", "__attrs__": {"model": "Book"}}
+        p = takes[0]["params"]
+        self.assertEqual(p[0], lazy)
+        self.assertEqual(p[1], {"__class__": "fmt_safe_mod.Slotted", "__attrs__": {"x": 1, "y": "two"}})
+        self.assertEqual(p[2], [1, 2, 3])                       # a list subclass, as a list
+        self.assertEqual(p[3], {"a": 1, "b": lazy})             # a dict subclass, as a dict
+        self.assertEqual(p[4], {"__set__": [5]})
+        self.assertEqual(p[5], 5)                               # an int subclass, by value
+        self.assertEqual(p[6], {"<fmt_safe_mod.Key object>": 1, "2": "two"})
+        self.assertEqual(p[7], [lazy])
+        self.assertEqual(p[8], "<class fmt_safe_mod.WithMeta>")
+        self.assertEqual(p[10], "1" + "0" * 30)
+        self.assertEqual(p[11], "1" + "0" * 30)
+        self.assertEqual(takes[0]["kwargs"], {"deep": [["<fmt_safe_mod.Lazy object>"]]})
+        self.assertEqual(takes[1]["returnObj"], lazy)
+        fails = [r for r in recs if r["func_name"] == "fmt_safe_mod.fail"]
+        self.assertEqual([r["throwExp"] for r in fails], ["Fails: ('from args', 7)"] * 3)
 
     def test_methods_and_descriptors(self):
         _, recs, _ = self.record("watch wt.funcs.Shape.area", "watch wt.funcs.Shape.make",
