@@ -1,14 +1,23 @@
 -- exceptions: failing calls grouped by exception type and message.
 local args = peeka.script{
   description = "Failing calls grouped by exception type and message, with the functions that raised",
-  usage = "peeka-analyze ARCHIVE... exceptions [--arg by=message|type] [--arg func=GLOB]",
+  usage = "peeka-analyze ARCHIVE... exceptions [--arg by=message|exact|type] [--arg func=GLOB]",
   args = {
-    {name = "by", type = "string", default = "message", choices = {"message", "type"},
-     help = "group by exception type and message, or by type only"},
+    {name = "by", type = "string", default = "message", choices = {"message", "exact", "type"},
+     help = "group by type and message with its numbers, hex and quoted values\n" ..
+            "normalised (one example message per group), by the exact message, or by type only"},
     {name = "func", type = "string", help = "only functions matching this glob"},
     {name = "width", type = "integer", default = 100, help = "cut messages at this width (0: never)"},
   },
 }
+
+-- "odd 17", "odd 23" -> "odd <n>": the values that vary from call to call.
+local function shape(msg)
+  msg = msg:gsub("'[^']*'", "'<s>'"):gsub('"[^"]*"', '"<s>"')
+  msg = msg:gsub("%f[%w_]0[xX]%x+%f[^%w_]", "<hex>")
+  msg = msg:gsub("%f[%w_]%-?%d+%.?%d*[eE]?[%-+]?%d*%f[^%w_]", "<n>")
+  return msg
+end
 
 local groups, order = {}, {}
 local total = 0
@@ -17,7 +26,8 @@ for r in peeka.records{kind = "watch", errors = true, func = args.func} do
   local etype, msg = exc:match("^([%w_%.]+): (.*)$")
   if not etype then etype, msg = exc:match("^([%w_%.]+)$"), "" end
   if not etype then etype, msg = "(unparsed)", exc end
-  local key = args.by == "type" and etype or (etype .. "\0" .. msg)
+  local key = args.by == "type" and etype
+            or etype .. "\0" .. (args.by == "exact" and msg or shape(msg))
   local g = groups[key]
   if not g then
     g = {type = etype, message = args.by == "type" and "" or msg, count = 0, funcs = peeka.counter(),
@@ -45,7 +55,7 @@ local function cut(s)
 end
 
 local cols = {"count", "exception"}
-if args.by == "message" then cols[#cols + 1] = "message" end
+if args.by ~= "type" then cols[#cols + 1] = "message" end
 cols[#cols + 1] = "functions"
 local t = peeka.table{columns = cols}
 for _, g in ipairs(order) do
@@ -54,7 +64,7 @@ for _, g in ipairs(order) do
     local n = g.funcs:get(f)
     fs[#fs + 1] = n == g.count and f or string.format("%s (%d)", f, n)
   end
-  if args.by == "message" then
+  if args.by ~= "type" then
     t:add{g.count, g.type, cut(g.message), table.concat(fs, ", ")}
   else
     t:add{g.count, g.type, table.concat(fs, ", ")}

@@ -134,6 +134,12 @@ class AnalyzeScripts(unittest.TestCase):
     def test_exceptions(self):
         out = json.loads(run(self.rec.path, "exceptions", "-f", "json", check_rc=0).stdout)
         got = {(r["exception"], r["message"]): (r["count"], r["functions"]) for r in out["rows"]}
+        # one group for "bad sku 0" and "bad sku 1", shown by its first message
+        self.assertEqual(got, {("ValueError", "bad sku 0"): (10, "app.views.checkout"),
+                               ("KeyError", "'user'"): (1, "app.db.query")})
+        exact = json.loads(run(self.rec.path, "exceptions", "--arg", "by=exact", "-f", "json",
+                               check_rc=0).stdout)
+        got = {(r["exception"], r["message"]): (r["count"], r["functions"]) for r in exact["rows"]}
         self.assertEqual(got, {("ValueError", "bad sku 0"): (5, "app.views.checkout"),
                                ("ValueError", "bad sku 1"): (5, "app.views.checkout"),
                                ("KeyError", "'user'"): (1, "app.db.query")})
@@ -141,6 +147,19 @@ class AnalyzeScripts(unittest.TestCase):
                                  check_rc=0).stdout)
         self.assertEqual([(r["exception"], r["count"]) for r in by_type["rows"]],
                          [("ValueError", 10), ("KeyError", 1)])
+
+    def test_exceptions_normalised(self):
+        msgs = ["invalid literal for int() with base 10: 'x%d'" % i for i in range(7)] + \
+               ["object at 0x7f%06x is gone after %d.%d s" % (i, i, i) for i in range(5)] + \
+               ['no row "id=%d" in table t2' % i for i in range(3)] + ["step2 failed"]
+        recs = [af.watch_record("app.f", 1000, seq=i + 1, throw="ValueError: " + m) for i, m in enumerate(msgs)]
+        path = os.path.join(self.tmp, "exc.tar.zst")
+        af.write_archive(path, recs)
+        out = json.loads(run(path, "exceptions", "-f", "json", check_rc=0).stdout)
+        got = [(r["count"], r["message"]) for r in out["rows"]]
+        self.assertEqual(got, [(7, "invalid literal for int() with base 10: 'x0'"),
+                               (5, "object at 0x7f000000 is gone after 0.0 s"),
+                               (3, 'no row "id=0" in table t2'), (1, "step2 failed")])
 
     def test_calltree_each(self):
         out = run(self.rec.path, "calltree", "--arg", "mode=each", check_rc=0).stdout.splitlines()

@@ -63,10 +63,13 @@ class Pipeline(unittest.TestCase):
         self.assertIn(slowest["func_name"], out.splitlines()[2])
 
     def test_exceptions(self):
-        out = analyze(self.watch, "exceptions").stdout
-        self.assertIn("ValueError", out)
-        self.assertIn("odd 1", out)
-        self.assertIn("odd 3", out)
+        out = analyze(self.watch, "exceptions").stdout.splitlines()
+        # "odd 1" and "odd 3" are one group, shown by its first message
+        self.assertEqual(out[2].split(), ["2", "ValueError", "odd", "1", "wt.funcs.boom"])
+        self.assertEqual(len(out), 3)
+        exact = analyze(self.watch, "exceptions", "--arg", "by=exact").stdout
+        self.assertIn("odd 1", exact)
+        self.assertIn("odd 3", exact)
 
     def test_chrometrace(self):
         doc = json.loads(analyze(self.watch, "chrometrace").stdout)
