@@ -83,8 +83,8 @@ for _, f in ipairs(names) do
       verdict = "unchanged"
     end
   end
-  row[6] = change and string.format("%+.1f%%", change * 100) or ""
-  row[7] = p and string.format("%.2g", p) or ""
+  row[6] = change ~= math.huge and change or nil   -- numbers in JSON; the columns' format shapes text
+  row[7] = p
   row[8] = verdict
   if args.all or verdict == "REGRESSED" or verdict == "improved" then rows[#rows + 1] = row end
 end
@@ -94,8 +94,10 @@ local t = peeka.table{
   title = string.format("peeka compare: %d BASE vs %d HEAD archive%s, %s cost, threshold %.0f%%, alpha %g",
                         nbase, n - nbase, n - nbase == 1 and "" or "s", args.stat, args.threshold * 100, args.alpha),
   columns = {"function", "base calls", "head calls", {name = "base " .. args.stat, format = d},
-             {name = "head " .. args.stat, format = d}, {name = "change", align = "right"},
-             {name = "p-value", align = "right"}, "verdict"}}
+             {name = "head " .. args.stat, format = d},
+             {name = "change", align = "right", format = function(c) return string.format("%+.1f%%", c * 100) end},
+             {name = "p-value", align = "right", format = function(v) return string.format("%.2g", v) end},
+             "verdict"}}
 for _, r in ipairs(rows) do t:add(r) end
 t:print()
 if #regressions > 0 then

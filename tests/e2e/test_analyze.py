@@ -383,6 +383,12 @@ class Compare(unittest.TestCase):
         self.assertIn("REGRESSED", p.stdout)
         self.assertIn("| app.work |", p.stdout)
         self.assertIn("regression: app.work", p.stderr)
+        rows = json.loads(run(b, h, "compare", "--format", "json", check_rc=1).stdout)["rows"]
+        row = [r for r in rows if r["function"] == "app.work"][0]
+        self.assertIsInstance(row["change"], float)    # numbers, not "+99.8%"
+        self.assertIsInstance(row["p-value"], float)
+        self.assertGreater(row["change"], 0.5)
+        self.assertLess(row["p-value"], 0.01)
 
     def test_same_code_passes_repeatedly(self):
         for i in range(5):
