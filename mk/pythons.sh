@@ -5,6 +5,10 @@
 # With --all, every distinct interpreter is listed (the tests attach to each:
 # Debian's python3.11 and pyenv's 3.11 share an agent but differ in layout).
 set -u
+here=$(dirname "$0")
+# The supported range lives in common/pyversions.h.
+min=$(sed -n 's/^#define PEEKA_PY_MINOR_MIN \([0-9]*\).*/\1/p' "$here/../common/pyversions.h")
+max=$(sed -n 's/^#define PEEKA_PY_MINOR_MAX \([0-9]*\).*/\1/p' "$here/../common/pyversions.h")
 all=0
 [ "${1:-}" = "--all" ] && all=1
 
@@ -13,10 +17,12 @@ candidates() {
         for p in $PYTHONS; do echo "$p"; done
         return
     fi
-    for v in 8 9 10 11 12 13 14; do
+    v=$min
+    while [ "$v" -le "$max" ]; do
         echo "/usr/bin/python3.$v"
         command -v "python3.$v" 2>/dev/null
         for d in "${PYENV_ROOT:-$HOME/.pyenv}"/versions/3.$v*/bin/python3.$v; do echo "$d"; done
+        v=$((v + 1))
     done
     command -v python3 2>/dev/null
 }
@@ -25,10 +31,11 @@ seen=" "
 for py in $(candidates); do
     [ -x "$py" ] || continue
     # A pyenv shim answers for versions it is not set to; ask the binary itself.
-    line=$("$py" - <<'PY' 2>/dev/null
+    line=$("$py" - "$min" "$max" <<'PY' 2>/dev/null
 import sys, sysconfig, os
 inc = sysconfig.get_paths().get("include") or ""
-if os.path.exists(os.path.join(inc, "Python.h")) and (3, 8) <= sys.version_info[:2]:
+lo, hi = (int(x) for x in sys.argv[1:3])
+if os.path.exists(os.path.join(inc, "Python.h")) and (3, lo) <= sys.version_info[:2] <= (3, hi):
     print("cp%d%d %s" % (sys.version_info[0], sys.version_info[1], os.path.realpath(sys.executable)))
 PY
 ) || continue

@@ -5,6 +5,7 @@
 #include "options.h"
 #include "duration.h"
 #include "pattern.h"
+#include "pyversions.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -19,7 +20,7 @@ void options_usage(FILE *out)
 "usage: peeka-rec -p PID [OPTIONS] PROBE...\n"
 "       peeka-rec [OPTIONS] PROBE... -- python3 app.py [ARGS...]\n"
 "\n"
-"Records calls of chosen functions in a live CPython process (3.8-3.14) into\n"
+"Records calls of chosen functions in a live CPython process (" PEEKA_PY_RANGE ") into\n"
 "a .tar.zst archive, then detaches and leaves the process as it was.\n"
 "\n"
 "Probes (Peeka's commands):\n"

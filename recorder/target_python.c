@@ -1,4 +1,5 @@
 #include "target_python.h"
+#include "pyversions.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -285,9 +286,9 @@ static int check_version(const peeka_target *t, char *err, size_t errlen)
                  t->python_image);
         return PA_UNSUPPORTED;
     }
-    if (t->major == 3 && t->minor >= 8 && t->minor <= 14)
+    if (t->major == 3 && t->minor >= PEEKA_PY_MINOR_MIN && t->minor <= PEEKA_PY_MINOR_MAX)
         return PA_OK;
-    snprintf(err, errlen, "pid %d runs Python %d.%d (%s); peeka supports CPython 3.8 to 3.14",
+    snprintf(err, errlen, "pid %d runs Python %d.%d (%s); peeka supports CPython " PEEKA_PY_RANGE,
              (int)t->pid, t->major, t->minor, t->python_image);
     return PA_UNSUPPORTED;
 }
