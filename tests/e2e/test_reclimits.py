@@ -166,7 +166,8 @@ class BadNames(BurstCase):
     CALLS = 10
 
     def name_of(self, n):
-        return "n" * (n - len(".tar.zst"))
+        """A file name of exactly n characters, ending in .tar.zst."""
+        return "n" * (n - len(".tar.zst")) + ".tar.zst"
 
     def assert_fails_before_attach(self, output, words):
         wait_no_agent(self.t.pid)
