@@ -85,7 +85,9 @@ function on_end()
     line("drops", a.drops and tostring(a.drops) or "unknown (no summary)")
     for _, p in ipairs(a.probes) do
       line("probe " .. tostring(p.id), string.format("%s%s", p.spec or ((p.kind or "?") .. " " .. (p.pattern or "?")),
-           p.observations and string.format(": %d observations, %d dropped", p.observations, p.drops or 0) or ""))
+           p.observations and string.format(": %d observations, %s dropped", p.observations,
+                                            type(p.drops) == "number" and string.format("%d", p.drops)
+                                            or "unknown") or ""))
     end
     line("complete", a.complete and ("yes (ended by " .. tostring(a.reason) .. ")") or ("NO: " .. tostring(a.incomplete)))
   end
