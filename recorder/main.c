@@ -98,7 +98,7 @@ static int check_output(const char *path, char *err, size_t errlen)
     const char *base = strrchr(path, '/');
     base = base ? base + 1 : path;
     if (!*base) {
-        snprintf(err, errlen, "output %s is a directory, not a file name", path);
+        snprintf(err, errlen, "output %.600s is a directory, not a file name", path);
         return -1;
     }
     char copy[PATH_MAX];
@@ -107,17 +107,17 @@ static int check_output(const char *path, char *err, size_t errlen)
     struct stat st;
     if (stat(dir, &st) < 0) {
         if (errno == ENOENT)
-            snprintf(err, errlen, "output directory %s does not exist", dir);
+            snprintf(err, errlen, "output directory %.600s does not exist", dir);
         else
-            snprintf(err, errlen, "output directory %s: %s", dir, strerror(errno));
+            snprintf(err, errlen, "output directory %.600s: %s", dir, strerror(errno));
         return -1;
     }
     if (!S_ISDIR(st.st_mode)) {
-        snprintf(err, errlen, "output directory %s does not exist (it is not a directory)", dir);
+        snprintf(err, errlen, "output directory %.600s does not exist (it is not a directory)", dir);
         return -1;
     }
     if (access(dir, W_OK | X_OK) < 0) {
-        snprintf(err, errlen, "output directory %s is not writable: %s", dir, strerror(errno));
+        snprintf(err, errlen, "output directory %.600s is not writable: %s", dir, strerror(errno));
         return -1;
     }
     errno = 0;
@@ -131,7 +131,7 @@ static int check_output(const char *path, char *err, size_t errlen)
         return -1;
     }
     if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
-        snprintf(err, errlen, "output %s is a directory, not a file name", path);
+        snprintf(err, errlen, "output %.600s is a directory, not a file name", path);
         return -1;
     }
     return 0;
