@@ -192,6 +192,17 @@ class BadNames(BurstCase):
         self.assert_fails_before_attach(deep, "too long")
         self.assertEqual(os.listdir(self.tmp.name), [])
 
+    def test_unwritable_directory_fails_before_attach(self):
+        if os.geteuid() == 0:
+            self.skipTest("root writes anywhere")
+        d = os.path.join(self.tmp.name, "ro")
+        os.mkdir(d, 0o500)
+        try:
+            self.assert_fails_before_attach(os.path.join(d, "x.tar.zst"), "not writable")
+        finally:
+            os.chmod(d, 0o700)
+            os.rmdir(d)
+
     def test_launch_mode_fails_before_launch(self):
         marker = os.path.join(self.tmp.name, "ran")
         p = rec("-q", "-o", os.path.join(self.tmp.name, self.name_of(250)), "watch", "wt.funcs.add",
