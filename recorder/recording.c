@@ -104,6 +104,8 @@ static int take_records(recording *r, const uint8_t *data, uint32_t len, char *e
 {
     if (len == 0)
         return 0;
+    if (!r->session_written)
+        return violation(r, err, errlen, "it sent records before any probe was installed");
     if (data[len - 1] != '\n')
         return violation(r, err, errlen, "a RECORDS frame of %u bytes does not end with a newline", len);
     if (memchr(data, 0, len))
@@ -347,6 +349,26 @@ static char *install_request(const rec_options *o, int launch)
     return m;
 }
 
+/* session.json, once: when the probes are in (so that its presence means
+ * they are), or before the summary of a recording that ended earlier. */
+static int write_session(recording *r, char *err, size_t errlen)
+{
+    if (r->session_written)
+        return 0;
+    r->session_written = 1;
+    if (!r->aw)
+        return 0;
+    char *sj = recording_session_json(r);
+    if (!sj || peeka_aw_member(r->aw, "session.json", sj, strlen(sj)) < 0) {
+        snprintf(err, errlen, "%s", sj ? peeka_aw_error(r->aw) : "out of memory");
+        free(sj);
+        r->fail = EX_WRITE;
+        return -1;
+    }
+    free(sj);
+    return 0;
+}
+
 /* EX_OK_REC, EX_PROBE, or why the session cannot go on (r->fail, or the
  * agent gone: EX_AGENT_LOST). */
 static int install_probes(recording *r, char *err, size_t errlen)
@@ -372,6 +394,8 @@ static int install_probes(recording *r, char *err, size_t errlen)
         rc = EX_PROBE;
     } else if (check_stats(r, rep, "the reply to install", err, errlen) < 0) {
         rc = r->fail;
+    } else if (write_session(r, err, errlen) < 0) {
+        rc = EX_WRITE;
     } else if (!r->opt->quiet && r->child <= 0) {   /* launch mode: pending is the norm */
         const cJSON *p;
         cJSON_ArrayForEach(p, cJSON_GetObjectItemCaseSensitive(rep, "probes"))
@@ -627,17 +651,6 @@ static void report_pending(const recording *r)
 int recording_run(recording *r, char *err, size_t errlen)
 {
     r->start_mono = mono_ns();
-    /* session.json first: records may arrive as soon as the probes are in,
-     * and a full chunk is written at once */
-    if (r->aw) {
-        char *sj = recording_session_json(r);
-        if (!sj || peeka_aw_member(r->aw, "session.json", sj, strlen(sj)) < 0) {
-            snprintf(err, errlen, "%s", sj ? peeka_aw_error(r->aw) : "out of memory");
-            free(sj);
-            return EX_WRITE;
-        }
-        free(sj);
-    }
     int rc = install_probes(r, err, errlen);
     if (rc == EX_PROBE || rc == EX_WRITE)
         return rc;
@@ -659,6 +672,11 @@ int recording_run(recording *r, char *err, size_t errlen)
     if (r->fail == EX_WRITE)
         return EX_WRITE;
     report_pending(r);
+    char serr[512];
+    if (write_session(r, serr, sizeof serr) < 0) {
+        snprintf(err, errlen, "%s", serr);
+        return EX_WRITE;
+    }
     if (r->aw && peeka_aw_flush(r->aw) < 0) {
         snprintf(err, errlen, "%s", peeka_aw_error(r->aw));
         return EX_WRITE;

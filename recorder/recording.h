@@ -35,6 +35,7 @@ typedef struct {
     long long records;
     rec_end reason;
     int fail;                   /* EX_PROTOCOL or EX_WRITE once the session cannot go on */
+    int session_written;        /* session.json is in the archive: the probes are in */
     int discard;                /* main.c: nothing recorded, remove the .partial */
     int odd_detach;             /* the agent detached for a reason we do not know */
     char error[512];            /* the protocol violation, for the summary */

@@ -76,7 +76,8 @@ class FakeAgent(unittest.TestCase):
     def test_install_replies(self):
         for sc, words in (("install-no-id", "no id"), ("install-id-string", "REPLY"),
                           ("install-bad-probe-id", "probe that does not exist"),
-                          ("install-not-json", "not a JSON object")):
+                          ("install-not-json", "not a JSON object"),
+                          ("records-before-install", "before any probe was installed")):
             with self.subTest(scenario=sc):
                 self.assert_violation(sc, words, records=0)
 

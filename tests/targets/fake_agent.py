@@ -117,6 +117,7 @@ def main():
         "install-fail-no-error": lambda: peer.send(4, json.dumps({"id": inst["id"], "ok": False})),
         "install-bad-probe-id": lambda: peer.reply(inst["id"], probes=[{"installed": [], "pending": True}]),
         "install-not-json": lambda: peer.send(4, "{nope"),
+        "records-before-install": lambda: (peer.send(5, record()), peer.reply(inst["id"], **counts())),
     }
     if SCENARIO in bad_install:
         bad_install[SCENARIO]()
