@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "jsonw.h"
+#include "peeka_limits.h"
 #include "ring.h"
 
 struct peeka_cond;
@@ -17,7 +18,7 @@ enum probe_kind { PK_WATCH = 1, PK_TRACE, PK_STACK, PK_MONITOR };
 
 #define MAX_PROBES 64
 #define MAX_PROBES_PER_FUNC 8
-#define RECORD_LIMIT (1u << 20)
+#define RECORD_LIMIT PEEKA_RECORD_MAX   /* common/limits.h */
 
 typedef struct probe {
     int id;

@@ -1,4 +1,5 @@
 #include "ring.h"
+#include "peeka_limits.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -28,9 +29,13 @@ void ring_free(ring *r)
     r->size = 0;
 }
 
+/* Also the size of one drained batch (session.c sizes its send buffer by
+ * it), so it is capped by the largest RECORDS frame: a bigger --buffer
+ * holds more records, never larger batches (common/limits.h). */
 size_t ring_max_record(const ring *r)
 {
-    return r->size / 4;
+    size_t m = r->size / 4;
+    return m < PEEKA_BATCH_MAX ? m : PEEKA_BATCH_MAX;
 }
 
 int ring_empty(ring *r)

@@ -25,7 +25,8 @@ void ring_free(ring *r);
 int  ring_push(ring *r, const void *rec, size_t len);
 /* Copies whole records out into dst (at most cap bytes, records never split);
  * returns the bytes copied, 0 if empty.  A record larger than cap is
- * impossible: push refuses records over size/4 and callers pass cap >= that. */
+ * impossible: push refuses records over ring_max_record() (size/4, at most
+ * PEEKA_BATCH_MAX) and callers pass cap >= that. */
 size_t ring_pop(ring *r, uint8_t *dst, size_t cap);
 size_t ring_max_record(const ring *r);
 int  ring_empty(ring *r);

@@ -69,10 +69,7 @@ static int w_append(lua_State *L)
         lua_concat(L, 2);
         data = lua_tolstring(L, -1, &len);
     }
-    uint64_t lines = 0;
-    for (const char *p = data; (p = memchr(p, '\n', len - (size_t)(p - data))) != NULL; p++)
-        lines++;
-    if (peeka_aw_append_records(w->w, data, len, lines) < 0)
+    if (peeka_aw_append_records(w->w, data, len) < 0)
         return luaL_error(L, "archive writer: %s", peeka_aw_error(w->w));
     return 0;
 }

@@ -17,7 +17,7 @@
 struct peeka_aw {
     int fd;
     char *final_path, *partial_path;
-    char stem[96];
+    char *stem;                 /* any length: long member names get pax headers */
     ZSTD_CCtx *cctx;
     uint8_t *chunk;
     size_t chunk_len;
@@ -36,8 +36,8 @@ static int64_t mono_ns(void)
     return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
 }
 
-/* "dir/capture.tar.zst" -> "capture" */
-static void derive_stem(char *out, size_t outlen, const char *path)
+/* "dir/capture.tar.zst" -> "capture" (malloc'd, NULL without memory) */
+static char *derive_stem(const char *path)
 {
     const char *base = strrchr(path, '/');
     base = base ? base + 1 : path;
@@ -51,9 +51,7 @@ static void derive_stem(char *out, size_t outlen, const char *path)
         }
     }
     if (n == 0) { base = "peeka"; n = 5; }
-    if (n >= outlen) n = outlen - 1;
-    memcpy(out, base, n);
-    out[n] = 0;
+    return strndup(base, n);
 }
 
 peeka_aw *peeka_aw_open(const char *final_path, const char *stem, int level, char *err, size_t errlen)
@@ -66,8 +64,10 @@ peeka_aw *peeka_aw_open(const char *final_path, const char *stem, int level, cha
         goto fail;
     }
     snprintf(w->partial_path, plen, "%s.partial", final_path);
-    if (stem) snprintf(w->stem, sizeof w->stem, "%s", stem);
-    else derive_stem(w->stem, sizeof w->stem, final_path);
+    if (!(w->stem = stem ? strdup(stem) : derive_stem(final_path))) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
     ZSTD_CCtx_setParameter(w->cctx, ZSTD_c_compressionLevel, level);
     w->zcap = ZSTD_compressBound(PEEKA_CHUNK_BYTES + 4 * TAR_BLOCK);
     if (!(w->zbuf = malloc(w->zcap))) {
@@ -83,7 +83,8 @@ peeka_aw *peeka_aw_open(const char *final_path, const char *stem, int level, cha
 fail:
     if (w) {
         ZSTD_freeCCtx(w->cctx);
-        free(w->zbuf); free(w->chunk); free(w->partial_path); free(w->final_path); free(w);
+        free(w->zbuf); free(w->chunk); free(w->stem); free(w->partial_path); free(w->final_path);
+        free(w);
     }
     return NULL;
 }
@@ -96,20 +97,19 @@ static void octal(char *dst, size_t width, uint64_t v)
         dst[i] = (char)('0' + (v & 7));
 }
 
-static int tar_header(uint8_t h[TAR_BLOCK], const char *stem, const char *name, uint64_t size)
+/* A ustar header; name is cut to the 100 bytes of its field (the caller
+ * puts the whole name in a pax header before it when it is longer). */
+static void tar_header(uint8_t h[TAR_BLOCK], const char *name, size_t namelen, char type,
+                       uint64_t size)
 {
     memset(h, 0, TAR_BLOCK);
-    char full[256];
-    int n = snprintf(full, sizeof full, "%s/%s", stem, name);
-    if (n < 0 || n >= 100)
-        return -1;
-    memcpy(h, full, (size_t)n);
+    memcpy(h, name, namelen < 100 ? namelen : 100);
     octal((char *)h + 100, 8, 0644);
     octal((char *)h + 108, 8, 0);
     octal((char *)h + 116, 8, 0);
     octal((char *)h + 124, 12, size);
     octal((char *)h + 136, 12, (uint64_t)time(NULL));
-    h[156] = '0';
+    h[156] = (uint8_t)type;
     memcpy(h + 257, "ustar", 6);
     memcpy(h + 263, "00", 2);
     memcpy(h + 265, "peeka", 5);
@@ -120,7 +120,30 @@ static int tar_header(uint8_t h[TAR_BLOCK], const char *stem, const char *name, 
         sum += h[i];
     snprintf((char *)h + 148, 8, "%06o", sum);
     h[155] = ' ';
-    return 0;
+}
+
+/* The pax extended header record "LEN path=NAME\n" (POSIX.1-2001), LEN
+ * counting itself; GNU tar, libarchive (peeka-analyze) and Python's
+ * tarfile all read it.  Returns the record's length, 0 if it does not fit. */
+static size_t pax_path_record(char *out, size_t outlen, const char *name, size_t namelen)
+{
+    size_t base = sizeof " path=" - 1 + namelen + 1, len = base + 1;
+    for (size_t digits = 1; ; digits++) {
+        len = base + digits;
+        size_t d = 1;
+        for (size_t v = len; v >= 10; v /= 10)
+            d++;
+        if (d == digits)
+            break;
+    }
+    if (len > outlen)
+        return 0;
+    int k = snprintf(out, outlen, "%zu path=", len);
+    if (k < 0 || (size_t)k + namelen + 1 != len)
+        return 0;
+    memcpy(out + k, name, namelen);
+    out[len - 1] = '\n';
+    return len;
 }
 
 static int fail(peeka_aw *w, const char *what, int err)
@@ -152,12 +175,38 @@ static int write_member(peeka_aw *w, const char *name, const void *data, size_t 
 {
     static const uint8_t zeros[3 * TAR_BLOCK];
     uint8_t hdr[TAR_BLOCK];
-    if (tar_header(hdr, w->stem, name, len) < 0) {
-        snprintf(w->error, sizeof w->error, "member name too long: %s/%s", w->stem, name);
+    size_t stemlen = strlen(w->stem), namelen = strlen(name);
+    size_t fulllen = stemlen + 1 + namelen;
+    char *full = malloc(fulllen + 1);
+    if (!full) {
+        snprintf(w->error, sizeof w->error, "out of memory");
         return -1;
     }
+    memcpy(full, w->stem, stemlen);
+    full[stemlen] = '/';
+    memcpy(full + stemlen + 1, name, namelen + 1);
+    int rc = 0;
+    if (fulllen >= 100) {   /* ustar's name field is 100 bytes: a pax header first */
+        size_t cap = fulllen + 32;
+        char *rec = malloc(cap);
+        size_t rlen = rec ? pax_path_record(rec, cap, full, fulllen) : 0;
+        if (!rlen) {
+            snprintf(w->error, sizeof w->error, "out of memory");
+            rc = -1;
+        } else {
+            tar_header(hdr, "././@PaxHeader", sizeof "././@PaxHeader" - 1, 'x', rlen);
+            size_t rpad = (TAR_BLOCK - rlen % TAR_BLOCK) % TAR_BLOCK;
+            if (compress_part(w, hdr, sizeof hdr, ZSTD_e_continue) < 0 ||
+                compress_part(w, rec, rlen, ZSTD_e_continue) < 0 ||
+                compress_part(w, zeros, rpad, ZSTD_e_continue) < 0)
+                rc = -1;
+        }
+        free(rec);
+    }
+    tar_header(hdr, full, fulllen, '0', len);
+    free(full);
     size_t pad = (TAR_BLOCK - len % TAR_BLOCK) % TAR_BLOCK;
-    if (compress_part(w, hdr, sizeof hdr, ZSTD_e_continue) < 0 ||
+    if (rc < 0 || compress_part(w, hdr, sizeof hdr, ZSTD_e_continue) < 0 ||
         compress_part(w, data, len, ZSTD_e_continue) < 0 ||
         compress_part(w, zeros, pad + (last ? 2 * TAR_BLOCK : 0), ZSTD_e_end) < 0) {
         ZSTD_CCtx_reset(w->cctx, ZSTD_reset_session_only);
@@ -171,35 +220,57 @@ int peeka_aw_member(peeka_aw *w, const char *name, const void *data, size_t len)
     return write_member(w, name, data, len, 0);
 }
 
+/* One data member from data (the pending chunk, or one oversized line). */
+static int write_chunk(peeka_aw *w, const void *data, size_t len, uint64_t lines)
+{
+    char name[32];
+    snprintf(name, sizeof name, "data/%06llu.jsonl", (unsigned long long)(w->nchunks + 1));
+    if (write_member(w, name, data, len, 0) < 0)
+        return -1;
+    w->nchunks++;
+    w->records += lines;
+    return 0;
+}
+
 int peeka_aw_flush(peeka_aw *w)
 {
     if (!w->chunk_len)
         return 0;
-    char name[32];
-    snprintf(name, sizeof name, "data/%06llu.jsonl", (unsigned long long)(w->nchunks + 1));
-    if (write_member(w, name, w->chunk, w->chunk_len, 0) < 0)
+    if (write_chunk(w, w->chunk, w->chunk_len, w->chunk_lines) < 0)
         return -1;
-    w->nchunks++;
-    w->records += w->chunk_lines;
     w->chunk_len = 0;
     w->chunk_lines = 0;
     return 0;
 }
 
-int peeka_aw_append_records(peeka_aw *w, const void *jsonl, size_t len, uint64_t nlines)
+/* A batch of any size is cut at line boundaries: lines go into the pending
+ * chunk while they fit in PEEKA_CHUNK_BYTES; a full chunk is written; a line
+ * longer than a whole chunk becomes a member of its own. */
+int peeka_aw_append_records(peeka_aw *w, const void *jsonl, size_t len)
 {
-    if (len > PEEKA_CHUNK_BYTES) {
-        snprintf(w->error, sizeof w->error, "a record batch of %zu bytes exceeds a chunk", len);
+    const uint8_t *p = jsonl, *end = p + len;
+    if (len && end[-1] != '\n') {
+        snprintf(w->error, sizeof w->error, "a record batch does not end with a newline");
         return -1;
     }
-    if (w->chunk_len + len > PEEKA_CHUNK_BYTES && peeka_aw_flush(w) < 0)
-        return -1;
-    if (!w->chunk_len)
-        w->chunk_born_ns = mono_ns();
-    memcpy(w->chunk + w->chunk_len, jsonl, len);
-    w->chunk_len += len;
-    w->chunk_lines += nlines;
-    w->bytes_in += len;
+    while (p < end) {
+        const uint8_t *nl = memchr(p, '\n', (size_t)(end - p));   /* found: end[-1] is one */
+        size_t l = (size_t)(nl - p) + 1;
+        if (w->chunk_len + l > PEEKA_CHUNK_BYTES && peeka_aw_flush(w) < 0)
+            return -1;
+        if (l > PEEKA_CHUNK_BYTES) {
+            if (write_chunk(w, p, l, 1) < 0)
+                return -1;
+        } else {
+            if (!w->chunk_len)
+                w->chunk_born_ns = mono_ns();
+            memcpy(w->chunk + w->chunk_len, p, l);
+            w->chunk_len += l;
+            w->chunk_lines++;
+        }
+        w->bytes_in += l;
+        p += l;
+    }
     return 0;
 }
 
@@ -215,6 +286,7 @@ static void aw_free(peeka_aw *w)
     ZSTD_freeCCtx(w->cctx);
     free(w->zbuf);
     free(w->chunk);
+    free(w->stem);
     free(w->partial_path);
     free(w->final_path);
     free(w);

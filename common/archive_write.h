@@ -7,7 +7,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define PEEKA_CHUNK_BYTES (1u << 20)   /* a data member closes at this size */
+#include "peeka_limits.h"   /* PEEKA_CHUNK_BYTES */
+
 #define PEEKA_CHUNK_NS    1000000000LL /* ... or when its first record is this old */
 
 typedef struct peeka_aw peeka_aw;
@@ -19,8 +20,10 @@ peeka_aw *peeka_aw_open(const char *final_path, const char *stem, int zstd_level
                         char *err, size_t errlen);
 /* A whole member under STEM/ (session.json, ...), written at once. */
 int peeka_aw_member(peeka_aw *w, const char *name, const void *data, size_t len);
-/* Whole JSONL lines; buffered into data/NNNNNN.jsonl members. */
-int peeka_aw_append_records(peeka_aw *w, const void *jsonl, size_t len, uint64_t nlines);
+/* Whole JSONL lines (len bytes ending in '\n'), any number of them:
+ * buffered into data/NNNNNN.jsonl members of at most PEEKA_CHUNK_BYTES, cut
+ * between lines; a line longer than that is a member of its own. */
+int peeka_aw_append_records(peeka_aw *w, const void *jsonl, size_t len);
 /* Writes the pending chunk if it is big or old enough (now_ns: monotonic). */
 int peeka_aw_flush_due(peeka_aw *w, int64_t now_ns);
 int peeka_aw_flush(peeka_aw *w);

@@ -6,9 +6,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "peeka_limits.h"   /* PEEKA_FRAME_MAX */
+
 #define PEEKA_PROTO_VERSION 1
 #define PEEKA_FRAME_HDR     8           /* u32 length, u8 type, u8[3] zero */
-#define PEEKA_FRAME_MAX     (4u << 20)  /* largest body either side accepts */
 
 enum peeka_frame_type {
     PF_HELLO   = 1,  /* agent -> recorder: JSON, first frame, carries the token */

@@ -11,6 +11,7 @@ enum {
     EX_TARGET_EXITED = 4,   /* the target exited before the limit; archive complete */
     EX_WRITE = 5,           /* output not writable, or disk full; .partial kept */
     EX_AGENT_LOST = 6,      /* the agent went away mid-recording; archive complete */
+    EX_PROTOCOL = 7,        /* the agent sent a malformed message; archive complete up to it */
     EX_NOPROC = 10,         /* no such process */
     EX_NOTPYTHON = 11,      /* not a CPython process, or an unsupported version */
     EX_NOAGENT = 12,        /* no agent build for the target's Python */

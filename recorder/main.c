@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <libgen.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,13 +37,22 @@ static int install_signals(void)
     return signal(SIGPIPE, SIG_IGN) == SIG_ERR ? -1 : 0;
 }
 
+/* The widest pid Linux gives (PID_MAX_LIMIT): a launched program's name
+ * is checked with it before the program exists. */
+#define WIDEST_PID 4194304
+
 /* strftime fields and {pid}; default peeka-{pid}-%Y%m%d-%H%M%S.tar.zst */
-static int expand_output(const char *tmpl, pid_t pid, char *out, size_t outlen)
+static int expand_output(const char *tmpl, pid_t pid, char *out, size_t outlen, char *err, size_t errlen)
 {
-    char step[4096];
+    char step[PATH_MAX];
     size_t o = 0;
     if (!tmpl) tmpl = "peeka-{pid}-%Y%m%d-%H%M%S.tar.zst";
-    for (const char *s = tmpl; *s && o + 24 < sizeof step; s++) {
+    for (const char *s = tmpl; *s; s++) {
+        if (o + 24 >= sizeof step) {
+            snprintf(err, errlen, "--output is too long: over %zu bytes (PATH_MAX is %d)",
+                     sizeof step - 24, PATH_MAX);
+            return -1;
+        }
         if (!strncmp(s, "{pid}", 5)) {
             o += (size_t)snprintf(step + o, sizeof step - o, "%d", (int)pid);
             s += 4;
@@ -51,24 +61,77 @@ static int expand_output(const char *tmpl, pid_t pid, char *out, size_t outlen)
         }
     }
     step[o] = 0;
+    if (!o) {
+        snprintf(err, errlen, "--output is empty");
+        return -1;
+    }
     time_t now = time(NULL);
     struct tm tm;
-    localtime_r(&now, &tm);
-    return strftime(out, outlen, step, &tm) > 0 ? 0 : -1;
+    if (!localtime_r(&now, &tm)) {
+        snprintf(err, errlen, "cannot read the local time for --output");
+        return -1;
+    }
+    if (strftime(out, outlen, step, &tm) == 0) {
+        snprintf(err, errlen, "--output '%.200s' expands to an empty name or one too long "
+                 "(PATH_MAX is %d)", tmpl, PATH_MAX);
+        return -1;
+    }
+    return 0;
 }
 
-static int check_output_dir(const char *path, char *err, size_t errlen)
+/* Everything about the output path that can fail, checked before the
+ * target is touched: the directory, write access, and the lengths of
+ * FILE.partial against NAME_MAX and PATH_MAX (the archive's member names
+ * have no limit of their own: long ones get pax headers). */
+static int check_output(const char *path, char *err, size_t errlen)
 {
-    char copy[4096];
+    size_t n = strlen(path);
+    if (n == 0) {
+        snprintf(err, errlen, "--output is empty");
+        return -1;
+    }
+    if (n + sizeof ".partial" > PATH_MAX) {
+        snprintf(err, errlen, "output path too long: %zu bytes with .partial, PATH_MAX is %d",
+                 n + sizeof ".partial" - 1, PATH_MAX);
+        return -1;
+    }
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    if (!*base) {
+        snprintf(err, errlen, "output %.600s is a directory, not a file name", path);
+        return -1;
+    }
+    char copy[PATH_MAX];
     snprintf(copy, sizeof copy, "%s", path);
     const char *dir = dirname(copy);
     struct stat st;
-    if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
-        snprintf(err, errlen, "output directory %s does not exist", dir);
+    if (stat(dir, &st) < 0) {
+        if (errno == ENOENT)
+            snprintf(err, errlen, "output directory %.600s does not exist", dir);
+        else
+            snprintf(err, errlen, "output directory %.600s: %s", dir, strerror(errno));
         return -1;
     }
-    if (access(dir, W_OK) < 0) {
-        snprintf(err, errlen, "output directory %s is not writable: %s", dir, strerror(errno));
+    if (!S_ISDIR(st.st_mode)) {
+        snprintf(err, errlen, "output directory %.600s does not exist (it is not a directory)", dir);
+        return -1;
+    }
+    if (access(dir, W_OK | X_OK) < 0) {
+        snprintf(err, errlen, "output directory %.600s is not writable: %s", dir, strerror(errno));
+        return -1;
+    }
+    errno = 0;
+    long name_max = pathconf(dir, _PC_NAME_MAX);
+    if (name_max <= 0)
+        name_max = NAME_MAX;
+    size_t blen = strlen(base);
+    if (blen + sizeof ".partial" - 1 > (size_t)name_max) {
+        snprintf(err, errlen, "output file name too long: %zu characters, %zu with .partial, "
+                 "and this file system allows %ld", blen, blen + sizeof ".partial" - 1, name_max);
+        return -1;
+    }
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+        snprintf(err, errlen, "output %.600s is a directory, not a file name", path);
         return -1;
     }
     return 0;
@@ -175,10 +238,14 @@ int main(int argc, char **argv)
         return EX_INTERNAL;
     }
     int to_stdout = o.output && !strcmp(o.output, "-");
-    char outpath[4096] = "";
-    if (!to_stdout && (expand_output(o.output, o.pid ? o.pid : getpid(), outpath, sizeof outpath) < 0 ||
-                       check_output_dir(outpath, err, sizeof err) < 0)) {
-        fprintf(stderr, "peeka-rec: %s\n", err[0] ? err : "bad --output");
+    /* launch mode: the pid in the name is the program's, known once it
+     * runs; checked here at its widest */
+    int pid_later = !o.pid && (!o.output || strstr(o.output, "{pid}"));
+    char outpath[PATH_MAX] = "";
+    if (!to_stdout && (expand_output(o.output, pid_later ? WIDEST_PID : o.pid, outpath, sizeof outpath,
+                                     err, sizeof err) < 0 ||
+                       check_output(outpath, err, sizeof err) < 0)) {
+        fprintf(stderr, "peeka-rec: %s\n", err);
         options_free(&o);
         return EX_WRITE;
     }
@@ -191,11 +258,23 @@ int main(int argc, char **argv)
         rc = EX_INTERNAL;
         goto out;
     }
+    /* attach mode: the archive exists before the target is touched */
+    if (o.pid && !to_stdout && !(rec.aw = peeka_aw_open(outpath, NULL, o.zstd_level, err, sizeof err))) {
+        rc = EX_WRITE;
+        goto out;
+    }
     if (o.pid) {
         rc = attach_target(&o, &rd, err, sizeof err);
     } else if ((child = target = launch_program(o.cmd, &rd, o.buffer_bytes, err, sizeof err)) < 0) {
         child = 0;
         rc = EX_USAGE_REC;
+    }
+    /* launch mode: the program waits in its bootstrap for our word */
+    if (rc == EX_OK_REC && child && !to_stdout &&
+        ((pid_later && expand_output(o.output, child, outpath, sizeof outpath, err, sizeof err) < 0) ||
+         !(rec.aw = peeka_aw_open(outpath, NULL, o.zstd_level, err, sizeof err)))) {
+        rc = EX_WRITE;
+        kill(child, SIGTERM);
     }
     if (rc == EX_OK_REC) {
         rec.child = child;
@@ -204,16 +283,14 @@ int main(int argc, char **argv)
             rc = boot_error(&rd, rc, err, sizeof err);
         else if (child)
             launch_cleanup(&rd);   /* imported already; leaves only the socket */
+        if (rc == EX_OK_REC)
+            rc = recording_run(&rec, err, sizeof err);
+        else
+            rec.discard = 1;   /* nothing recorded */
+    } else {
+        rec.discard = 1;
     }
-    if (rc == EX_OK_REC && !to_stdout) {
-        if (!o.output || strstr(o.output, "{pid}"))   /* launch mode: the pid is known now */
-            expand_output(o.output, target, outpath, sizeof outpath);
-        if (!(rec.aw = peeka_aw_open(outpath, NULL, o.zstd_level, err, sizeof err)))
-            rc = EX_WRITE;
-    }
-    if (rc == EX_OK_REC)
-        rc = recording_run(&rec, err, sizeof err);
-    if (rec.aw && rc == EX_PROBE) {   /* nothing was recorded */
+    if (rec.aw && (rc == EX_PROBE || rec.discard)) {   /* nothing was recorded */
         peeka_aw_discard(rec.aw);
     } else if (rec.aw) {   /* an error after the archive was opened: keep what it holds */
         fprintf(stderr, "peeka-rec: recording kept in %s\n", peeka_aw_partial_path(rec.aw));

@@ -68,8 +68,9 @@ void options_usage(FILE *out)
 "  peeka-rec -p 4242 -o - watch app.cart.Cart.total --condition 'cost > 50' | jq .cost\n"
 "\n"
 "Exit codes: 0 ok, 2 usage, 3 probe error, 4 target exited (archive complete),\n"
-"5 write error, 6 agent lost, 10-19 attach errors (see README).  In launch\n"
-"mode, the program's own exit status when it ends first.\n", out);
+"5 write error, 6 agent lost, 7 agent protocol error, 10-19 attach errors\n"
+"(see README).  In launch mode, the program's own exit status when it ends\n"
+"first.\n", out);
 }
 
 /* Shell-like words: whitespace separates, '...' and "..." group, \\ escapes. */

@@ -3,6 +3,7 @@
 
 #include <cJSON.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,13 +36,49 @@ static void iso_time(char *out, size_t n, int64_t ns)
     snprintf(out + k, n - k, ".%03dZ", (int)(ns / 1000000 % 1000));
 }
 
+/* The agent broke the protocol (a malformed or hostile message): say what
+ * once, end the recording without trusting it further (docs/protocol.md
+ * "What the recorder checks").  Returns -1 for the caller to pass up. */
+static int violation(recording *r, char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static int violation(recording *r, char *err, size_t errlen, const char *fmt, ...)
+{
+    if (r->fail)
+        return -1;
+    r->fail = EX_PROTOCOL;
+    char what[400];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
+    snprintf(r->error, sizeof r->error, "the agent broke the protocol: %s", what);
+    snprintf(err, errlen, "%s", r->error);
+    return -1;
+}
+
+/* A decimal number of at most 18 digits at p (n bytes); -1 if there is none. */
+static long long small_number(const char *p, size_t n)
+{
+    long long v = 0;
+    size_t i = 0;
+    for (; i < n && i < 18 && p[i] >= '0' && p[i] <= '9'; i++)
+        v = v * 10 + (p[i] - '0');
+    if (i == 0 || (i < n && p[i] >= '0' && p[i] <= '9'))
+        return -1;
+    return v;
+}
+
 /* Every record line starts with the agent's fixed prefix, so the probe id
- * is found without parsing the line. */
-static int probe_of(const char *line, size_t len)
+ * is found without parsing the line; 0 when it is missing or not a probe
+ * of this recording. */
+static int probe_of(const recording *r, const char *line, size_t len)
 {
     size_t lim = len < 96 ? len : 96;
     const char *k = memmem(line, lim, "\"probe_id\":", 11);
-    return k ? atoi(k + 11) : 0;
+    if (!k)
+        return 0;
+    long long id = small_number(k + 11, (size_t)(line + len - (k + 11)));
+    return id >= 1 && id <= r->opt->nprobes ? (int)id : 0;
 }
 
 /* monitor: the highest `cycle` seen per probe, for its -c (the agent puts
@@ -53,42 +90,202 @@ static void note_cycle(int id, const char *line, size_t len)
     size_t lim = len < 128 ? len : 128;
     const char *k = memmem(line, lim, "\"cycle\":", 8);
     if (k) {
-        long long c = atoll(k + 8);
+        long long c = small_number(k + 8, (size_t)(line + len - (k + 8)));
         if (c > cycles_seen[id])
             cycles_seen[id] = c;
     }
 }
 
+/* A RECORDS body is checked whole before any of it is kept: whole lines,
+ * each ending in '\n', shaped {...}, no NUL, at most PEEKA_RECORD_MAX, with
+ * the probe_id of a probe of this recording.  A bad batch is not written.
+ * 0 ok; -1 with r->fail set (EX_PROTOCOL or EX_WRITE). */
 static int take_records(recording *r, const uint8_t *data, uint32_t len, char *err, size_t errlen)
 {
+    if (len == 0)
+        return 0;
+    if (!r->session_written)
+        return violation(r, err, errlen, "it sent records before any probe was installed");
+    if (data[len - 1] != '\n')
+        return violation(r, err, errlen, "a RECORDS frame of %u bytes does not end with a newline", len);
+    if (memchr(data, 0, len))
+        return violation(r, err, errlen, "a RECORDS frame holds a NUL byte");
     uint64_t lines = 0;
     for (const uint8_t *p = data, *end = data + len; p < end;) {
-        const uint8_t *nl = memchr(p, '\n', (size_t)(end - p));
-        size_t l = nl ? (size_t)(nl - p) : (size_t)(end - p);
-        int id = probe_of((const char *)p, l);
-        if (id > 0 && id <= MAX_REC_PROBES) {
-            r->per_probe[id]++;
-            note_cycle(id, (const char *)p, l);
-        }
+        const uint8_t *nl = memchr(p, '\n', (size_t)(end - p));   /* found: the last byte is one */
+        size_t l = (size_t)(nl - p);
         lines++;
-        p += l + 1;
+        if (l + 1 > PEEKA_RECORD_MAX)
+            return violation(r, err, errlen, "record %llu of a batch is %zu bytes (the limit is %u)",
+                             (unsigned long long)lines, l + 1, PEEKA_RECORD_MAX);
+        if (l < 2 || p[0] != '{' || p[l - 1] != '}')
+            return violation(r, err, errlen, "record %llu of a batch is not a JSON object line",
+                             (unsigned long long)lines);
+        if (!probe_of(r, (const char *)p, l))
+            return violation(r, err, errlen, "record %llu of a batch has no probe_id of this "
+                             "recording (1..%d)", (unsigned long long)lines, r->opt->nprobes);
+        p = nl + 1;
+    }
+    for (const uint8_t *p = data, *end = data + len; p < end;) {
+        const uint8_t *nl = memchr(p, '\n', (size_t)(end - p));
+        size_t l = (size_t)(nl - p);
+        int id = probe_of(r, (const char *)p, l);
+        r->per_probe[id]++;
+        note_cycle(id, (const char *)p, l);
+        p = nl + 1;
     }
     r->records += (long long)lines;
     if (!r->aw) {
         if (fwrite(data, 1, len, stdout) != len || fflush(stdout) != 0) {
             snprintf(err, errlen, "cannot write to stdout: %s", strerror(errno));
+            r->fail = EX_WRITE;
             return -1;
         }
         return 0;
     }
-    if (peeka_aw_append_records(r->aw, data, len, lines) < 0) {
+    if (peeka_aw_append_records(r->aw, data, len) < 0) {
         snprintf(err, errlen, "%s", peeka_aw_error(r->aw));
+        r->fail = EX_WRITE;
         return -1;
     }
     return 0;
 }
 
-/* Waits for the reply to request `id`, moving records that arrive first. */
+/* The id of a probe in the agent's counts, 1..nprobes, or 0. */
+static int stats_probe_id(const recording *r, const cJSON *p)
+{
+    const cJSON *id = cJSON_GetObjectItemCaseSensitive(p, "id");
+    if (!cJSON_IsNumber(id) || id->valuedouble < 1 || id->valuedouble > r->opt->nprobes ||
+        id->valuedouble != (double)(int)id->valuedouble)
+        return 0;
+    return (int)id->valuedouble;
+}
+
+/* The agent's counts (an EVENT, or the reply to install or detach): an
+ * object whose probes, if any, are objects naming probes of this
+ * recording, with numeric counts.  0 when they can be trusted. */
+static int check_stats(recording *r, const cJSON *j, const char *what, char *err, size_t errlen)
+{
+    if (!cJSON_IsObject(j))
+        return violation(r, err, errlen, "%s is not a JSON object", what);
+    const cJSON *probes = cJSON_GetObjectItemCaseSensitive(j, "probes"), *p;
+    if (probes && !cJSON_IsArray(probes))
+        return violation(r, err, errlen, "%s: \"probes\" is not an array", what);
+    cJSON_ArrayForEach(p, probes) {
+        if (!cJSON_IsObject(p) || !stats_probe_id(r, p))
+            return violation(r, err, errlen, "%s names a probe that does not exist (ids are 1..%d)",
+                             what, r->opt->nprobes);
+        const char *nums[] = {"observations", "drops", "condition_errors"};
+        for (size_t k = 0; k < sizeof nums / sizeof *nums; k++) {
+            const cJSON *v = cJSON_GetObjectItemCaseSensitive(p, nums[k]);
+            if (v && (!cJSON_IsNumber(v) || v->valuedouble < 0))
+                return violation(r, err, errlen, "%s: probe %d's \"%s\" is not a count", what,
+                                 stats_probe_id(r, p), nums[k]);
+        }
+        const cJSON *inst = cJSON_GetObjectItemCaseSensitive(p, "installed");
+        if (inst && !cJSON_IsArray(inst))
+            return violation(r, err, errlen, "%s: probe %d's \"installed\" is not an array", what,
+                             stats_probe_id(r, p));
+    }
+    return 0;
+}
+
+static void keep_stats(recording *r, const cJSON *j)
+{
+    char *s = cJSON_PrintUnformatted(j);
+    if (s) {
+        free(r->agent_stats);
+        r->agent_stats = s;
+    }
+}
+
+/* Why an agent may detach by itself (agent/session.c); another word is
+ * reported, not trusted. */
+static const char *const agent_reasons[] = {
+    "detach", "target-exiting", "deadline", "no-welcome", "recorder-closed", "recorder-error",
+    "protocol-error", "poll-error", "recorder-not-reading", "lease-expired", NULL
+};
+
+static int take_event(recording *r, const uint8_t *body, uint32_t len, char *err, size_t errlen)
+{
+    cJSON *j = cJSON_ParseWithLength((const char *)body, len);
+    const cJSON *ev = cJSON_GetObjectItemCaseSensitive(j, "event");
+    int rc = 0;
+    if (!cJSON_IsObject(j) || !cJSON_IsString(ev)) {
+        rc = violation(r, err, errlen, "an EVENT frame is not a JSON object with an \"event\"");
+    } else if (!strcmp(ev->valuestring, "detached")) {
+        const cJSON *why = cJSON_GetObjectItemCaseSensitive(j, "reason");
+        int known = 0;
+        for (size_t i = 0; cJSON_IsString(why) && agent_reasons[i]; i++)
+            known |= !strcmp(why->valuestring, agent_reasons[i]);
+        if (!known && !r->opt->quiet)
+            fprintf(stderr, "peeka-rec: the agent detached for a reason peeka-rec does not know: %.60s\n",
+                    cJSON_IsString(why) ? why->valuestring : "(none given)");
+        if (!known)
+            r->odd_detach = 1;
+        if ((rc = check_stats(r, j, "the agent's detach event", err, errlen)) == 0)
+            keep_stats(r, j);
+    }   /* other events: newer agents may send them; ignored */
+    cJSON_Delete(j);
+    return rc;
+}
+
+static const char *frame_name(uint8_t type)
+{
+    static const char *const names[] = {"?", "HELLO", "WELCOME", "REQUEST", "REPLY", "RECORDS", "EVENT"};
+    return type <= PF_TYPE_MAX ? names[type] : "?";
+}
+
+/* One frame from the agent.  A REPLY to request `want` (0: none awaited)
+ * is handed back in *reply; any other valid reply (to a ping) is dropped.
+ * 0 ok, -1 with r->fail set. */
+static int take_frame(recording *r, uint8_t type, const uint8_t *body, uint32_t len, int want,
+                      cJSON **reply, char *err, size_t errlen)
+{
+    if (type == PF_RECORDS)
+        return take_records(r, body, len, err, errlen);
+    if (type == PF_EVENT)
+        return take_event(r, body, len, err, errlen);
+    if (type != PF_REPLY)
+        return violation(r, err, errlen, "it sent a %s frame, which only peeka-rec sends%s",
+                         frame_name(type), type == PF_HELLO ? " or only once" : "");
+    cJSON *j = cJSON_ParseWithLength((const char *)body, len);
+    const cJSON *jid = cJSON_GetObjectItemCaseSensitive(j, "id");
+    const cJSON *ok = cJSON_GetObjectItemCaseSensitive(j, "ok");
+    int rc = 0;
+    if (!cJSON_IsObject(j)) {
+        rc = violation(r, err, errlen, "a REPLY is not a JSON object");
+    } else if (cJSON_IsNumber(jid) && jid->valuedouble == 0 && cJSON_IsFalse(ok)) {
+        /* the agent's word that it could not read one of our frames */
+        const cJSON *e = cJSON_GetObjectItemCaseSensitive(j, "error");
+        rc = violation(r, err, errlen, "it refused a frame: %.200s",
+                       cJSON_IsString(e) ? e->valuestring : "(no reason given)");
+    } else if (!cJSON_IsNumber(jid) || jid->valuedouble < 1 ||
+               jid->valuedouble > r->conn->next_id || jid->valuedouble != (double)(int)jid->valuedouble) {
+        rc = violation(r, err, errlen, "a REPLY has %s (requests sent: 1..%d)",
+                       jid ? "an id that is no request of ours" : "no id", r->conn->next_id);
+    } else if (!cJSON_IsBool(ok)) {
+        rc = violation(r, err, errlen, "the REPLY to request %d has no true/false \"ok\"",
+                       (int)jid->valuedouble);
+    } else if ((int)jid->valuedouble == want) {
+        *reply = j;
+        return 0;
+    }
+    cJSON_Delete(j);
+    return rc;
+}
+
+/* A malformed stream from conn_next (not a clean EOF or a socket error). */
+static int stream_broken(int rc)
+{
+    return rc == PFE_TYPE || rc == PFE_RESERVED || rc == PFE_TOOBIG || rc == PFE_TRUNC;
+}
+
+static int target_gone(recording *r);
+
+/* Waits for the reply to request `id`, moving records that arrive first.
+ * NULL with err set: r->fail says whether the agent broke the protocol or
+ * the archive failed; neither means the agent is gone or silent. */
 static cJSON *await_reply(recording *r, int id, int timeout_ms, char *err, size_t errlen)
 {
     int64_t end = mono_ns() + (int64_t)timeout_ms * 1000000;
@@ -98,24 +295,19 @@ static cJSON *await_reply(recording *r, int id, int timeout_ms, char *err, size_
         uint32_t len;
         int rc = conn_next(r->conn, 100, &type, &body, &len);
         if (rc < 0) {
-            snprintf(err, errlen, "agent connection: %s", peeka_frame_strerror(rc));
+            if (stream_broken(rc) && !target_gone(r))
+                violation(r, err, errlen, "%s", peeka_frame_strerror(rc));
+            else
+                snprintf(err, errlen, "agent connection: %s", peeka_frame_strerror(rc));
             return NULL;
         }
         if (rc == 0)
             continue;
-        if (type == PF_RECORDS) {
-            if (take_records(r, body, len, err, errlen) < 0)
-                return NULL;
-        } else if (type == PF_REPLY) {
-            cJSON *j = cJSON_ParseWithLength((const char *)body, len);
-            const cJSON *jid = cJSON_GetObjectItemCaseSensitive(j, "id");
-            if (cJSON_IsNumber(jid) && jid->valueint == id)
-                return j;
-            cJSON_Delete(j);
-        } else if (type == PF_EVENT) {
-            free(r->agent_stats);
-            r->agent_stats = strndup((const char *)body, len);
-        }
+        cJSON *reply = NULL;
+        if (take_frame(r, type, body, len, id, &reply, err, errlen) < 0)
+            return NULL;
+        if (reply)
+            return reply;
     }
     snprintf(err, errlen, "the agent did not answer within %d ms", timeout_ms);
     return NULL;
@@ -157,6 +349,28 @@ static char *install_request(const rec_options *o, int launch)
     return m;
 }
 
+/* session.json, once: when the probes are in (so that its presence means
+ * they are), or before the summary of a recording that ended earlier. */
+static int write_session(recording *r, char *err, size_t errlen)
+{
+    if (r->session_written)
+        return 0;
+    r->session_written = 1;
+    if (!r->aw)
+        return 0;
+    char *sj = recording_session_json(r);
+    if (!sj || peeka_aw_member(r->aw, "session.json", sj, strlen(sj)) < 0) {
+        snprintf(err, errlen, "%s", sj ? peeka_aw_error(r->aw) : "out of memory");
+        free(sj);
+        r->fail = EX_WRITE;
+        return -1;
+    }
+    free(sj);
+    return 0;
+}
+
+/* EX_OK_REC, EX_PROBE, or why the session cannot go on (r->fail, or the
+ * agent gone: EX_AGENT_LOST). */
 static int install_probes(recording *r, char *err, size_t errlen)
 {
     char *req = install_request(r->opt, r->child > 0);
@@ -169,24 +383,33 @@ static int install_probes(recording *r, char *err, size_t errlen)
     free(req);
     cJSON *rep = await_reply(r, id, 30000, err, errlen);
     if (!rep)
-        return EX_AGENT_LOST;
+        return r->fail ? r->fail : EX_AGENT_LOST;
     int rc = EX_OK_REC;
     if (!cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(rep, "ok"))) {
         const cJSON *e = cJSON_GetObjectItemCaseSensitive(rep, "error");
-        snprintf(err, errlen, "%s", cJSON_IsString(e) ? e->valuestring : "probe installation failed");
+        if (cJSON_IsString(e) && e->valuestring[0])
+            snprintf(err, errlen, "%s", e->valuestring);
+        else
+            snprintf(err, errlen, "the agent refused the probes without saying why");
         rc = EX_PROBE;
+    } else if (check_stats(r, rep, "the reply to install", err, errlen) < 0) {
+        rc = r->fail;
+    } else if (write_session(r, err, errlen) < 0) {
+        rc = EX_WRITE;
     } else if (!r->opt->quiet && r->child <= 0) {   /* launch mode: pending is the norm */
         const cJSON *p;
         cJSON_ArrayForEach(p, cJSON_GetObjectItemCaseSensitive(rep, "probes"))
             if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(p, "pending")) &&
                 cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(p, "installed")) == 0)
                 fprintf(stderr, "peeka-rec: probe %d waits for its module to be imported\n",
-                        cJSON_GetObjectItemCaseSensitive(p, "id")->valueint);
+                        stats_probe_id(r, p));
     }
     cJSON_Delete(rep);
     if (rc == EX_OK_REC && conn_send_request(r->conn, "\"cmd\":\"ready\"", &id) == 0) {
         cJSON *rd = await_reply(r, id, 5000, err, errlen);
         cJSON_Delete(rd);
+        if (r->fail)
+            rc = r->fail;
     }
     return rc;
 }
@@ -256,8 +479,43 @@ static int target_gone(recording *r)
     return 0;
 }
 
+const char *rec_end_name(rec_end e)
+{
+    switch (e) {
+    case END_DURATION:       return "duration";
+    case END_COUNT:          return "count";
+    case END_TARGET_EXITED:  return "target-exited";
+    case END_SIGNAL:         return "signal";
+    case END_WRITE_ERROR:    return "write-error";
+    case END_AGENT_LOST:     return "agent-lost";
+    case END_PROTOCOL_ERROR: return "protocol-error";
+    case END_NONE:           break;
+    }
+    return "unknown";
+}
+
+/* The connection failed: the target exited, the agent broke the stream,
+ * or it is gone. */
+static rec_end connection_ended(recording *r, int rc, char *err, size_t errlen)
+{
+    if (target_gone(r))
+        return END_TARGET_EXITED;
+    if (stream_broken(rc)) {
+        violation(r, err, errlen, "%s", peeka_frame_strerror(rc));
+        return END_PROTOCOL_ERROR;
+    }
+    snprintf(err, errlen, "lost the agent: %s%s", peeka_frame_strerror(rc),
+             r->odd_detach ? " (it detached for a reason of its own)" : "");
+    return END_AGENT_LOST;
+}
+
+static rec_end failed(const recording *r)
+{
+    return r->fail == EX_PROTOCOL ? END_PROTOCOL_ERROR : END_WRITE_ERROR;
+}
+
 /* The main loop: returns the reason the recording ends. */
-static const char *pump(recording *r, char *err, size_t errlen, int *fatal)
+static rec_end pump(recording *r, char *err, size_t errlen)
 {
     int64_t next_ping = mono_ns() + 1000000000LL;
     int64_t end = r->opt->duration_s > 0 ? r->start_mono + (int64_t)(r->opt->duration_s * 1e9) : 0;
@@ -266,32 +524,23 @@ static const char *pump(recording *r, char *err, size_t errlen, int *fatal)
         const uint8_t *body;
         uint32_t len;
         int rc = conn_next(r->conn, 50, &type, &body, &len);
-        if (rc < 0) {
-            if (target_gone(r))
-                return "target-exited";
-            snprintf(err, errlen, "lost the agent: %s", peeka_frame_strerror(rc));
-            return "agent-lost";
-        }
-        if (rc == 1 && type == PF_RECORDS && take_records(r, body, len, err, errlen) < 0) {
-            *fatal = EX_WRITE;
-            return "write-error";
-        }
-        if (rc == 1 && type == PF_EVENT) {
-            free(r->agent_stats);
-            r->agent_stats = strndup((const char *)body, len);
-        }
+        if (rc < 0)
+            return connection_ended(r, rc, err, errlen);
+        cJSON *reply = NULL;
+        if (rc == 1 && take_frame(r, type, body, len, 0, &reply, err, errlen) < 0)
+            return failed(r);
         int64_t now = mono_ns();
         if (r->aw && peeka_aw_flush_due(r->aw, now) < 0) {
             snprintf(err, errlen, "%s", peeka_aw_error(r->aw));
-            *fatal = EX_WRITE;
-            return "write-error";
+            r->fail = EX_WRITE;
+            return END_WRITE_ERROR;
         }
         if (g_stop_signal)
-            return "signal";
+            return END_SIGNAL;
         if (counts_reached(r))
-            return "count";
+            return END_COUNT;
         if (end && now >= end)
-            return "duration";
+            return END_DURATION;
         if (now >= next_ping) {
             conn_send_request(r->conn, "\"cmd\":\"ping\"", NULL);
             next_ping = now + 1000000000LL;
@@ -300,18 +549,15 @@ static const char *pump(recording *r, char *err, size_t errlen, int *fatal)
     }
 }
 
-static void detach(recording *r)
+static void detach(recording *r, char *err, size_t errlen)
 {
     int id;
-    char err[256];
     if (conn_send_request(r->conn, "\"cmd\":\"detach\"", &id) < 0)
         return;
-    cJSON *rep = await_reply(r, id, 10000, err, sizeof err);
-    if (rep) {
-        free(r->agent_stats);
-        r->agent_stats = cJSON_PrintUnformatted(rep);
-        cJSON_Delete(rep);
-    }
+    cJSON *rep = await_reply(r, id, 10000, err, errlen);
+    if (rep && check_stats(r, rep, "the reply to detach", err, errlen) == 0)
+        keep_stats(r, rep);
+    cJSON_Delete(rep);
 }
 
 /* After detach, what the agent has still sent before closing. */
@@ -320,17 +566,15 @@ static void drain(recording *r, char *err, size_t errlen)
     uint8_t type;
     const uint8_t *body;
     uint32_t len;
-    int rc;
-    while ((rc = conn_next(r->conn, 200, &type, &body, &len)) == 1) {
-        if (type == PF_RECORDS)
-            take_records(r, body, len, err, errlen);
-        else if (type == PF_EVENT) {
-            free(r->agent_stats);
-            r->agent_stats = strndup((const char *)body, len);
-        }
-    }
+    int rc = 0;
+    cJSON *reply = NULL;
+    while (!r->fail && (rc = conn_next(r->conn, 200, &type, &body, &len)) == 1)
+        take_frame(r, type, body, len, 0, &reply, err, errlen);
+    if (!r->fail && stream_broken(rc) && !target_gone(r))
+        violation(r, err, errlen, "%s", peeka_frame_strerror(rc));
 }
 
+/* Trusts agent_stats only as far as check_stats() did. */
 static cJSON *probe_summaries(const recording *r, long long *drops)
 {
     cJSON *agent = r->agent_stats ? cJSON_Parse(r->agent_stats) : NULL;
@@ -345,7 +589,7 @@ static cJSON *probe_summaries(const recording *r, long long *drops)
         cJSON_AddNumberToObject(o, "observations", (double)r->per_probe[p->id]);
         const cJSON *ap = NULL, *it;
         cJSON_ArrayForEach(it, aprobes)
-            if (cJSON_GetObjectItemCaseSensitive(it, "id")->valueint == p->id) ap = it;
+            if (stats_probe_id(r, it) == p->id) ap = it;
         const char *copy[] = {"drops", "condition_errors", "installed", "pending"};
         for (size_t k = 0; k < 4; k++) {
             const cJSON *v = ap ? cJSON_GetObjectItemCaseSensitive(ap, copy[k]) : NULL;
@@ -372,7 +616,9 @@ static char *summary_json(recording *r)
     snprintf(nsbuf, sizeof nsbuf, "%lld", (long long)end);
     cJSON_AddRawToObject(s, "end_ns", nsbuf);
     cJSON_AddStringToObject(s, "end", iso);
-    cJSON_AddStringToObject(s, "reason", r->reason);
+    cJSON_AddStringToObject(s, "reason", rec_end_name(r->reason));
+    if (r->reason == END_PROTOCOL_ERROR)
+        cJSON_AddStringToObject(s, "error", r->error);
     cJSON_AddBoolToObject(s, "complete", 1);
     cJSON_AddNumberToObject(s, "records", (double)r->records);
     cJSON_AddNumberToObject(s, "chunks", (double)peeka_aw_chunks(r->aw));
@@ -400,11 +646,10 @@ static void report_pending(const recording *r)
     const cJSON *p;
     cJSON_ArrayForEach(p, cJSON_GetObjectItemCaseSensitive(agent, "probes")) {
         const cJSON *inst = cJSON_GetObjectItemCaseSensitive(p, "installed");
-        if (cJSON_GetArraySize(inst) == 0) {
-            int id = cJSON_GetObjectItemCaseSensitive(p, "id")->valueint;
+        int id = stats_probe_id(r, p);
+        if (id && cJSON_GetArraySize(inst) == 0)
             fprintf(stderr, "peeka-rec: probe %d (%s) matched nothing: its module was never imported\n",
                     id, r->opt->probes[id - 1].pattern);
-        }
     }
     cJSON_Delete(agent);
 }
@@ -413,30 +658,31 @@ int recording_run(recording *r, char *err, size_t errlen)
 {
     r->start_mono = mono_ns();
     int rc = install_probes(r, err, errlen);
-    if (rc != EX_OK_REC)
+    if (rc == EX_PROBE || rc == EX_WRITE)
         return rc;
-    if (r->aw) {
-        char *sj = recording_session_json(r);
-        if (!sj || peeka_aw_member(r->aw, "session.json", sj, strlen(sj)) < 0) {
-            snprintf(err, errlen, "%s", r->aw ? peeka_aw_error(r->aw) : "out of memory");
-            free(sj);
-            detach(r);
-            return EX_WRITE;
-        }
-        free(sj);
-    }
-    int fatal = 0;
-    const char *why = pump(r, err, errlen, &fatal);
-    snprintf(r->reason, sizeof r->reason, "%s", why);
-    if (strcmp(why, "target-exited") && strcmp(why, "agent-lost")) {
-        detach(r);
+    if (rc == EX_PROTOCOL)
+        r->reason = END_PROTOCOL_ERROR;
+    else if (rc == EX_AGENT_LOST)
+        r->reason = target_gone(r) ? END_TARGET_EXITED : END_AGENT_LOST;
+    else
+        r->reason = pump(r, err, errlen);
+    if (r->reason != END_TARGET_EXITED && r->reason != END_AGENT_LOST &&
+        r->reason != END_PROTOCOL_ERROR && r->reason != END_WRITE_ERROR) {
+        detach(r, err, errlen);
         drain(r, err, errlen);
     }
+    if (r->fail == EX_PROTOCOL)   /* also when the detach reply or the last records were bad */
+        r->reason = END_PROTOCOL_ERROR;
     if (!r->opt->quiet && isatty(2))
         fputs("\r\033[K", stderr);
+    if (r->fail == EX_WRITE)
+        return EX_WRITE;
     report_pending(r);
-    if (fatal)
-        return fatal;
+    char serr[512];
+    if (write_session(r, serr, sizeof serr) < 0) {
+        snprintf(err, errlen, "%s", serr);
+        return EX_WRITE;
+    }
     if (r->aw && peeka_aw_flush(r->aw) < 0) {
         snprintf(err, errlen, "%s", peeka_aw_error(r->aw));
         return EX_WRITE;
@@ -445,13 +691,18 @@ int recording_run(recording *r, char *err, size_t errlen)
         char *sum = summary_json(r);
         peeka_aw *aw = r->aw;
         r->aw = NULL;
-        if (!sum || peeka_aw_close(aw, sum, strlen(sum), err, errlen) < 0) {
+        char cerr[512];
+        if (!sum || peeka_aw_close(aw, sum, strlen(sum), cerr, sizeof cerr) < 0) {
+            snprintf(err, errlen, "%s", sum ? cerr : "out of memory");
             free(sum);
             return EX_WRITE;
         }
         free(sum);
     }
-    if (!strcmp(why, "target-exited")) return EX_TARGET_EXITED;
-    if (!strcmp(why, "agent-lost")) return EX_AGENT_LOST;
-    return EX_OK_REC;
+    switch (r->reason) {
+    case END_TARGET_EXITED:  return EX_TARGET_EXITED;
+    case END_AGENT_LOST:     return EX_AGENT_LOST;
+    case END_PROTOCOL_ERROR: return EX_PROTOCOL;
+    default:                 return EX_OK_REC;
+    }
 }

@@ -10,6 +10,20 @@
 #include "archive_write.h"
 #include "options.h"
 
+/* Why a recording ended; the summary's "reason" is rec_end_name(). */
+typedef enum {
+    END_NONE = 0,
+    END_DURATION,        /* "duration": -d reached */
+    END_COUNT,           /* "count": every probe with -n reached it */
+    END_TARGET_EXITED,   /* "target-exited" */
+    END_SIGNAL,          /* "signal": SIGINT, SIGTERM, SIGHUP */
+    END_WRITE_ERROR,     /* "write-error" */
+    END_AGENT_LOST,      /* "agent-lost": the agent went away, the target lives */
+    END_PROTOCOL_ERROR   /* "protocol-error": the agent broke the protocol */
+} rec_end;
+
+const char *rec_end_name(rec_end e);
+
 typedef struct {
     const rec_options *opt;
     agent_conn *conn;
@@ -19,7 +33,12 @@ typedef struct {
     int child_status, child_done;
     long long per_probe[MAX_REC_PROBES + 1];
     long long records;
-    char reason[32];
+    rec_end reason;
+    int fail;                   /* EX_PROTOCOL or EX_WRITE once the session cannot go on */
+    int session_written;        /* session.json is in the archive: the probes are in */
+    int discard;                /* main.c: nothing recorded, remove the .partial */
+    int odd_detach;             /* the agent detached for a reason we do not know */
+    char error[512];            /* the protocol violation, for the summary */
     char *agent_stats;          /* the agent's final counts (JSON) */
     int64_t start_ns_wall, start_mono;
     long long last_drops;

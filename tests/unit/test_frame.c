@@ -1,7 +1,11 @@
 /* common/frame.c: the framing both ends of the agent socket speak. */
 #include "frame.h"
+#include "archive_write.h"
 
+#include <archive.h>
+#include <archive_entry.h>
 #include <check.h>
+#include <stdio.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -422,6 +426,124 @@ START_TEST(test_send_errors)
 }
 END_TEST
 
+/* archive_write: batches of any size, cut between lines; long names. */
+typedef struct {
+    char name[600];
+    size_t size, lines;
+    int last_is_newline;
+} aw_member;
+
+static int read_members(const char *path, aw_member *m, int max)
+{
+    struct archive *a = archive_read_new();
+    archive_read_support_filter_zstd(a);
+    archive_read_support_format_tar(a);
+    ck_assert_int_eq(archive_read_open_filename(a, path, 65536), ARCHIVE_OK);
+    struct archive_entry *e;
+    int n = 0;
+    static char buf[8 << 20];
+    while (archive_read_next_header(a, &e) == ARCHIVE_OK) {
+        ck_assert_int_lt(n, max);
+        snprintf(m[n].name, sizeof m[n].name, "%s", archive_entry_pathname(e));
+        la_ssize_t got, total = 0;
+        while ((got = archive_read_data(a, buf + total, sizeof buf - (size_t)total)) > 0)
+            total += got;
+        ck_assert_int_ge(got, 0);
+        m[n].size = (size_t)total;
+        m[n].lines = 0;
+        for (la_ssize_t i = 0; i < total; i++)
+            m[n].lines += buf[i] == '\n';
+        m[n].last_is_newline = total > 0 && buf[total - 1] == '\n';
+        n++;
+    }
+    archive_read_free(a);
+    return n;
+}
+
+static char *tmp_path(const char *name)
+{
+    static char dir[64];
+    if (!dir[0]) {
+        snprintf(dir, sizeof dir, "/tmp/peeka-aw-XXXXXX");
+        ck_assert_ptr_nonnull(mkdtemp(dir));
+    }
+    char *p = malloc(strlen(dir) + strlen(name) + 2);
+    sprintf(p, "%s/%s", dir, name);
+    return p;
+}
+
+/* 8 MB of 1000-byte lines in one batch, then one 1.5 MiB line (over a
+ * chunk), then small lines: whole lines in every member, none over a chunk
+ * but the long line's own. */
+START_TEST(test_aw_splits_batches)
+{
+    char *path = tmp_path("split.tar.zst"), err[256];
+    peeka_aw *w = peeka_aw_open(path, NULL, 1, err, sizeof err);
+    ck_assert_msg(w != NULL, "%s", err);
+    size_t line = 1000, n = 8000 * line;
+    char *batch = malloc(n);
+    for (size_t i = 0; i < n; i++)
+        batch[i] = (i + 1) % line == 0 ? '\n' : 'a';
+    ck_assert_int_eq(peeka_aw_append_records(w, batch, n), 0);
+    size_t big = 3u << 19;
+    char *one = malloc(big);
+    memset(one, 'b', big);
+    one[big - 1] = '\n';
+    ck_assert_int_eq(peeka_aw_append_records(w, one, big), 0);
+    ck_assert_int_eq(peeka_aw_append_records(w, "{}\n{}\n", 6), 0);
+    ck_assert_int_eq(peeka_aw_append_records(w, "{}", 2), -1);   /* not whole lines */
+    ck_assert_uint_eq(peeka_aw_records(w), n / line + 1 + 2);
+    ck_assert_int_eq(peeka_aw_close(w, "{}", 2, err, sizeof err), 0);
+    aw_member m[64];
+    int k = read_members(path, m, 64);
+    size_t lines = 0, longest = 0;
+    for (int i = 0; i < k; i++) {
+        if (!strstr(m[i].name, "/data/"))
+            continue;
+        ck_assert_msg(m[i].last_is_newline, "%s does not end with a whole line", m[i].name);
+        lines += m[i].lines;
+        if (m[i].size > longest)
+            longest = m[i].size;
+        ck_assert_msg(m[i].size <= PEEKA_CHUNK_BYTES || m[i].lines == 1, "%s: %zu bytes", m[i].name,
+                      m[i].size);
+    }
+    ck_assert_uint_eq(lines, n / line + 1 + 2);
+    ck_assert_uint_eq(longest, big);
+    ck_assert_str_eq(m[k - 1].name, "split/summary.json");
+    free(batch);
+    free(one);
+    unlink(path);
+    free(path);
+}
+END_TEST
+
+/* Stems of 100 to 300 bytes: every member keeps its whole name. */
+START_TEST(test_aw_long_names)
+{
+    size_t len = 100 + (size_t)_i * 50;
+    char stem[400];
+    memset(stem, 's', len);
+    stem[len] = 0;
+    char *path = tmp_path("long.tar.zst"), err[256];
+    peeka_aw *w = peeka_aw_open(path, stem, 3, err, sizeof err);
+    ck_assert_msg(w != NULL, "%s", err);
+    ck_assert_int_eq(peeka_aw_member(w, "session.json", "{}", 2), 0);
+    ck_assert_int_eq(peeka_aw_append_records(w, "{}\n", 3), 0);
+    ck_assert_int_eq(peeka_aw_close(w, "{}", 2, err, sizeof err), 0);
+    aw_member m[8];
+    ck_assert_int_eq(read_members(path, m, 8), 3);
+    char want[600];
+    snprintf(want, sizeof want, "%s/session.json", stem);
+    ck_assert_str_eq(m[0].name, want);
+    snprintf(want, sizeof want, "%s/data/000001.jsonl", stem);
+    ck_assert_str_eq(m[1].name, want);
+    snprintf(want, sizeof want, "%s/summary.json", stem);
+    ck_assert_str_eq(m[2].name, want);
+    unlink(path);
+    free(path);
+}
+END_TEST
+
 static Suite *frame_suite(void)
 {
     Suite *s = suite_create("frame");
@@ -441,6 +563,8 @@ static Suite *frame_suite(void)
     tcase_add_test(tc, test_send_socket);
     tcase_add_test(tc, test_send_pipe);
     tcase_add_test(tc, test_send_errors);
+    tcase_add_test(tc, test_aw_splits_batches);
+    tcase_add_loop_test(tc, test_aw_long_names, 0, 5);
     suite_add_tcase(s, tc);
     return s;
 }

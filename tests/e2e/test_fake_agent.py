@@ -1,0 +1,121 @@
+"""The real peeka-rec against a fake agent (tests/targets/fake_agent.py)
+that breaks the protocol: bad reply ids, bad records, bad frames, bad
+counts, truncated streams.  peeka-rec must say what was wrong, exit with the
+documented code (7: the agent broke the protocol), keep a complete archive
+of what was recorded before, and never crash."""
+import json
+import os
+import subprocess
+import tempfile
+import unittest
+
+from peeka_testlib import ANALYZE, PY, TARGETS, read_archive, rec, target_env, tool_env
+
+PER_INTERPRETER = False
+EX_PROBE, EX_AGENT_LOST, EX_PROTOCOL = 3, 6, 7
+
+
+class FakeAgent(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory()
+
+    def tearDown(self):
+        self.tmp.cleanup()
+
+    def run_fake(self, scenario, *extra):
+        out = os.path.join(self.tmp.name, "fake.tar.zst")
+        p = rec("-o", out, "-d", "3", *extra, "watch", "fake.func", "--", PY, "-S",
+                os.path.join(TARGETS, "fake_agent.py"), scenario, timeout=60)
+        self.assertGreaterEqual(p.returncode, 0, "peeka-rec died of a signal: " + p.stderr)
+        self.assertNotIn("runtime error", p.stderr)     # UBSan
+        self.assertNotIn("AddressSanitizer", p.stderr)
+        return p, out
+
+    def assert_complete(self, out, records):
+        self.assertTrue(os.path.exists(out), "no complete archive")
+        self.assertFalse(os.path.exists(out + ".partial"))
+        session, recs, summary, _ = read_archive(out)
+        self.assertIsNotNone(session)
+        self.assertIsNotNone(summary)
+        self.assertEqual(len(recs), records)
+        self.assertEqual(summary["records"], records)
+        self.assertEqual(sum(pr["observations"] for pr in summary["probes"]), records)
+        a = subprocess.run([ANALYZE, out, "info"], capture_output=True, text=True,
+                           env=tool_env(target_env(), False))
+        self.assertEqual(a.returncode, 0, a.stderr)
+        self.assertIn("complete   yes", a.stdout)
+        a = subprocess.run([ANALYZE, out, "summary"], capture_output=True, text=True,
+                           env=tool_env(target_env(), False))
+        self.assertEqual(a.returncode, 0, a.stderr)
+        return summary
+
+    def assert_violation(self, scenario, words, records=3):
+        p, out = self.run_fake(scenario)
+        self.assertEqual(p.returncode, EX_PROTOCOL, p.stderr)
+        self.assertIn("the agent broke the protocol", p.stderr)
+        self.assertIn(words, p.stderr)
+        summary = self.assert_complete(out, records)
+        self.assertEqual(summary["reason"], "protocol-error")
+        self.assertIn(words, summary["error"])
+        return p, summary
+
+    def test_good_fake_agent(self):
+        """The fake itself is a valid agent: a clean recording."""
+        p, out = self.run_fake("good")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        summary = self.assert_complete(out, 3)
+        self.assertEqual(summary["reason"], "duration")
+
+    def test_reply_ids(self):
+        for rid in ("0", "-1", "1000000000", '"1"', "1.5", "null", "1e300"):
+            with self.subTest(id=rid):
+                self.assert_violation("reply-id:" + rid, "REPLY")
+        self.assert_violation("reply-no-id", "no id")
+        self.assert_violation("reply-no-ok", '"ok"')
+
+    def test_install_replies(self):
+        for sc, words in (("install-no-id", "no id"), ("install-id-string", "REPLY"),
+                          ("install-bad-probe-id", "probe that does not exist"),
+                          ("install-not-json", "not a JSON object"),
+                          ("records-before-install", "before any probe was installed")):
+            with self.subTest(scenario=sc):
+                self.assert_violation(sc, words, records=0)
+
+    def test_install_refused_without_reason(self):
+        p, out = self.run_fake("install-fail-no-error")
+        self.assertEqual(p.returncode, EX_PROBE, p.stderr)
+        self.assertIn("refused the probes without saying why", p.stderr)
+        self.assertFalse(os.path.exists(out) or os.path.exists(out + ".partial"))
+
+    def test_bad_records(self):
+        for sc, words in (("records-probe-0", "probe_id"), ("records-probe-2", "probe_id"),
+                          ("records-probe-huge", "probe_id"),
+                          ("records-not-jsonl", "not a JSON object line"),
+                          ("records-no-newline", "newline"), ("records-nul", "NUL")):
+            with self.subTest(scenario=sc):
+                self.assert_violation(sc, words)
+
+    def test_bad_frames(self):
+        for sc, words in (("oversized", "size limit"), ("type-99", "unknown frame type"),
+                          ("type-0", "unknown frame type"), ("reserved", "reserved"),
+                          ("type-welcome", "WELCOME"), ("type-hello", "HELLO"),
+                          ("truncated", "middle of a frame"),
+                          ("truncated-header", "middle of a frame")):
+            with self.subTest(scenario=sc):
+                self.assert_violation(sc, words)
+
+    def test_bad_events_and_counts(self):
+        self.assert_violation("event-not-json", "EVENT")
+        self.assert_violation("event-bad-counts", "probe that does not exist")
+        self.assert_violation("detach-bad-counts", "probe that does not exist")
+
+    def test_event_with_unknown_reason(self):
+        p, out = self.run_fake("event-unknown-reason")
+        self.assertEqual(p.returncode, EX_AGENT_LOST, p.stderr)
+        self.assertIn("reason peeka-rec does not know: cosmic-rays", p.stderr)
+        summary = self.assert_complete(out, 3)
+        self.assertEqual(summary["reason"], "agent-lost")
+
+
+if __name__ == "__main__":
+    unittest.main()
