@@ -4,7 +4,6 @@
  * the module's own __spec__.loader and __loader__ are put back.  The finder
  * leaves sys.meta_path when the session ends. */
 #include "session.h"
-#include "watch.h"
 
 static const char finder_src[] =
 "import sys\n"
