@@ -94,6 +94,18 @@ void write_record_head(jsonw *w, const char *kind, probe *p, const call *c)
     write_head(w, kind, p, -1, c->wall, c->h->name_json, c->h->name_json_len);
 }
 
+void write_outcome(jsonw *w, int ok, PyObject *exc)
+{
+    if (ok)
+        jsonw_lit(w, ",\"success\":true,\"throwExp\":");
+    else
+        jsonw_lit(w, ",\"success\":false,\"throwExp\":");
+    if (exc)
+        fmt_exception(w, exc);
+    else
+        jsonw_lit(w, "null");
+}
+
 void write_args(jsonw *w, const call *c, int depth)
 {
     Py_ssize_t first = c->h->has_self && c->nargs > 0 ? 1 : 0;

@@ -21,6 +21,7 @@
 #define PEEKA_OBSERVE_H
 
 #include "agent.h"
+#include "hooks.h"
 
 enum where { AT_ENTER, AT_EXIT, AT_EXCEPTION };
 
@@ -34,11 +35,33 @@ typedef struct call {
     PyObject *ret, *exc;
 } call;
 
-static inline call call_start(hooked *h, PyObject *const *args, size_t nargsf,
-                              PyObject *kwnames, int64_t mono)
+static inline int observe_stopping(void)
 {
-    call c = {h, args, PyVectorcall_NARGS(nargsf), kwnames, wall_of_mono(mono), -1, NULL, NULL};
-    return c;
+    return atomic_load_explicit(&g_agent.stopping, memory_order_relaxed);
+}
+
+/* The session is ending, or this thread is inside an observation (its
+ * hooked calls are the agent's own doing): calls pass straight through. */
+static inline int observe_paused(void)
+{
+    return observe_stopping() || thread_reentered();
+}
+
+/* A hooked call that will be observed: holds h (hooks.h) until
+ * observe_call_end, fills *c; returns the start time. */
+static inline int64_t observe_call_begin(call *c, hooked *h, PyObject *const *args,
+                                         size_t nargsf, PyObject *kwnames)
+{
+    hooked_call_begin(h);
+    int64_t t0 = now_mono_ns();
+    *c = (call){h, args, PyVectorcall_NARGS(nargsf), kwnames, wall_of_mono(t0), -1, NULL, NULL};
+    return t0;
+}
+
+/* After this c->h may be gone. */
+static inline void observe_call_end(call *c)
+{
+    hooked_call_end(c->h);
 }
 
 /* A pending exception, kept aside while something else runs. */
@@ -123,6 +146,8 @@ void write_head(jsonw *w, const char *kind, probe *p, int64_t cycle, int64_t wal
                 const char *name_json, size_t name_len);
 /* write_head for a call: its start time and function. */
 void write_record_head(jsonw *w, const char *kind, probe *p, const call *c);
+/* `,"success":…,"throwExp":…`: exc formatted, or null */
+void write_outcome(jsonw *w, int ok, PyObject *exc);
 /* `,"params":[…],"kwargs":{…},"target":…` */
 void write_args(jsonw *w, const call *c, int depth);
 

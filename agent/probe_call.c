@@ -7,7 +7,6 @@
  * events off (always, whatever happened); then monitor's counters, trace
  * and watch exit records, with the call's exception kept aside. */
 #include "watch.h"
-#include "hooks.h"
 #include "monitor.h"
 #include "stack.h"
 #include "trace.h"
@@ -27,7 +26,7 @@ static int kinds_of(const hooked *h)
 static void after_call(call *c, PyObject **res, trace_run *tr, int64_t t0, int64_t t1, int kinds)
 {
     hooked *h = c->h;
-    int live = !h->dead && !atomic_load_explicit(&g_agent.stopping, memory_order_relaxed);
+    int live = !h->dead && !observe_stopping();
     int watch_exit = live && (kinds & (1 << PK_WATCH)) && watch_wants(h, *res ? AT_EXIT : AT_EXCEPTION);
     if (!tr->p && !watch_exit && !(live && (kinds & (1 << PK_MONITOR))))
         return;
@@ -63,12 +62,11 @@ PyObject *probe_call(hooked *h, PyObject *callable, PyObject *const *args,
                      size_t nargsf, PyObject *kwnames)
 {
     int kinds = kinds_of(h);
-    if (!kinds || atomic_load_explicit(&g_agent.stopping, memory_order_relaxed) || thread_reentered())
+    if (!kinds || observe_paused())
         return h->orig(callable, args, nargsf, kwnames);
 
-    hooked_call_begin(h);
-    int64_t t0 = now_mono_ns();
-    call c = call_start(h, args, nargsf, kwnames, t0);
+    call c;
+    int64_t t0 = observe_call_begin(&c, h, args, nargsf, kwnames);
     trace_run tr = {NULL};
     int watch_enter = (kinds & (1 << PK_WATCH)) && watch_wants(h, AT_ENTER);
     if (watch_enter || (kinds & ((1 << PK_STACK) | (1 << PK_TRACE)))) {
@@ -88,6 +86,6 @@ PyObject *probe_call(hooked *h, PyObject *callable, PyObject *const *args,
     int64_t t1 = now_mono_ns();
     c.cost = t1 - t0;
     after_call(&c, &res, &tr, t0, t1, kinds);
-    hooked_call_end(h);
+    observe_call_end(&c);
     return res;
 }

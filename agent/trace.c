@@ -629,12 +629,7 @@ static void build_record(jsonw *w, probe *p, const call *c, const void *arg)
         jsonw_lit(w, ",\"truncated\":false");
     jsonw_lit(w, ",\"nodes_dropped\":");
     jsonw_i64(w, t->dropped);
-    if (c->exc) {
-        jsonw_lit(w, ",\"success\":false,\"throwExp\":");
-        fmt_exception(w, c->exc);
-    } else {
-        jsonw_lit(w, ",\"success\":true,\"throwExp\":null");
-    }
+    write_outcome(w, c->exc == NULL, c->exc);
     jsonw_lit(w, ",\"call_tree\":");
     write_node(w, t, 0, c);
     emit_thread_fields(w);

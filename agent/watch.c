@@ -4,7 +4,6 @@
  * nothing that no probe asked for. */
 #include "watch.h"
 #include "dispatch.h"
-#include "hooks.h"
 
 #include <string.h>
 
@@ -27,14 +26,7 @@ static void build_record(jsonw *w, probe *p, const call *c, const void *arg)
         fmt_value(w, c->ret, 1, p->depth);
     else
         jsonw_lit(w, "null");
-    jsonw_lit(w, ",\"success\":");
-    if (at == AT_EXCEPTION) jsonw_lit(w, "false");
-    else jsonw_lit(w, "true");
-    jsonw_lit(w, ",\"throwExp\":");
-    if (at == AT_EXCEPTION && c->exc)
-        fmt_exception(w, c->exc);
-    else
-        jsonw_lit(w, "null");
+    write_outcome(w, at != AT_EXCEPTION, at == AT_EXCEPTION ? c->exc : NULL);
     jsonw_lit(w, ",\"cost\":");
     write_ms(w, c->cost);
     jsonw_lit(w, ",\"cost_ns\":");
@@ -84,23 +76,17 @@ static unsigned wanted(const hooked *h)
     return m;
 }
 
-static int stopping(void)
-{
-    return atomic_load_explicit(&g_agent.stopping, memory_order_relaxed);
-}
-
 PyObject *observe_call(hooked *h, PyObject *callable, PyObject *const *args,
                        size_t nargsf, PyObject *kwnames)
 {
     if (h->other_kinds)
         return probe_call(h, callable, args, nargsf, kwnames);
     unsigned want = wanted(h);
-    if (!want || stopping() || thread_reentered())
+    if (!want || observe_paused())
         return h->orig(callable, args, nargsf, kwnames);
 
-    hooked_call_begin(h);
-    int64_t t0 = now_mono_ns();
-    call c = call_start(h, args, nargsf, kwnames, t0);
+    call c;
+    int64_t t0 = observe_call_begin(&c, h, args, nargsf, kwnames);
     observe_guard g;
     if (want & (1u << AT_ENTER)) {
         observe_enter(&g);
@@ -111,7 +97,7 @@ PyObject *observe_call(hooked *h, PyObject *callable, PyObject *const *args,
     PyObject *res = h->orig(callable, args, nargsf, kwnames);
     c.cost = now_mono_ns() - t0;
     enum where at = res ? AT_EXIT : AT_EXCEPTION;
-    if ((want & (1u << at)) && !h->dead && !stopping()) {
+    if ((want & (1u << at)) && !h->dead && !observe_stopping()) {
         PyObject *wrapped = res && h->is_coro && PyCoro_CheckExact(res)
                                 ? watch_async_wrap(&c, t0, res) : NULL;
         if (wrapped) {
@@ -125,6 +111,6 @@ PyObject *observe_call(hooked *h, PyObject *callable, PyObject *const *args,
             observe_leave(&g);
         }
     }
-    hooked_call_end(h);
+    observe_call_end(&c);
     return res;
 }

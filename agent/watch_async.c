@@ -3,7 +3,6 @@
  * returned or raised.  The hook hands back a coroutine that awaits the
  * original one and reports through a small C callable holding the call. */
 #include "watch.h"
-#include "hooks.h"
 
 static const char awaiter_src[] =
 "async def _peeka_awaited(coro, done):\n"
@@ -49,7 +48,7 @@ static PyObject *pc_call(PyObject *self, PyObject *args, PyObject *kw)
     call c = {h, &PyTuple_GET_ITEM(pc->argv, 0), pc->nargs, pc->kwnames, pc->wall,
               now_mono_ns() - pc->t0, result == Py_None && exc != Py_None ? NULL : result,
               exc == Py_None ? NULL : exc};
-    if (!h->dead && !atomic_load(&g_agent.stopping) && !thread_reentered()) {
+    if (!h->dead && !observe_paused()) {
         observe_guard g;
         observe_enter(&g);
         watch_observe(&c, c.exc ? AT_EXCEPTION : AT_EXIT);
