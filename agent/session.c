@@ -149,7 +149,7 @@ static int handle_buffered(int *detach, double *detach_id)
     uint8_t type;
     const uint8_t *body;
     uint32_t len;
-    int rc;
+    int rc = 0;
     while (!*detach && (rc = peeka_fdec_next(&S.dec, &type, &body, &len)) == 1)
         handle_frame(type, body, len, detach, detach_id);
     return *detach ? 0 : rc;
