@@ -56,8 +56,8 @@ typedef struct hooked {
     size_t name_json_len;
     PyObject *replacements;     /* 3.11: list of (namespace, key, original, wrapper) */
     int other_kinds;            /* probes that are not watch: the call goes to probe_call */
-    int inflight;               /* calls inside the original right now */
-    int dead;                   /* unhooked while in flight: the last one out frees */
+    int inflight;               /* hook calls holding it (hooks.h: hooked_call_begin) */
+    int dead;                   /* unhooked while held: the last one out frees */
 } hooked;
 
 typedef struct agent {
@@ -68,24 +68,13 @@ typedef struct agent {
     probe *probes[MAX_PROBES];
     int nprobes;
     int64_t emitted;
-    int observing;              /* hooks formatting a record right now */
+    int observing;              /* hooks inside observe_enter/observe_leave (observe.h) */
 } agent;
 
 extern agent g_agent;
 
-/* hooks.c */
-int  hooks_install(probe *p, PyObject *func, int has_self, PyObject *ns, PyObject *key);
-void hooks_remove_probe(probe *p);
-void hooks_remove_all(void);
-void hooks_release(hooked *h);
-int  hooks_count(void);
-
-/* watch.c: every hooked call enters here; probe_call.c: hooks with a
- * probe other than watch */
-PyObject *probe_call(hooked *h, PyObject *callable, PyObject *const *args,
-                     size_t nargsf, PyObject *kwnames);
-PyObject *watch_call(hooked *h, PyObject *callable, PyObject *const *args,
-                     size_t nargsf, PyObject *kwnames);
+/* pyhelper.c: Python helper objects the agent defines from source, once. */
+PyObject *agent_pyhelper(const char *src, const char *name);
 
 /* format.c */
 void fmt_value(jsonw *w, PyObject *v, int level, int depth);

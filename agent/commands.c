@@ -2,6 +2,8 @@
  * remove, detach.  Each answer is one JSON object with the request's id. */
 #include "session.h"
 #include "cond.h"
+#include "hooks.h"
+#include "observe.h"
 #include "monitor.h"
 #include "trace.h"
 
@@ -21,24 +23,57 @@ static double num_field(const cJSON *o, const char *k, double dflt)
     return cJSON_IsNumber(v) ? v->valuedouble : dflt;
 }
 
+/* What a probe needs to observe: a removed probe gives it back, and keeps
+ * its counts for the summary. */
+static void probe_free_state(probe *p)
+{
+    if (p->cond)
+        peeka_cond_free(p->cond);
+    p->cond = NULL;
+    monitor_state_free(p);
+    trace_probe_free(p);
+}
+
+/* Only for a probe no hook has ever seen (still being built), or through
+ * probes_retire. */
 static void probe_free(probe *p)
 {
     if (!p)
         return;
+    probe_free_state(p);
     free(p->pattern);
-    if (p->cond)
-        peeka_cond_free(p->cond);
     Py_XDECREF(p->installed);
-    monitor_state_free(p);
-    trace_probe_free(p);
     free(p);
 }
 
-void commands_free_probes(void)
+/* The one way probe state goes away once a probe was installed: off every
+ * function, then wait until no hook is inside the observation guard (one
+ * may hold the probe while user code runs, observe.h), then free: the
+ * whole probe, or with `keep` only its state.  On timeout nothing is
+ * freed: leaked, never freed under a running hook.  Returns 1 when freed. */
+static int probes_retire(probe *const *ps, int n, int keep)
 {
-    for (int i = 0; i < g_agent.nprobes; i++)
-        probe_free(g_agent.probes[i]);
+    for (int i = 0; i < n; i++) {
+        ps[i]->pending = 0;   /* no later import brings it back */
+        ps[i]->done = 1;
+        hooks_remove_probe(ps[i]);
+    }
+    if (!observe_quiesce())
+        return 0;
+    for (int i = 0; i < n; i++) {
+        if (keep)
+            probe_free_state(ps[i]);
+        else
+            probe_free(ps[i]);
+    }
+    return 1;
+}
+
+int commands_free_probes(void)
+{
+    int n = g_agent.nprobes;
     g_agent.nprobes = 0;
+    return probes_retire(g_agent.probes, n, 0);
 }
 
 static probe *probe_from_json(const cJSON *j, char *err, size_t errlen)
@@ -174,12 +209,10 @@ static int install(const cJSON *req, cJSON *r, char *err, size_t errlen)
     }
     add_stats(r);
     return 0;
-undo:
-    while (g_agent.nprobes > first) {
-        probe *p = g_agent.probes[--g_agent.nprobes];
-        hooks_remove_probe(p);
-        probe_free(p);
-    }
+undo: ;
+    int n = g_agent.nprobes - first;
+    g_agent.nprobes = first;   /* unlisted first: the quiesce lets imports run */
+    probes_retire(&g_agent.probes[first], n, 0);
     PyErr_Clear();
     return -1;
 }
@@ -191,8 +224,7 @@ static int remove_probe(const cJSON *req, char *err, size_t errlen)
         probe *p = g_agent.probes[i];
         if (p->id != id)
             continue;
-        hooks_remove_probe(p);
-        p->done = 1;   /* stays listed so its counts reach the summary */
+        probes_retire(&p, 1, 1);   /* stays listed so its counts reach the summary */
         return 0;
     }
     snprintf(err, errlen, "no probe with id %d", id);

@@ -10,8 +10,10 @@
  * wrapper object in the namespace that defines it and in every module global
  * that aliases it.  Each replacement is undone only if the slot still holds
  * our wrapper, so a name the program rebinds meanwhile is left alone. */
-#include "agent.h"
+#include "hooks.h"
 #include "hooks_table.h"
+#include "dispatch.h"
+#include "wrapper311.h"
 
 #include <string.h>
 
@@ -23,7 +25,7 @@ static PyObject *hook_vectorcall(PyObject *callable, PyObject *const *args,
     hooked *h = hooks_table_find(callable);
     if (!h)   /* unreachable: the table outlives every installed pointer */
         return function_vectorcall(callable, args, nargsf, kwnames);
-    return watch_call(h, callable, args, nargsf, kwnames);
+    return observe_call(h, callable, args, nargsf, kwnames);
 }
 
 static void set_vectorcall(PyObject *func, vectorcallfunc vc)
@@ -34,8 +36,6 @@ static void set_vectorcall(PyObject *func, vectorcallfunc vc)
     ((PyFunctionObject *)func)->vectorcall = vc;
 #endif
 }
-
-#include "wrapper311.h"
 
 static hooked *hooked_new(PyObject *func, int has_self)
 {
@@ -100,9 +100,9 @@ int hooks_install(probe *p, PyObject *func, int has_self, PyObject *ns, PyObject
     return 0;
 }
 
-/* A call may be inside the original function (which may release the GIL)
- * while we unhook: it comes back into watch_call and touches h, so h lives
- * until the last such call has left. */
+/* A hook call holding h (hooks.h) may have let the GIL go, in the original
+ * function or in user code an observation runs, while we unhook: it comes
+ * back and touches h, so h lives until the last such call has left. */
 static void unhook(hooked *h)
 {
     set_vectorcall(h->func, h->orig);
@@ -116,7 +116,7 @@ static void unhook(hooked *h)
         hooked_free(h);
 }
 
-void hooks_release(hooked *h)
+void hooks_free_dead(hooked *h)
 {
     if (h->dead && h->inflight == 0)
         hooked_free(h);

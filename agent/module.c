@@ -1,6 +1,7 @@
 /* The `_peeka_agent` extension module: start() is what the bootstrap calls;
  * the rest is for the atexit hook and for tests. */
 #include "session.h"
+#include "hooks.h"
 #include "wrapper311.h"
 
 #define DEFAULT_BUFFER (4u << 20)

@@ -9,7 +9,7 @@
  * that count.  The statistics of one entry are guarded by a spin flag held
  * for a few instructions by a hook, or for one copy by the agent thread. */
 #include "monitor.h"
-#include "watch.h"
+#include "observe.h"
 #include "hooks_table.h"
 
 #include <sched.h>
@@ -209,18 +209,7 @@ static void write_record(jsonw *w, probe *p, const mon_entry *e, const mon_stats
     monitor_state *m = p->mon;
     int64_t wall = wall_of_mono(start);
     /* `cycle` right after probe_id: peeka-rec counts cycles from the prefix */
-    jsonw_lit(w, "{\"type\":\"observation\",\"kind\":\"monitor\",\"probe_id\":");
-    jsonw_i64(w, p->id);
-    jsonw_lit(w, ",\"cycle\":");
-    jsonw_i64(w, m->cycle);
-    jsonw_lit(w, ",\"seq\":");
-    jsonw_i64(w, ++p->seq);
-    jsonw_lit(w, ",\"ts_ns\":");
-    jsonw_i64(w, wall);
-    jsonw_lit(w, ",\"timestamp\":");
-    write_seconds(w, wall);
-    jsonw_lit(w, ",\"func_name\":");
-    jsonw_raw(w, e->name_json, e->name_len);
+    write_head(w, "monitor", p, m->cycle, wall, e->name_json, e->name_len);
     jsonw_lit(w, ",\"interval_s\":");
     write_ms(w, (partial ? end - start : p->interval_ns) / 1000);   /* seconds, 3 decimals */
     if (partial)

@@ -15,7 +15,7 @@ void monitor_state_free(probe *p);
  * called still has its (zero) record every interval. */
 void monitor_register_installed(probe *p);
 
-/* Hot path (GIL held): one finished call of h. */
+/* Hot path, inside the observation guard (observe.h): one finished call of h. */
 void monitor_account(hooked *h, int64_t cost_ns, int ok);
 
 /* Agent thread, no GIL: emits the intervals that ended by `now_mono`; with

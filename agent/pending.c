@@ -11,7 +11,6 @@
  * subclass of its own whose __setattr__ notices that assignment and puts the
  * original class back at once (and at the end of the session, whatever). */
 #include "session.h"
-#include "watch.h"
 
 static const char finder_src[] =
 "import sys\n"

@@ -1,7 +1,7 @@
 /* A few things are simpler and safer written in Python (an import hook, an
  * awaiting coroutine).  They are compiled from source in a private
  * namespace: nothing is added to the target's modules. */
-#include "watch.h"
+#include "agent.h"
 
 PyObject *agent_pyhelper(const char *src, const char *name)
 {

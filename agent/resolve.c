@@ -6,7 +6,7 @@
  * (see pending.c); a name that cannot exist (no such top-level module, no
  * such attribute in an imported module) is an error before anything is
  * installed. */
-#include "agent.h"
+#include "hooks.h"
 #include "wrapper311.h"
 #include "pattern.h"
 #include "session.h"

@@ -4,6 +4,8 @@
  * detach request, recorder gone (EOF), recorder hung (lease expired or a
  * send that cannot complete), deadline passed, interpreter exiting. */
 #include "session.h"
+#include "hooks.h"
+#include "observe.h"
 #include "frame.h"
 #include "monitor.h"
 
@@ -147,7 +149,7 @@ static int handle_buffered(int *detach, double *detach_id)
     uint8_t type;
     const uint8_t *body;
     uint32_t len;
-    int rc;
+    int rc = 0;
     while (!*detach && (rc = peeka_fdec_next(&S.dec, &type, &body, &len)) == 1)
         handle_frame(type, body, len, detach, detach_id);
     return *detach ? 0 : rc;
@@ -212,24 +214,13 @@ static const char *run_loop(int *detach, double *detach_id)
     }
 }
 
-/* Waits (GIL released) for hooks still formatting a record: they write into
- * the ring and read their probe, so neither may go away under them. */
-static int quiesce(void)
+/* Probes and the ring go only when no hook is inside the observation
+ * guard (observe.h): hooks there read their probe and write into the ring.
+ * Else a hook is stuck in user code: leak rather than crash. */
+static void release_state(void)
 {
-    for (int i = 0; i < 1000 && g_agent.observing > 0; i++) {
-        Py_BEGIN_ALLOW_THREADS
-        usleep(1000);
-        Py_END_ALLOW_THREADS
-    }
-    return g_agent.observing == 0;
-}
-
-static void release_state(int can_free)
-{
-    if (can_free) {
-        commands_free_probes();
+    if (commands_free_probes())
         ring_free(&g_agent.rb);
-    }   /* else: a hook is stuck in user __repr__ code; leak rather than crash */
     g_agent.active = 0;
 }
 
@@ -305,12 +296,11 @@ static void *agent_thread(void *arg)
     int detach = 0;
     double detach_id = 0;
     const char *reason = read_welcome(S.fd) < 0 ? "no-welcome" : run_loop(&detach, &detach_id);
-    int can_free = 0;
     if (!atomic_load(&S.exiting) && !is_finalizing()) {
         PyGILState_STATE g = PyGILState_Ensure();
         unhook_all(reason);
         unregister_atexit();
-        can_free = quiesce();
+        observe_quiesce();   /* records still being written make the last drain */
         PyGILState_Release(g);
     }
     if (recorder_listening(reason)) {
@@ -325,7 +315,7 @@ static void *agent_thread(void *arg)
         remove_socket_file();
     if (!atomic_load(&S.exiting) && !is_finalizing()) {
         PyGILState_STATE g = PyGILState_Ensure();
-        release_state(can_free);
+        release_state();
         PyGILState_Release(g);
     }
     pthread_mutex_lock(&S.mu);
@@ -340,13 +330,13 @@ void session_shutdown(void)
     if (!g_agent.active || !S.joinable)
         return;
     unhook_all("target-exiting");
-    int can_free = quiesce();
+    observe_quiesce();
     atomic_store(&S.exiting, 1);
     Py_BEGIN_ALLOW_THREADS
     pthread_join(S.thread, NULL);
     Py_END_ALLOW_THREADS
     S.joinable = 0;
-    release_state(can_free);
+    release_state();
     unregister_atexit();
 }
 
@@ -490,7 +480,9 @@ int session_start(const session_opts *o)
     free(S.final_stats);
     S.final_stats = NULL;
     S.sendbuf = NULL;
+    int observing = g_agent.observing;   /* hooks a previous session leaked to */
     memset(&g_agent, 0, sizeof g_agent);
+    g_agent.observing = observing;
     S.ready = S.finished = 0;
     atomic_store(&S.exiting, 0);
     if (peeka_fdec_init(&S.dec, PEEKA_FRAME_MAX) < 0 || ring_init(&g_agent.rb, o->buffer_bytes) < 0 ||

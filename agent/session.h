@@ -23,7 +23,9 @@ void session_shutdown(void);
 char *commands_handle(const char *json, size_t len, int *detach, int *ready);
 int   commands_need_gil(const char *json, size_t len);
 char *commands_stats_json(const char *extra_key, const char *extra_val);
-void  commands_free_probes(void);
+/* Unhooks and frees every probe once no hook holds one; 0 when a hook
+ * stayed inside the observation guard too long (then nothing is freed). */
+int   commands_free_probes(void);
 
 /* pending.c: the import hook that installs probes on modules imported later. */
 int  pending_install(void);

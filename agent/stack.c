@@ -7,8 +7,6 @@
 
 #include <frameobject.h>
 
-
-
 static void write_frame(jsonw *w, PyCodeObject *code, int line, int first)
 {
     if (!first)
@@ -59,8 +57,9 @@ static void write_stack(jsonw *w, const call *c, int depth)
     jsonw_char(w, ']');
 }
 
-static void build_record(jsonw *w, probe *p, const call *c)
+static void build_record(jsonw *w, probe *p, const call *c, const void *arg)
 {
+    (void)arg;
     write_record_head(w, "stack", p, c);
     jsonw_lit(w, ",\"location\":\"AtEnter\"");
     write_args(w, c, p->depth);
@@ -72,25 +71,10 @@ static void build_record(jsonw *w, probe *p, const call *c)
 void stack_observe(const call *c)
 {
     hooked *h = c->h;
-    g_agent.observing++;
     for (int i = 0; i < h->nprobes; i++) {
         probe *p = h->probes[i];
-        if (p->kind != PK_STACK || p->done || !condition_holds(p, c))
-            continue;
-        jsonw *w = thread_writer();
-        if (!w)
-            continue;
-        build_record(w, p, c);
-        if (w->overflow) {   /* huge arguments must not cost the stack */
-            int depth = p->depth;
-            p->depth = 1;
-            jsonw_reset(w);
-            p->seq--;
-            build_record(w, p, c);
-            p->depth = depth;
-        }
-        emit_record(p, w);
+        if (p->kind == PK_STACK && !p->done && condition_holds(p, c))
+            observe_emit(p, c, build_record, NULL, 1);   /* huge arguments must not cost the stack */
         PyErr_Clear();
     }
-    g_agent.observing--;
 }

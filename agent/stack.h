@@ -2,9 +2,9 @@
 #ifndef PEEKA_STACK_H
 #define PEEKA_STACK_H
 
-#include "watch.h"
+#include "observe.h"
 
-/* Emits the records the stack probes on c->h want; GIL held, reentered. */
+/* Emits the records the stack probes on c->h want; inside the guard (observe.h). */
 void stack_observe(const call *c);
 
 #endif

@@ -612,8 +612,9 @@ static void write_node(jsonw *w, const trace_tls *t, int32_t id, const call *c)
     jsonw_lit(w, "]}");
 }
 
-static void build_record(jsonw *w, probe *p, trace_tls *t, const call *c)
+static void build_record(jsonw *w, probe *p, const call *c, const void *arg)
 {
+    trace_tls *t = (trace_tls *)arg;
     int32_t kept = prepare_tree(t, p->fold_below_ns);
     write_record_head(w, "trace", p, c);
     jsonw_lit(w, ",\"total_duration_ms\":");
@@ -628,12 +629,7 @@ static void build_record(jsonw *w, probe *p, trace_tls *t, const call *c)
         jsonw_lit(w, ",\"truncated\":false");
     jsonw_lit(w, ",\"nodes_dropped\":");
     jsonw_i64(w, t->dropped);
-    if (c->exc) {
-        jsonw_lit(w, ",\"success\":false,\"throwExp\":");
-        fmt_exception(w, c->exc);
-    } else {
-        jsonw_lit(w, ",\"success\":true,\"throwExp\":null");
-    }
+    write_outcome(w, c->exc == NULL, c->exc);
     jsonw_lit(w, ",\"call_tree\":");
     write_node(w, t, 0, c);
     emit_thread_fields(w);
@@ -654,19 +650,14 @@ void trace_discard(trace_run *r)
     t->active = 0;   /* a profile function left in place by a failed restore only chains */
 }
 
+/* The probe was kept across the traced call, which may have let the GIL
+ * go: it is used only if it is still on the function (observe.h). */
 void trace_emit(trace_run *r, const call *c)
 {
     probe *p = r->p;
     trace_tls *t = tls;
-    if (p && t && t->active && !p->done && t->nodes[0].total >= p->min_duration_ns &&
-        condition_holds(p, c)) {
-        g_agent.observing++;
-        jsonw *w = thread_writer();
-        if (w) {
-            build_record(w, p, t, c);
-            emit_record(p, w);
-        }
-        g_agent.observing--;
-    }
+    if (p && t && t->active && observe_probe_on(c->h, p) && !p->done &&
+        t->nodes[0].total >= p->min_duration_ns && condition_holds(p, c))
+        observe_emit(p, c, build_record, t, 0);
     trace_discard(r);
 }

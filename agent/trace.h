@@ -5,7 +5,7 @@
 #ifndef PEEKA_TRACE_H
 #define PEEKA_TRACE_H
 
-#include "watch.h"
+#include "observe.h"
 
 typedef struct {
     probe *p;                   /* NULL: this call is not traced */
@@ -15,7 +15,8 @@ typedef struct {
  * the sys.monitoring tool; -1 with a message when no tool id is free. */
 int  trace_probe_init(probe *p, char *err, size_t errlen);
 void trace_probe_free(probe *p);
-/* At entry (GIL held): starts a tree for the first trace probe on c->h that
+/* The calls below are made inside the observation guard (observe.h).
+ * At entry: starts a tree for the first trace probe on c->h that
  * wants one, unless this thread is already inside a traced call.  Returns
  * 1 when tracing. */
 int  trace_begin(trace_run *r, const call *c);
@@ -23,8 +24,8 @@ int  trace_begin(trace_run *r, const call *c);
  * thread's previous profile function back (3.12+: switches the tool's
  * events off unless another thread is tracing) and closes open nodes. */
 void trace_stop(trace_run *r, int64_t t1);
-/* Emits the tree if the probe still wants it (condition, --min-duration);
- * GIL held, reentered, the call's exception saved.  Frees the tree. */
+/* Emits the tree if the probe is still on the function and wants it
+ * (condition, --min-duration).  Frees the tree. */
 void trace_emit(trace_run *r, const call *c);
 /* Frees the tree without touching the probe (it may be gone). */
 void trace_discard(trace_run *r);

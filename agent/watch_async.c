@@ -29,10 +29,8 @@ typedef struct {
 static void pc_dealloc(PyObject *self)
 {
     pending_call *pc = (pending_call *)self;
-    if (!pc->fired) {   /* never awaited to the end: just let go of the hook */
-        pc->h->inflight--;
-        hooks_release(pc->h);
-    }
+    if (!pc->fired)   /* never awaited to the end: just let go of the hook */
+        hooked_call_end(pc->h);
     Py_XDECREF(pc->argv);
     Py_XDECREF(pc->kwnames);
     PyObject_Free(self);
@@ -47,20 +45,16 @@ static PyObject *pc_call(PyObject *self, PyObject *args, PyObject *kw)
         Py_RETURN_NONE;
     pc->fired = 1;
     hooked *h = pc->h;
-    h->inflight--;
-    if (h->dead) {
-        hooks_release(h);
-        Py_RETURN_NONE;
-    }
     call c = {h, &PyTuple_GET_ITEM(pc->argv, 0), pc->nargs, pc->kwnames, pc->wall,
               now_mono_ns() - pc->t0, result == Py_None && exc != Py_None ? NULL : result,
               exc == Py_None ? NULL : exc};
-    if (!atomic_load(&g_agent.stopping) && !thread_reentered()) {
-        thread_set_reentered(1);
+    if (!h->dead && !observe_paused()) {
+        observe_guard g;
+        observe_enter(&g);
         watch_observe(&c, c.exc ? AT_EXCEPTION : AT_EXIT);
-        PyErr_Clear();
-        thread_set_reentered(0);
+        observe_leave(&g);
     }
+    hooked_call_end(h);
     Py_RETURN_NONE;
 }
 
@@ -103,7 +97,7 @@ PyObject *watch_async_wrap(const call *c, int64_t t0, PyObject *coro)
     pc->t0 = t0;
     pc->fired = 0;
     pc->argv = PyTuple_New(c->nargs + nk);
-    c->h->inflight++;   /* the hook outlives the coroutine (see hooks.c) */
+    hooked_call_begin(c->h);   /* the hook outlives the coroutine (hooks.h) */
     if (!pc->argv) {
         Py_DECREF(pc);
         PyErr_Clear();

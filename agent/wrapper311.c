@@ -3,6 +3,7 @@
  * function is also replaced, where programs look it up, by a wrapper object
  * that binds like a function (a method descriptor) and calls the hook. */
 #include "wrapper311.h"
+#include "dispatch.h"
 
 #if PY_VERSION_HEX >= 0x030B0000 && PY_VERSION_HEX < 0x030C0000
 
@@ -18,7 +19,7 @@ static PyObject *pwrap_call(PyObject *self, PyObject *const *args, size_t nargsf
     pwrap *w = (pwrap *)self;
     if (!w->h)
         return PyObject_Vectorcall(w->func, args, nargsf, kwnames);
-    return watch_call(w->h, w->func, args, nargsf, kwnames);
+    return observe_call(w->h, w->func, args, nargsf, kwnames);
 }
 
 static PyObject *pwrap_get(PyObject *self, PyObject *obj, PyObject *type)

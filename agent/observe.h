@@ -1,0 +1,161 @@
+/* The observation layer: what every probe kind (watch, trace, stack,
+ * monitor, async watch) shares to turn a hooked call into records.
+ *
+ * The guard.  Any code of a hook that may run user Python code (a
+ * condition, a __repr__ while formatting) or that touches probe state runs
+ * between observe_enter and observe_leave.  Inside, g_agent.observing
+ * counts the hook, the thread is marked reentered (hooked calls made by
+ * that user code pass straight through), and the call's own pending
+ * exception is kept aside and put back at leave, whatever the observation
+ * raised.  Kind functions (watch_observe, stack_observe, trace_emit,
+ * monitor_account) require their caller's guard; they do not nest one.
+ *
+ * Probe lifetime.  A probe taken off its functions (hooks_remove_probe) may
+ * still be held by a hook inside the guard, which may have let the GIL go.
+ * So probe state is freed only after observe_quiesce() saw no hook inside
+ * the guard (commands.c: probes_retire, the one place that frees it); if a
+ * hook is stuck in user code longer than that, the state is leaked, never
+ * freed under it.  A hook that keeps a probe across the original call
+ * (trace) checks observe_probe_on() before using it again. */
+#ifndef PEEKA_OBSERVE_H
+#define PEEKA_OBSERVE_H
+
+#include "agent.h"
+#include "hooks.h"
+
+enum where { AT_ENTER, AT_EXIT, AT_EXCEPTION };
+
+/* One hooked call as the records see it. */
+typedef struct call {
+    hooked *h;
+    PyObject *const *args;
+    Py_ssize_t nargs;
+    PyObject *kwnames;
+    int64_t wall, cost;         /* cost: -1 until the call returned */
+    PyObject *ret, *exc;
+} call;
+
+static inline int observe_stopping(void)
+{
+    return atomic_load_explicit(&g_agent.stopping, memory_order_relaxed);
+}
+
+/* The session is ending, or this thread is inside an observation (its
+ * hooked calls are the agent's own doing): calls pass straight through. */
+static inline int observe_paused(void)
+{
+    return observe_stopping() || thread_reentered();
+}
+
+/* A hooked call that will be observed: holds h (hooks.h) until
+ * observe_call_end, fills *c; returns the start time. */
+static inline int64_t observe_call_begin(call *c, hooked *h, PyObject *const *args,
+                                         size_t nargsf, PyObject *kwnames)
+{
+    hooked_call_begin(h);
+    int64_t t0 = now_mono_ns();
+    *c = (call){h, args, PyVectorcall_NARGS(nargsf), kwnames, wall_of_mono(t0), -1, NULL, NULL};
+    return t0;
+}
+
+/* After this c->h may be gone. */
+static inline void observe_call_end(call *c)
+{
+    hooked_call_end(c->h);
+}
+
+/* A pending exception, kept aside while something else runs. */
+#if PY_VERSION_HEX >= 0x030C0000
+#define SAVE_EXC(e) PyObject *e = PyErr_GetRaisedException()
+#define RESTORE_EXC(e) PyErr_SetRaisedException(e)
+#define EXC_VALUE(e) (e)
+#else
+#define SAVE_EXC(e) PyObject *e##_t, *e##_v, *e##_tb; \
+    PyErr_Fetch(&e##_t, &e##_v, &e##_tb); PyErr_NormalizeException(&e##_t, &e##_v, &e##_tb); \
+    if (e##_v && e##_tb) PyException_SetTraceback(e##_v, e##_tb)
+#define RESTORE_EXC(e) PyErr_Restore(e##_t, e##_v, e##_tb)
+#define EXC_VALUE(e) (e##_v)
+#endif
+
+typedef struct {
+#if PY_VERSION_HEX >= 0x030C0000
+    PyObject *exc;
+#else
+    PyObject *t, *v, *tb;
+#endif
+} observe_guard;
+
+static inline void observe_enter(observe_guard *g)
+{
+    g_agent.observing++;
+    thread_set_reentered(1);
+#if PY_VERSION_HEX >= 0x030C0000
+    g->exc = PyErr_Occurred() ? PyErr_GetRaisedException() : NULL;
+#else
+    g->t = g->v = g->tb = NULL;
+    if (PyErr_Occurred()) {
+        PyErr_Fetch(&g->t, &g->v, &g->tb);
+        PyErr_NormalizeException(&g->t, &g->v, &g->tb);
+        if (g->v && g->tb)
+            PyException_SetTraceback(g->v, g->tb);
+    }
+#endif
+}
+
+/* The call's exception kept aside by observe_enter (borrowed), or NULL. */
+static inline PyObject *observe_exception(const observe_guard *g)
+{
+#if PY_VERSION_HEX >= 0x030C0000
+    return g->exc;
+#else
+    return g->v;
+#endif
+}
+
+static inline void observe_leave(observe_guard *g)
+{
+    PyErr_Clear();
+#if PY_VERSION_HEX >= 0x030C0000
+    if (g->exc)
+        PyErr_SetRaisedException(g->exc);
+#else
+    if (g->t)
+        PyErr_Restore(g->t, g->v, g->tb);
+#endif
+    thread_set_reentered(0);
+    g_agent.observing--;
+}
+
+/* Waits, GIL released, until no hook is inside the guard (at most about a
+ * second); 1 when none is, 0 on timeout.  GIL held on entry and return. */
+int observe_quiesce(void);
+
+/* Is p still one of h's probes?  (h is held by the caller.) */
+int observe_probe_on(const hooked *h, const probe *p);
+
+/* 1 when p has no condition or it holds for c; a failing condition counts
+ * in p->cond_errors and is false.  Inside the guard. */
+int condition_holds(probe *p, const call *c);
+
+/* Record pieces (docs/format.md). */
+void write_seconds(jsonw *w, int64_t ns);   /* "1763911800.123456" */
+void write_ms(jsonw *w, int64_t ns);        /* milliseconds, 3 decimals */
+/* `{"type":"observation","kind":…,"probe_id":…[,"cycle":…],"seq":…,
+ * "ts_ns":…,"timestamp":…,"func_name":…`; cycle < 0: none. */
+void write_head(jsonw *w, const char *kind, probe *p, int64_t cycle, int64_t wall,
+                const char *name_json, size_t name_len);
+/* write_head for a call: its start time and function. */
+void write_record_head(jsonw *w, const char *kind, probe *p, const call *c);
+/* `,"success":…,"throwExp":…`: exc formatted, or null */
+void write_outcome(jsonw *w, int ok, PyObject *exc);
+/* `,"params":[…],"kwargs":{…},"target":…` */
+void write_args(jsonw *w, const call *c, int depth);
+
+/* Builds one record of p about c into this thread's writer and hands it
+ * to the ring.  When it overflows the record limit and `retry_small`, it
+ * is built once more with values one level deep: a huge argument must not
+ * cost the record.  Inside the guard. */
+typedef void (*record_builder)(jsonw *w, probe *p, const call *c, const void *arg);
+void observe_emit(probe *p, const call *c, record_builder build, const void *arg, int retry_small);
+
+#endif
