@@ -1,5 +1,5 @@
 /* The one entry point from a hook into the observation layer: every call
- * of a hooked function (hooks.c, and on 3.11 its wrappers, wrapper311.c)
+ * of a hooked function (hooks.c, and on 3.11 its wrappers, wrapper.c)
  * goes here.  Implemented by watch.c, which keeps the watch-only path
  * short and hands functions with other probe kinds to probe_call.c. */
 #ifndef PEEKA_DISPATCH_H

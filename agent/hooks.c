@@ -13,7 +13,7 @@
 #include "hooks.h"
 #include "hooks_table.h"
 #include "dispatch.h"
-#include "wrapper311.h"
+#include "wrapper.h"
 
 #include <string.h>
 
@@ -88,7 +88,7 @@ int hooks_install(probe *p, PyObject *func, int has_self, PyObject *ns, PyObject
     h->other_kinds += p->kind != PK_WATCH;
     if (fresh) {
         set_vectorcall(func, hook_vectorcall);
-        if (wrapper311_install(h, ns, key) < 0)
+        if (wrapper_install(h, ns, key) < 0)
             PyErr_Clear();   /* vectorcall still catches unspecialised calls */
     }
     PyObject *name = PyUnicode_FromStringAndSize(h->name_json + 1, (Py_ssize_t)h->name_json_len - 2);
@@ -106,7 +106,7 @@ int hooks_install(probe *p, PyObject *func, int has_self, PyObject *ns, PyObject
 static void unhook(hooked *h)
 {
     set_vectorcall(h->func, h->orig);
-    wrapper311_remove(h);
+    wrapper_remove(h);
     hooks_table_remove(h);
     h->nprobes = 0;
     h->other_kinds = 0;

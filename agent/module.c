@@ -2,7 +2,7 @@
  * the rest is for the atexit hook and for tests. */
 #include "session.h"
 #include "hooks.h"
-#include "wrapper311.h"
+#include "wrapper.h"
 
 #define DEFAULT_BUFFER (4u << 20)
 
@@ -61,7 +61,7 @@ __attribute__((visibility("default"))) PyMODINIT_FUNC PyInit__peeka_agent(void)
     PyObject *m = PyModule_Create(&moddef);
     if (!m)
         return NULL;
-    if (wrapper311_ready() < 0 || PyModule_AddStringConstant(m, "__version__", PEEKA_VERSION) < 0) {
+    if (wrapper_ready() < 0 || PyModule_AddStringConstant(m, "__version__", PEEKA_VERSION) < 0) {
         Py_DECREF(m);
         return NULL;
     }

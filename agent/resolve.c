@@ -7,7 +7,7 @@
  * such attribute in an imported module) is an error before anything is
  * installed. */
 #include "hooks.h"
-#include "wrapper311.h"
+#include "wrapper.h"
 #include "pattern.h"
 #include "session.h"
 
@@ -49,28 +49,41 @@ typedef struct {
     size_t errlen;
 } ctx;
 
-/* The Python function behind a class or module attribute, if there is one. */
-static PyObject *function_of(PyObject *v, int in_class, int *has_self)
+/* A Python function, or the one behind our wrapper (a second probe on a
+ * function we already replaced somewhere). */
+static PyObject *plain_function(PyObject *f)
+{
+    PyObject *inner = f ? wrapper_unwrap(f) : NULL;
+    if (inner)
+        return inner;
+    return f && PyFunction_Check(f) ? f : NULL;
+}
+
+/* The Python functions behind a class or module attribute (borrowed): one,
+ * or a property's getter, setter and deleter.  Returns how many. */
+static int functions_of(PyObject *v, int in_class, PyObject *out[3], int *has_self)
 {
     *has_self = in_class;
-    /* 3.11: a name we already replaced holds our wrapper (a second probe) */
-    PyObject *hooked_fn = wrapper311_unwrap(v);
-    if (hooked_fn)
-        return hooked_fn;
+    if ((out[0] = wrapper_unwrap(v)))
+        return 1;
     if (PyObject_TypeCheck(v, &PyStaticMethod_Type) || PyObject_TypeCheck(v, &PyClassMethod_Type)) {
         *has_self = PyObject_TypeCheck(v, &PyClassMethod_Type);
         PyObject *f = PyObject_GetAttrString(v, "__func__");
         Py_XDECREF(f);   /* kept alive by the descriptor */
         PyErr_Clear();
-        if (f && wrapper311_unwrap(f))
-            return wrapper311_unwrap(f);
-        return f && PyFunction_Check(f) ? f : NULL;
+        return (out[0] = plain_function(f)) != NULL;
     }
     if (PyObject_TypeCheck(v, &PyProperty_Type)) {
-        PyObject *f = PyObject_GetAttrString(v, "fget");
-        Py_XDECREF(f);
-        PyErr_Clear();
-        return f && PyFunction_Check(f) ? f : NULL;
+        static const char *const parts[] = {"fget", "fset", "fdel"};
+        int n = 0;
+        for (int i = 0; i < 3; i++) {
+            PyObject *f = PyObject_GetAttrString(v, parts[i]);
+            Py_XDECREF(f);   /* kept alive by the property */
+            PyErr_Clear();
+            if ((out[n] = plain_function(f)))
+                n++;
+        }
+        return n;
     }
     /* Decorators that return a C object (functools.lru_cache, ...) keep the
      * Python function in __wrapped__: hook that one. */
@@ -80,7 +93,7 @@ static PyObject *function_of(PyObject *v, int in_class, int *has_self)
         PyErr_Clear();
         v = w;
     }
-    return v && PyFunction_Check(v) ? v : NULL;
+    return (out[0] = plain_function(v)) != NULL;
 }
 
 static int defined_in(PyObject *v, PyObject *modname)
@@ -95,18 +108,21 @@ static int defined_in(PyObject *v, PyObject *modname)
 static int hook_value(ctx *c, PyObject *v, int in_class, PyObject *ns, PyObject *key, const char *label)
 {
     int has_self;
-    PyObject *f = function_of(v, in_class, &has_self);
-    if (!f) {
+    PyObject *fs[3];
+    int n = functions_of(v, in_class, fs, &has_self);
+    if (n == 0) {
         if (c->glob)
             return 0;
         snprintf(c->err, c->errlen, "%s is a %s, not a Python function: watch observes "
                  "functions and methods written in Python", label, Py_TYPE(v)->tp_name);
         return -1;
     }
-    if (hooks_install(c->p, f, has_self, ns, key) < 0) {
-        snprintf(c->err, c->errlen, "cannot hook %s", label);
-        PyErr_Clear();
-        return -1;
+    for (int i = 0; i < n; i++) {
+        if (hooks_install(c->p, fs[i], has_self, ns, key) < 0) {
+            snprintf(c->err, c->errlen, "cannot hook %s", label);
+            PyErr_Clear();
+            return -1;
+        }
     }
     c->hooked++;
     return 0;

@@ -22,6 +22,8 @@ candidates() {
         echo "/usr/bin/python3.$v"
         command -v "python3.$v" 2>/dev/null
         for d in "${PYENV_ROOT:-$HOME/.pyenv}"/versions/3.$v*/bin/python3.$v; do echo "$d"; done
+        # what ../shared/tools/sid-pythons leaves: a shared-libpython and a static build
+        for d in /opt/cpython/3.$v/bin/python3.$v /opt/cpython/3.$v-static/bin/python3.$v; do echo "$d"; done
         v=$((v + 1))
     done
     command -v python3 2>/dev/null

@@ -27,6 +27,12 @@ os.chmod(RUNTIME_DIR, 0o700)
 atexit.register(shutil.rmtree, RUNTIME_DIR, True)
 
 
+# (major, minor) of the interpreter under test
+TARGET_VERSION = tuple(int(x) for x in subprocess.run(
+    [PY, "-c", "import sys; print('%d %d' % sys.version_info[:2])"],
+    capture_output=True, text=True, check=True).stdout.split())
+
+
 def target_env(extra=None):
     env = dict(os.environ)
     env["PYTHONPATH"] = TARGETS

@@ -7,13 +7,10 @@ import sys
 import tempfile
 import unittest
 
-from peeka_testlib import ANALYZE, PY, Target, launch, read_archive, rec
+from peeka_testlib import ANALYZE, PY, TARGET_VERSION, Target, launch, read_archive, rec
 
 PER_INTERPRETER = True
 FUNCS = "tsm.funcs."
-TARGET_VERSION = tuple(int(x) for x in subprocess.run(
-    [PY, "-c", "import sys; print('%d %d' % sys.version_info[:2])"],
-    capture_output=True, text=True, check=True).stdout.split())
 
 
 def kids(node):

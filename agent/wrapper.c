@@ -1,11 +1,10 @@
-/* 3.11's specialising interpreter calls Python functions inline once a call
- * site is warm, ignoring the function's vectorcall pointer.  So on 3.11 the
- * function is also replaced, where programs look it up, by a wrapper object
- * that binds like a function (a method descriptor) and calls the hook. */
-#include "wrapper311.h"
+/* Wrappers where the specialising interpreter ignores a function's
+ * vectorcall pointer (wrapper.h says where, per version).  A wrapper binds
+ * like a function (a method descriptor) and calls the hook. */
+#include "wrapper.h"
 #include "dispatch.h"
 
-#if PY_VERSION_HEX >= 0x030B0000 && PY_VERSION_HEX < 0x030C0000
+#if PY_VERSION_HEX >= 0x030B0000   /* older versions need no wrapper */
 
 typedef struct {
     PyObject_HEAD
@@ -69,12 +68,12 @@ static PyTypeObject pwrap_type = {
     .tp_descr_get = pwrap_get,
 };
 
-int wrapper311_ready(void)
+int wrapper_ready(void)
 {
     return PyType_Ready(&pwrap_type);
 }
 
-PyObject *wrapper311_unwrap(PyObject *obj)
+PyObject *wrapper_unwrap(PyObject *obj)
 {
     return Py_IS_TYPE(obj, &pwrap_type) ? ((pwrap *)obj)->func : NULL;
 }
@@ -117,7 +116,8 @@ static PyObject *ns_get(PyObject *ns, PyObject *key)
 
 static int ns_set(PyObject *ns, PyObject *key, PyObject *value)
 {
-    return PyType_Check(ns) ? PyObject_SetAttr(ns, key, value) : PyDict_SetItem(ns, key, value);
+    /* type's own setattr (it marks the class modified), not a metaclass's */
+    return PyType_Check(ns) ? PyType_Type.tp_setattro(ns, key, value) : PyDict_SetItem(ns, key, value);
 }
 
 static int replace(hooked *h, PyObject *wrapper, PyObject *ns, PyObject *key)
@@ -163,18 +163,84 @@ static void replace_aliases(hooked *h, PyObject *wrapper)
     Py_DECREF(mods);
 }
 
-int wrapper311_install(hooked *h, PyObject *ns, PyObject *key)
+/* The property struct's first slots (Objects/descrobject.c, the same from
+ * 3.8 to 3.15); each use is checked against the property's own fget/fset/
+ * fdel attributes first, so a different layout is never written to. */
+typedef struct {
+    PyObject_HEAD
+    PyObject *slot[3];   /* fget, fset, fdel */
+} prop_head;
+
+static const char *const prop_slot_names[3] = {"fget", "fset", "fdel"};
+
+static int prop_layout_ok(PyObject *prop)
 {
+    for (int i = 0; i < 3; i++) {
+        PyObject *a = PyObject_GetAttrString(prop, prop_slot_names[i]);
+        Py_XDECREF(a);
+        int same = a == (((prop_head *)prop)->slot[i] ? ((prop_head *)prop)->slot[i] : Py_None);
+        if (!a || !same) {
+            PyErr_Clear();
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* 3.14 enters a property's getter inline, guarded only by the class's
+ * version: the wrapper goes into the property's own slot (the property
+ * object stays the one the class holds), and the class is marked modified
+ * so warm call sites let go of the function. */
+static int replace_in_property(hooked *h, PyObject *wrapper, PyObject *cls, PyObject *key)
+{
+    PyObject *prop = ns_get(cls, key);
+    if (!prop || !Py_IS_TYPE(prop, &PyProperty_Type) || !prop_layout_ok(prop))
+        return 0;
+    for (long i = 0; i < 3; i++) {
+        PyObject **slot = &((prop_head *)prop)->slot[i];
+        if (*slot != h->func)
+            continue;
+        PyObject *index = PyLong_FromLong(i);
+        PyObject *entry = index ? PyTuple_Pack(4, cls, prop, index, wrapper) : NULL;
+        Py_XDECREF(index);
+        if (!entry || PyList_Append(h->replacements, entry) < 0) {
+            Py_XDECREF(entry);
+            return -1;
+        }
+        Py_DECREF(entry);
+        *slot = Py_NewRef(wrapper);
+        Py_DECREF(h->func);   /* the property's reference; h holds its own */
+    }
+    PyType_Modified((PyTypeObject *)cls);
+    return 0;
+}
+
+static int is_init(PyObject *key)
+{
+    return PyUnicode_Check(key) && PyUnicode_CompareWithASCIIString(key, "__init__") == 0;
+}
+
+int wrapper_install(hooked *h, PyObject *ns, PyObject *key)
+{
+    int v311 = PY_VERSION_HEX >= 0x030B0000 && PY_VERSION_HEX < 0x030C0000;
+    int init = PY_VERSION_HEX >= 0x030D0000 && ns && PyType_Check(ns) && key && is_init(key);
+    int prop = PY_VERSION_HEX >= 0x030E0000 && ns && PyType_Check(ns) && key;
+    if (!v311 && !init && !prop)
+        return 0;
     if (!(h->replacements = PyList_New(0)))
         return -1;
     PyObject *wrapper = pwrap_new(h);
     if (!wrapper)
         return -1;
-    if (ns && key && replace(h, wrapper, ns, key) < 0)
-        PyErr_Clear();
-    replace_aliases(h, wrapper);
+    int rc = 0;
+    if ((v311 || init) && ns && key)
+        rc = replace(h, wrapper, ns, key);
+    if (rc == 0 && prop)
+        rc = replace_in_property(h, wrapper, ns, key);
+    if (v311)
+        replace_aliases(h, wrapper);
     Py_DECREF(wrapper);
-    return 0;
+    return rc;
 }
 
 static void disarm(PyObject *rep)
@@ -190,12 +256,30 @@ static void disarm(PyObject *rep)
     PyErr_Clear();
 }
 
-void wrapper311_remove(hooked *h)
+/* A property slot we filled: put the function back if it is still ours. */
+static void restore_property(PyObject *e)
+{
+    PyObject *cls = PyTuple_GET_ITEM(e, 0), *prop = PyTuple_GET_ITEM(e, 1);
+    PyObject *wrapper = PyTuple_GET_ITEM(e, 3);
+    PyObject **slot = &((prop_head *)prop)->slot[PyLong_AsLong(PyTuple_GET_ITEM(e, 2))];
+    ((pwrap *)wrapper)->h = NULL;
+    if (*slot == wrapper) {
+        *slot = Py_NewRef(((pwrap *)wrapper)->func);
+        Py_DECREF(wrapper);
+    }
+    PyType_Modified((PyTypeObject *)cls);
+}
+
+void wrapper_remove(hooked *h)
 {
     if (!h->replacements)
         return;
     for (Py_ssize_t i = PyList_GET_SIZE(h->replacements) - 1; i >= 0; i--) {
         PyObject *e = PyList_GET_ITEM(h->replacements, i);
+        if (PyLong_Check(PyTuple_GET_ITEM(e, 2))) {
+            restore_property(e);
+            continue;
+        }
         PyObject *ns = PyTuple_GET_ITEM(e, 0), *key = PyTuple_GET_ITEM(e, 1);
         PyObject *orig = PyTuple_GET_ITEM(e, 2), *rep = PyTuple_GET_ITEM(e, 3);
         disarm(rep);
@@ -208,23 +292,23 @@ void wrapper311_remove(hooked *h)
 
 #else
 
-int wrapper311_install(hooked *h, PyObject *ns, PyObject *key)
+int wrapper_install(hooked *h, PyObject *ns, PyObject *key)
 {
     (void)h; (void)ns; (void)key;
     return 0;
 }
 
-void wrapper311_remove(hooked *h)
+void wrapper_remove(hooked *h)
 {
     (void)h;
 }
 
-int wrapper311_ready(void)
+int wrapper_ready(void)
 {
     return 0;
 }
 
-PyObject *wrapper311_unwrap(PyObject *obj)
+PyObject *wrapper_unwrap(PyObject *obj)
 {
     (void)obj;
     return NULL;
