@@ -611,8 +611,12 @@ char *pk_wrap_code(const char *code)
         "try:\n    exec(compile(b'";
     static const char tail[] =
         "', '<peeka-inject>', 'exec'), __import__('__main__').__dict__)\n"
-        "except KeyboardInterrupt:\n    __import__('_thread').interrupt_main()\n"
-        "except BaseException:\n    pass\n";
+        "except:\n"
+        "    try:\n"
+        "        if __import__('sys').exc_info()[0] is KeyboardInterrupt:\n"
+        "            __import__('_thread').interrupt_main()\n"
+        "    except:\n"
+        "        pass\n";
     size_t n = strlen(code);
     char *out = malloc(sizeof head + n * 4 + sizeof tail);
     if (!out)

@@ -309,7 +309,8 @@ int peeka_target_inspect(pid_t pid, peeka_target *t, char *err, size_t errlen)
     pk_maps maps;
     int mr = pk_maps_read(pid, &maps);
     if (mr != 0) {
-        if (mr == -ENOENT || mr == -ESRCH) {
+        /* an exiting process's maps read ENOENT, ESRCH, or EIO once its mm is gone */
+        if (mr == -ENOENT || mr == -ESRCH || exiting(pid)) {
             snprintf(err, errlen, "pid %d exited while being inspected", (int)pid);
             return PA_EXITED;
         }

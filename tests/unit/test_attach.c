@@ -312,7 +312,10 @@ START_TEST(test_wrap_code)
     char *w = pk_wrap_code("print('a\\\\b')\n\x01");
     ck_assert_ptr_nonnull(w);
     ck_assert_ptr_nonnull(strstr(w, "b'print(\\x27a\\x5c\\x5cb\\x27)\\x0a\\x01'"));
-    ck_assert_ptr_nonnull(strstr(w, "except BaseException"));
+    /* bare excepts: naming an exception is a lookup that fails while the
+     * interpreter tears builtins down, and would escape to stderr */
+    ck_assert_ptr_nonnull(strstr(w, "except:\n    try:"));
+    ck_assert_ptr_null(strstr(w, "except BaseException"));
     free(w);
 }
 END_TEST
