@@ -64,64 +64,74 @@ static inline void observe_call_end(call *c)
     hooked_call_end(c->h);
 }
 
-/* A pending exception, kept aside while something else runs. */
-#if PY_VERSION_HEX >= 0x030C0000
-#define SAVE_EXC(e) PyObject *e = PyErr_GetRaisedException()
-#define RESTORE_EXC(e) PyErr_SetRaisedException(e)
-#define EXC_VALUE(e) (e)
-#else
-#define SAVE_EXC(e) PyObject *e##_t, *e##_v, *e##_tb; \
-    PyErr_Fetch(&e##_t, &e##_v, &e##_tb); PyErr_NormalizeException(&e##_t, &e##_v, &e##_tb); \
-    if (e##_v && e##_tb) PyException_SetTraceback(e##_v, e##_tb)
-#define RESTORE_EXC(e) PyErr_Restore(e##_t, e##_v, e##_tb)
-#define EXC_VALUE(e) (e##_v)
-#endif
-
+/* A pending exception, kept aside while something else runs (the one
+ * implementation: the guard below and trace's profile switch use it). */
 typedef struct {
 #if PY_VERSION_HEX >= 0x030C0000
     PyObject *exc;
 #else
     PyObject *t, *v, *tb;
 #endif
+} kept_exc;
+
+static inline void exc_keep(kept_exc *k)
+{
+#if PY_VERSION_HEX >= 0x030C0000
+    k->exc = PyErr_Occurred() ? PyErr_GetRaisedException() : NULL;
+#else
+    k->t = k->v = k->tb = NULL;
+    if (PyErr_Occurred()) {
+        PyErr_Fetch(&k->t, &k->v, &k->tb);
+        PyErr_NormalizeException(&k->t, &k->v, &k->tb);
+        if (k->v && k->tb)
+            PyException_SetTraceback(k->v, k->tb);
+    }
+#endif
+}
+
+/* Puts the kept exception back (or none), dropping whatever is pending. */
+static inline void exc_restore(kept_exc *k)
+{
+    PyErr_Clear();
+#if PY_VERSION_HEX >= 0x030C0000
+    if (k->exc)
+        PyErr_SetRaisedException(k->exc);
+#else
+    if (k->t)
+        PyErr_Restore(k->t, k->v, k->tb);
+#endif
+}
+
+/* The kept exception (borrowed), or NULL. */
+static inline PyObject *exc_value(const kept_exc *k)
+{
+#if PY_VERSION_HEX >= 0x030C0000
+    return k->exc;
+#else
+    return k->v;
+#endif
+}
+
+typedef struct {
+    kept_exc exc;
 } observe_guard;
 
 static inline void observe_enter(observe_guard *g)
 {
     g_agent.observing++;
     thread_set_reentered(1);
-#if PY_VERSION_HEX >= 0x030C0000
-    g->exc = PyErr_Occurred() ? PyErr_GetRaisedException() : NULL;
-#else
-    g->t = g->v = g->tb = NULL;
-    if (PyErr_Occurred()) {
-        PyErr_Fetch(&g->t, &g->v, &g->tb);
-        PyErr_NormalizeException(&g->t, &g->v, &g->tb);
-        if (g->v && g->tb)
-            PyException_SetTraceback(g->v, g->tb);
-    }
-#endif
+    exc_keep(&g->exc);
 }
 
 /* The call's exception kept aside by observe_enter (borrowed), or NULL. */
 static inline PyObject *observe_exception(const observe_guard *g)
 {
-#if PY_VERSION_HEX >= 0x030C0000
-    return g->exc;
-#else
-    return g->v;
-#endif
+    return exc_value(&g->exc);
 }
 
 static inline void observe_leave(observe_guard *g)
 {
-    PyErr_Clear();
-#if PY_VERSION_HEX >= 0x030C0000
-    if (g->exc)
-        PyErr_SetRaisedException(g->exc);
-#else
-    if (g->t)
-        PyErr_Restore(g->t, g->v, g->tb);
-#endif
+    exc_restore(&g->exc);
     thread_set_reentered(0);
     g_agent.observing--;
 }

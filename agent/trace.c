@@ -397,9 +397,10 @@ static int events_on(trace_tls *t, const probe *p)
 
 static void events_off(trace_tls *t)
 {
-    SAVE_EXC(pending);
+    kept_exc pending;
+    exc_keep(&pending);
     tmon_end(t->mon_gen, !t->skip_builtin);
-    RESTORE_EXC(pending);
+    exc_restore(&pending);
 }
 #else
 static int events_on(trace_tls *t, const probe *p)
@@ -427,13 +428,13 @@ static void events_off(trace_tls *t)
     /* Someone who set their own profile function inside the traced call
      * keeps it; otherwise the previous one comes back exactly. */
     if (ts->c_profilefunc == profile_cb) {
-        SAVE_EXC(pending);
+        kept_exc pending;
+        exc_keep(&pending);
         if (set_profile(t->saved_func, t->saved_obj) < 0) {
-            PyErr_Clear();   /* audit hook refused: ours stays and keeps chaining */
-            RESTORE_EXC(pending);
+            exc_restore(&pending);   /* audit hook refused: ours stays and keeps chaining */
             return;
         }
-        RESTORE_EXC(pending);
+        exc_restore(&pending);
     }
     Py_CLEAR(t->saved_obj);
     t->saved_func = NULL;
