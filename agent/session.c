@@ -470,10 +470,8 @@ static void reap_previous(void)
     S.joinable = 0;
 }
 
-int session_start(const session_opts *o)
+static int session_open(const session_opts *o)
 {
-    if (g_agent.active)
-        return say_busy(o->socket_path, o->token);
     reap_previous();
     peeka_fdec_free(&S.dec);
     free(S.sendbuf);
@@ -519,4 +517,23 @@ fail_atexit:
 fail:
     ring_free(&g_agent.rb);
     return -1;
+}
+
+/* The PEP 768 route asks every thread to run the same bootstrap and more
+ * than one may get to it: a run while the first is still opening the
+ * session (which calls Python code, so threads can switch) or after it has
+ * opened it is the same request again, not a second recorder, and does
+ * nothing.  Both checks happen with the GIL held, before anything can
+ * switch threads. */
+int session_start(const session_opts *o)
+{
+    static int opening;
+    if (opening || (g_agent.active && !strcmp(S.path, o->socket_path)))
+        return 0;
+    if (g_agent.active)
+        return say_busy(o->socket_path, o->token);
+    opening = 1;
+    int rc = session_open(o);
+    opening = 0;
+    return rc;
 }

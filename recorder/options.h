@@ -33,7 +33,7 @@ typedef struct {
     int zstd_level;
     size_t buffer_bytes;
     double attach_timeout_s;
-    const char *via;            /* "native" or "gdb" */
+    const char *via;            /* "auto", "remote-exec", "ptrace" or "gdb" */
     probe_spec probes[MAX_REC_PROBES];
     int nprobes;
 } rec_options;
