@@ -13,25 +13,11 @@
 #include "proc_maps.h"
 #include "ptrace_thread.h"
 
-/* From the 3.14 and 3.15 headers (internal/pycore_debug_offsets.h). */
-static const rx_layout LAYOUTS[] = {
-    {14, 760, 40, 72, 80, 192, 224, 712, 720, 728, 736, 744, 752},
-    {15, 888, 40, 72, 80, 192, 248, 840, 848, 856, 864, 872, 880},
-};
-
 #define DEBUG_COOKIE "xdebugpy"
 #define PLEASE_STOP_BIT (1u << 5) /* _PY_EVAL_PLEASE_STOP_BIT */
 #define MAX_TSTATES 4096          /* bounds every walk of the thread list */
 #define MAX_DEBUG_OFFSETS 4096
 #define FREEZE_NS 500000000LL     /* to stop every thread for the writes */
-
-const rx_layout *rx_layout_for(int major, int minor)
-{
-    for (size_t i = 0; major == 3 && i < sizeof LAYOUTS / sizeof LAYOUTS[0]; i++)
-        if (LAYOUTS[i].minor == minor)
-            return &LAYOUTS[i];
-    return NULL;
-}
 
 typedef struct rx {
     const peeka_target *t;

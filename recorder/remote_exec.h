@@ -10,29 +10,7 @@
 #include <stdint.h>
 
 #include "attach.h"
-
-/* Offsets inside _Py_DebugOffsets of the fields this route reads, for one
- * CPython minor version.  The struct is the interpreter's published
- * contract with debuggers: stable within a minor version, so one row per
- * version, checked against the headers by tests/e2e/test_remote_exec.py. */
-typedef struct rx_layout {
-    int minor;
-    uint32_t size;                /* sizeof(_Py_DebugOffsets) */
-    uint32_t interpreters_head;   /* runtime_state.interpreters_head */
-    uint32_t threads_head;        /* interpreter_state.threads_head */
-    uint32_t threads_main;        /* interpreter_state.threads_main */
-    uint32_t ts_next;             /* thread_state.next */
-    uint32_t ts_native_id;        /* thread_state.native_thread_id */
-    uint32_t eval_breaker;        /* debugger_support.eval_breaker */
-    uint32_t support;             /* debugger_support.remote_debugger_support */
-    uint32_t enabled;             /* debugger_support.remote_debugging_enabled */
-    uint32_t pending;             /* debugger_support.debugger_pending_call */
-    uint32_t script_path;         /* debugger_support.debugger_script_path */
-    uint32_t script_path_size;    /* debugger_support.debugger_script_path_size */
-} rx_layout;
-
-/* The row for 3.minor, or NULL when peeka does not know that version's. */
-const rx_layout *rx_layout_for(int major, int minor);
+#include "debug_offsets.h"
 
 /* Whether the route can be tried on t: PA_OK; PA_DISABLED when the target
  * turned remote debugging off; PA_NOROUTE when it cannot be used here
