@@ -54,7 +54,7 @@ typedef struct hooked {
     int is_coro;                /* async def: time the awaited result */
     char *name_json;            /* "module.Qualname" as a JSON string */
     size_t name_json_len;
-    PyObject *replacements;     /* 3.11: list of (namespace, key, original, wrapper) */
+    PyObject *replacements;     /* 3.13+: what wrapper.c replaced (wrapper.h) */
     int other_kinds;            /* probes that are not watch: the call goes to probe_call */
     int inflight;               /* hook calls holding it (hooks.h: hooked_call_begin) */
     int dead;                   /* unhooked while held: the last one out frees */

@@ -6,6 +6,7 @@
  * (see pending.c); a name that cannot exist (no such top-level module, no
  * such attribute in an imported module) is an error before anything is
  * installed. */
+#include "retype.h"
 #include "hooks.h"
 #include "wrapper.h"
 #include "pattern.h"
@@ -56,7 +57,7 @@ static PyObject *plain_function(PyObject *f)
     PyObject *inner = f ? wrapper_unwrap(f) : NULL;
     if (inner)
         return inner;
-    return f && PyFunction_Check(f) ? f : NULL;
+    return f && is_function(f) ? f : NULL;
 }
 
 /* The Python functions behind a class or module attribute (borrowed): one,
@@ -87,7 +88,7 @@ static int functions_of(PyObject *v, int in_class, PyObject *out[3], int *has_se
     }
     /* Decorators that return a C object (functools.lru_cache, ...) keep the
      * Python function in __wrapped__: hook that one. */
-    for (int i = 0; i < 8 && v && !PyFunction_Check(v); i++) {
+    for (int i = 0; i < 8 && v && !is_function(v); i++) {
         PyObject *w = PyObject_GetAttrString(v, "__wrapped__");
         Py_XDECREF(w);
         PyErr_Clear();

@@ -12,20 +12,12 @@ import tempfile
 import time
 import unittest
 
-from peeka_testlib import (PY, ROOT, TARGETS, TARGET_VERSION, read_archive, rec, target_env,
-                           launch)
+from peeka_testlib import (PY, REC, TARGETS, TARGET_VERSION, ROOT, launch, probes_in, read_archive,
+                           rec, target_env)
 
 PER_INTERPRETER = True
 N = 37
 PEP768 = TARGET_VERSION >= (3, 14)
-
-
-def probes_in(out):
-    """session.json is written to the .partial once the probes are in."""
-    try:
-        return read_archive(out + ".partial")[0] is not None
-    except Exception:   # not there yet, or still empty
-        return False
 
 
 class RouteTarget:
@@ -83,8 +75,7 @@ class Routes(unittest.TestCase):
     def record(self, t, *via):
         """Attaches, lets the target make its N calls, returns the archive."""
         out = os.path.join(self.tmp, "r.tar.zst")
-        p = subprocess.Popen([os.path.join(os.environ.get("PEEKA_BUILD", os.path.join(ROOT, "build")),
-                                           "bin", "peeka-rec"), "-q", "-p", str(t.pid), "-o", out]
+        p = subprocess.Popen([REC, "-q", "-p", str(t.pid), "-o", out]
                              + list(via) + ["watch", "rx.mod.work", "-n", str(N)],
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                              env=target_env(), cwd=TARGETS)
