@@ -62,8 +62,10 @@ static int send_frame(uint8_t type, const void *body, size_t len)
 
 /* The recorder is gone (killed) or unresponsive: nobody else will remove
  * its socket, and a socket file must not outlive the recording.  The
- * directory goes too when that leaves it empty (peeka-rec deletes its
- * bootstrap files as soon as the agent has connected). */
+ * directory goes too when that leaves it empty: peeka-rec deletes its
+ * launch-mode bootstrap as soon as the agent has connected, but keeps the
+ * PEP 768 one (remote-exec.py) to the end, for a thread that raced the
+ * withdrawal of its request, so that one is ours to remove here. */
 static void remove_socket_file(void)
 {
     if (!S.path[0])
@@ -71,6 +73,8 @@ static void remove_socket_file(void)
     if (unlink(S.path) == 0) {
         char *slash = strrchr(S.path, '/');
         if (slash) {
+            snprintf(slash + 1, sizeof S.path - (size_t)(slash + 1 - S.path), "remote-exec.py");
+            (void)unlink(S.path);   /* only there after a PEP 768 attach */
             *slash = 0;
             (void)rmdir(S.path);   /* fails harmlessly if not empty */
         }
