@@ -17,6 +17,9 @@ int  session_start(const session_opts *o);
 int  session_active(void);
 /* The interpreter is shutting down (atexit): detach now, flush, join. */
 void session_shutdown(void);
+/* os.register_at_fork(after_in_child=…), GIL held: a child forked during a
+ * session undoes and forgets it; nothing otherwise. */
+void session_after_fork(void);
 
 /* commands.c: one request from the recorder; the reply is JSON text the
  * caller frees.  Runs on the agent thread with the GIL held. */

@@ -2,7 +2,8 @@
 
 Before any attach the parent takes a snapshot of everything peeka touches:
 the observed functions and their code, the class dict entries and the
-property's getter, sys.meta_path, atexit's callback count, sys.getprofile(),
+property's getter, sys.meta_path, atexit's callback count (3.14+),
+sys.getprofile(),
 the sys.monitoring tool ids (3.12+) and its fds.  Each SIGUSR1 starts a
 round that a peeka-rec started by the test records (the round waits until
 the recorder's HOOKS functions are hooked), each SIGUSR2 a round nobody
@@ -68,7 +69,8 @@ def snapshot():
             snap["code:" + name] = obj.__code__
     mon = getattr(sys, "monitoring", None)
     snap["meta_path"] = tuple(map(id, sys.meta_path))
-    snap["atexit"] = atexit._ncallbacks()
+    # before 3.14 atexit.unregister leaves an empty slot that _ncallbacks() counts
+    snap["atexit"] = atexit._ncallbacks() if sys.version_info >= (3, 14) else None
     snap["profile"] = sys.getprofile()
     snap["tools"] = tuple(mon.get_tool(i) for i in range(6)) if mon else ()
     snap["fds"] = fds()
