@@ -2,7 +2,8 @@
  * the ring into RECORDS frames, answers requests (taking the GIL only for
  * those), and tears everything down on every way a session can end:
  * detach request, recorder gone (EOF), recorder hung (lease expired or a
- * send that cannot complete), deadline passed, interpreter exiting. */
+ * send that cannot complete), deadline passed, interpreter exiting, and,
+ * in a child the process forked, the fork itself. */
 #include "session.h"
 #include "hooks.h"
 #include "observe.h"
