@@ -543,8 +543,11 @@ void session_after_fork(void)
     hooks_remove_all();
     pending_remove();
     unregister_atexit();
-    if (!g_agent.observing && commands_free_probes())
-        ring_free(&g_agent.rb);
+    if (!g_agent.observing) {
+        commands_after_fork();
+        if (commands_free_probes())
+            ring_free(&g_agent.rb);
+    }
     forget_session();
     atomic_store(&g_agent.stopping, 1);
     PyErr_Clear();

@@ -29,6 +29,9 @@ char *commands_stats_json(const char *extra_key, const char *extra_val);
 /* Unhooks and frees every probe once no hook holds one; 0 when a hook
  * stayed inside the observation guard too long (then nothing is freed). */
 int   commands_free_probes(void);
+/* In a forked child with no hook inside the guard: frees the probes a
+ * retire was waiting for when the process forked. */
+void  commands_after_fork(void);
 
 /* pending.c: the import hook that installs probes on modules imported later. */
 int  pending_install(void);
