@@ -12,10 +12,10 @@ watched and traced call while a helper thread is inside another watched
 call, makes more calls and waits for the child.
 
 The child makes calls of the parent's probes, compares itself with the
-snapshot and reports, then waits: SIGUSR1 says a recorder of its own is
-attaching (it makes known calls, waits for that recorder to leave and
-reports again), SIGUSR2 says finish.  Either way it ends by returning
-through the parent's hooked frame."""
+snapshot and reports, then waits: SIGUSR2 says finish, SIGUSR1 says a
+recorder of its own is attaching.  Then it makes known calls, returns
+through the parent's hooked frame while that recorder still records, makes
+the rest of its calls, waits for the recorder to leave and reports again."""
 import atexit
 import os
 import signal
@@ -32,7 +32,8 @@ PARENT_ALIAS = 3                # through `from fk.funcs import work`
 PARENT_WORK_AFTER = 5           # after the fork
 TRACED = 3                      # funcs.traced calls
 LEAVES = 4                      # funcs.leaf calls
-CHILD_OTHER = 7                 # funcs.other calls the child's own recording sees
+CHILD_OTHER = (4, 3)            # funcs.other calls the child's own recording sees:
+                                # inside the parent's hooked frame, after returning from it
 CHILD_WORK = 9                  # calls of the parent's probes in the child
 
 
@@ -128,20 +129,35 @@ def calls_of_parent_probes(n):
     s.area(), s.label, funcs.Shape.unit()
 
 
+child_order = []
+
+
 def child_main():
+    """The child, inside the parent's hooked funcs.spawn frame."""
     calls_of_parent_probes(CHILD_WORK)
     report("CHILD")
     import fk.later    # the parent's pending probe must not catch it
     fk.later.f()
     report("CHILD-IMPORTED")
-    if next_order() == "record":
+    child_order.append(next_order())
+    if child_order[0] == "record":
         print("CHILD waiting pid=%d" % os.getpid(), flush=True)
         wait_agent(1)
         calls_of_parent_probes(CHILD_WORK)   # recorded by nobody
-        for i in range(CHILD_OTHER):
+        for i in range(CHILD_OTHER[0]):
+            funcs.other(i)
+
+
+def child_after_return():
+    """Back through the parent's hook, which must not emit, even into the
+    child's own recording."""
+    print("CHILD-RETURNED pid=%d" % os.getpid(), flush=True)
+    if child_order[0] == "record":
+        for i in range(CHILD_OTHER[0], sum(CHILD_OTHER)):
             funcs.other(i)
         wait_detached()
         report("CHILD-AFTER")
+    os._exit(0)
 
 
 def one_round(recorded):
@@ -164,8 +180,7 @@ def one_round(recorded):
     entered.wait()
     pid = funcs.spawn(child_main)
     if pid == 0:
-        print("CHILD-RETURNED pid=%d" % os.getpid(), flush=True)
-        os._exit(0)
+        child_after_return()
     release.set()
     helper.join()
     for i in range(PARENT_WORK_AFTER):
