@@ -37,6 +37,12 @@ CHILD_OTHER = (4, 3)            # funcs.other calls the child's own recording se
 CHILD_WORK = 9                  # calls of the parent's probes in the child
 
 
+def say(line):
+    """One write(2) per line: parent and child share the output file, and
+    print() may write a line and its newline separately."""
+    os.write(1, (line + "\n").encode())
+
+
 def prof(frame, event, arg):
     """The program's own profiler: a fork inside a traced call must leave it."""
 
@@ -94,10 +100,10 @@ def agent_status():
 
 def report(who):
     st = agent_status()
-    print("%s pid=%d diff=%s threads=%d active=%s hooks=%d observations=%d drops=%d" % (
+    say("%s pid=%d diff=%s threads=%d active=%s hooks=%d observations=%d drops=%d" % (
         who, os.getpid(), ",".join(differences(BASE, snapshot())) or "none",
         len(os.listdir("/proc/self/task")), st["active"], st["hooks"], st["observations"],
-        st["drops"]), flush=True)
+        st["drops"]))
 
 
 def wait_agent(hooks):
@@ -141,7 +147,7 @@ def child_main():
     report("CHILD-IMPORTED")
     child_order.append(next_order())
     if child_order[0] == "record":
-        print("CHILD waiting pid=%d" % os.getpid(), flush=True)
+        say("CHILD waiting pid=%d" % os.getpid())
         wait_agent(1)
         calls_of_parent_probes(CHILD_WORK)   # recorded by nobody
         for i in range(CHILD_OTHER[0]):
@@ -151,7 +157,7 @@ def child_main():
 def child_after_return():
     """Back through the parent's hook, which must not emit, even into the
     child's own recording."""
-    print("CHILD-RETURNED pid=%d" % os.getpid(), flush=True)
+    say("CHILD-RETURNED pid=%d" % os.getpid())
     if child_order[0] == "record":
         for i in range(CHILD_OTHER[0], sum(CHILD_OTHER)):
             funcs.other(i)
@@ -162,7 +168,7 @@ def child_after_return():
 
 def one_round(recorded):
     if recorded:
-        print("ROUND waiting", flush=True)
+        say("ROUND waiting")
         wait_agent(HOOKS)
     s = funcs.Shape("p")
     for i in range(PARENT_WORK_BEFORE):
@@ -185,15 +191,15 @@ def one_round(recorded):
     helper.join()
     for i in range(PARENT_WORK_AFTER):
         funcs.work(1000 + i)
-    print("PARENT done child=%d" % pid, flush=True)
+    say("PARENT done child=%d" % pid)
     _, status = os.waitpid(pid, 0)
-    print("CHILD-EXIT pid=%d status=%d" % (pid, status), flush=True)
+    say("CHILD-EXIT pid=%d status=%d" % (pid, status))
 
 
 sys.setprofile(prof)
 signal.signal(signal.SIGUSR1, lambda signum, frame: orders.append("record"))
 signal.signal(signal.SIGUSR2, lambda signum, frame: orders.append("plain"))
 BASE = snapshot()
-print("ready", flush=True)
+say("ready")
 while True:
     one_round(next_order() == "record")
