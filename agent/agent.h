@@ -96,5 +96,11 @@ void emit_record(probe *p, jsonw *w);
 jsonw *thread_writer(void);
 int thread_reentered(void);
 void thread_set_reentered(int v);
+/* This thread's calls that hold h (hooks.h), tracked for emit_after_fork. */
+void thread_hold(hooked *h);
+void thread_unhold(hooked *h);
+/* In a forked child, GIL held: the other threads' state is freed and the
+ * holds of their calls, which will never return, are given back. */
+void emit_after_fork(void);
 
 #endif

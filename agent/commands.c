@@ -46,6 +46,12 @@ static void probe_free(probe *p)
     free(p);
 }
 
+/* Unlisted probes a retire is waiting to free (observe_quiesce lets the
+ * GIL go, and another thread may fork meanwhile): the child finishes the
+ * job, commands_after_fork. */
+static probe *const *retiring;
+static int nretiring;
+
 /* The one way probe state goes away once a probe was installed: off every
  * function, then wait until no hook is inside the observation guard (one
  * may hold the probe while user code runs, observe.h), then free: the
@@ -58,7 +64,13 @@ static int probes_retire(probe *const *ps, int n, int keep)
         ps[i]->done = 1;
         hooks_remove_probe(ps[i]);
     }
-    if (!observe_quiesce())
+    if (!keep) {
+        retiring = ps;
+        nretiring = n;
+    }
+    int quiet = observe_quiesce();
+    nretiring = 0;
+    if (!quiet)
         return 0;
     for (int i = 0; i < n; i++) {
         if (keep)
@@ -67,6 +79,12 @@ static int probes_retire(probe *const *ps, int n, int keep)
             probe_free(ps[i]);
     }
     return 1;
+}
+
+void commands_after_fork(void)
+{
+    if (nretiring > 0)
+        probes_retire(retiring, nretiring, 0);
 }
 
 int commands_free_probes(void)
