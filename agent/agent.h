@@ -79,6 +79,8 @@ PyObject *agent_pyhelper(const char *src, const char *name);
 /* format.c */
 void fmt_value(jsonw *w, PyObject *v, int level, int depth);
 void fmt_exception(jsonw *w, PyObject *exc);
+/* exc_trace.c: ,"throwTrace":[...] (null without an exception) */
+void write_throw_trace(jsonw *w, PyObject *exc);
 void fmt_text_or_null(jsonw *w, PyObject *s);
 int  fmt_qualname(PyObject *func, char **out, size_t *outlen);
 

@@ -104,6 +104,7 @@ void write_outcome(jsonw *w, int ok, PyObject *exc)
         fmt_exception(w, exc);
     else
         jsonw_lit(w, "null");
+    write_throw_trace(w, exc);
 }
 
 void write_args(jsonw *w, const call *c, int depth)
