@@ -34,6 +34,8 @@ typedef struct probe {
     int glob;                   /* keeps matching modules imported later */
     int lenient;                /* launch mode: an unknown module may appear later */
     PyObject *installed;        /* list of "module.Qualname" it hooked */
+    PyObject *searched;         /* a glob that hooked nothing: the module it looked in */
+    PyObject *suggest;          /* ... and patterns that would match there (suggest.c) */
     /* trace, stack, monitor (docs/format.md) */
     int max_depth;              /* trace: levels below the root; stack: frames */
     int skip_builtin;           /* trace: no nodes for C functions */

@@ -43,6 +43,8 @@ static void probe_free(probe *p)
     probe_free_state(p);
     free(p->pattern);
     Py_XDECREF(p->installed);
+    Py_XDECREF(p->searched);
+    Py_XDECREF(p->suggest);
     free(p);
 }
 
@@ -172,6 +174,16 @@ static cJSON *probe_stats(const probe *p)
         const char *s = PyUnicode_AsUTF8(PyList_GET_ITEM(p->installed, i));
         if (s)
             cJSON_AddItemToArray(inst, cJSON_CreateString(s));
+    }
+    if (p->searched && PyList_GET_SIZE(p->installed) == 0) {
+        const char *m = PyUnicode_AsUTF8(p->searched);
+        cJSON_AddStringToObject(o, "searched", m ? m : "?");
+        cJSON *sug = cJSON_AddArrayToObject(o, "suggest");
+        for (Py_ssize_t i = 0; p->suggest && i < PyList_GET_SIZE(p->suggest); i++) {
+            const char *s = PyUnicode_AsUTF8(PyList_GET_ITEM(p->suggest, i));
+            if (s)
+                cJSON_AddItemToArray(sug, cJSON_CreateString(s));
+        }
     }
     PyErr_Clear();
     return o;

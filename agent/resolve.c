@@ -7,6 +7,7 @@
  * such attribute in an imported module) is an error before anything is
  * installed. */
 #include "retype.h"
+#include "suggest.h"
 #include "hooks.h"
 #include "wrapper.h"
 #include "pattern.h"
@@ -288,6 +289,18 @@ static int initializing(PyObject *m)
     return r;
 }
 
+/* The first module a glob found and matched nothing in, kept for the
+ * stats (suggest.h); a later import may still give it matches. */
+static void note_searched(probe *p, PyObject *m)
+{
+    PyObject *name = PyModule_GetNameObject(m);
+    if (name && (p->suggest = suggest_patterns(m, name)))
+        p->searched = name;   /* the reference moves there */
+    else
+        Py_XDECREF(name);
+    PyErr_Clear();
+}
+
 int resolve_probe(probe *p, char *err, size_t errlen)
 {
     pattern pt;
@@ -325,6 +338,8 @@ int resolve_probe(probe *p, char *err, size_t errlen)
             Py_DECREF(modname);
             if (rc < 0) { Py_DECREF(mods); return -1; }
             if (rc == 1) { Py_DECREF(mods); p->pending = 1; return 0; }
+            if (c.glob && !c.hooked && !p->searched)
+                note_searched(p, m);
         }
         Py_DECREF(mods);
         if (found_module && !c.glob)

@@ -97,6 +97,28 @@ class WatchLaunch(unittest.TestCase):
         self.assertEqual([(f["function"], f["line"]) for f in deep],
                          [("down", 8)] * 31 + [("down", 7)])
 
+    def test_glob_that_matches_nothing_says_why(self):
+        """`pkg.*` is what pkg itself defines: a package that re-exports
+        gets told so, with patterns that match what it shows."""
+        with tempfile.TemporaryDirectory() as tmp:
+            proc, out = launch(tmp, ["watch sg.*"], "sg_calls.py", "7")
+            self.assertEqual(proc.returncode, 0, proc.stderr)
+            recs, summary = read_archive(out)[1:3]
+        self.assertEqual(recs, [])
+        self.assertEqual(proc.stderr,
+                         "peeka-rec: probe 1 (sg.*) matched nothing in sg: each * stands for one name, "
+                         "so it matched only what sg itself defines; try sg.*.*, sg.app.App.*, "
+                         "sg.app.run\n")
+        self.assertEqual(summary["probes"][0]["searched"], "sg")
+        self.assertEqual(summary["probes"][0]["suggest"], ["sg.*.*", "sg.app.App.*", "sg.app.run"])
+        for pattern, func in (("sg.*.*", "sg.app.run"), ("sg.app.App.*", "sg.app.App.handle")):
+            with tempfile.TemporaryDirectory() as tmp:
+                proc, out = launch(tmp, ["watch " + pattern], "sg_calls.py", "7")
+                recs, summary = read_archive(out)[1:3]
+            self.assertEqual(proc.stderr, "")
+            self.assertEqual([r["func_name"] for r in recs], [func] * 7)
+            self.assertNotIn("suggest", summary["probes"][0])
+
     def test_condition(self):
         _, recs, summary = self.record("watch wt.funcs.add --condition 'x > 2 and params[1] == 10'")
         self.assertEqual([r["params"][0] for r in recs], [3, 4])
