@@ -137,6 +137,9 @@ install: all
 	cp -R $(BUILD)/lib/peeka/. $(DESTDIR)$(PREFIX)/lib/peeka/
 	install -m 644 scripts/*.lua $(DESTDIR)$(PREFIX)/share/peeka/scripts/
 	install -m 644 README.md docs/*.md $(DESTDIR)$(PREFIX)/share/doc/peeka/
+	install -d $(DESTDIR)$(PREFIX)/share/peeka/examples/cron
+	install -m 644 examples/cron/peeka-checkout.* examples/cron/checkout.probes $(DESTDIR)$(PREFIX)/share/peeka/examples/cron/
+	install -m 755 examples/cron/peeka-workers.sh $(DESTDIR)$(PREFIX)/share/peeka/examples/cron/
 
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/bin/peeka-rec $(DESTDIR)$(PREFIX)/bin/peeka-analyze

@@ -217,3 +217,55 @@ int pk_fd_target(pid_t pid, int fd, char *buf, size_t len)
     buf[k] = '\0';
     return 0;
 }
+
+/* The ppid field of /proc/N/stat, after the parenthesised comm (which may
+ * itself hold spaces and parentheses). */
+static pid_t parent_of(const char *pid)
+{
+    char path[300], buf[512];
+    snprintf(path, sizeof path, "/proc/%s/stat", pid);
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return -1;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    char *close = strrchr(buf, ')');
+    int ppid;
+    char state;
+    return close && sscanf(close + 1, " %c %d", &state, &ppid) == 2 ? (pid_t)ppid : -1;
+}
+
+static int exe_of(const char *pid, char *out, size_t len)
+{
+    char path[300];
+    snprintf(path, sizeof path, "/proc/%s/exe", pid);
+    ssize_t n = readlink(path, out, len - 1);
+    if (n < 0)
+        return -1;
+    out[n] = 0;
+    return 0;
+}
+
+int pk_same_exe_children(pid_t pid, pid_t *out, size_t max)
+{
+    char self[32], exe[4096], other[4096];
+    snprintf(self, sizeof self, "%d", (int)pid);
+    if (exe_of(self, exe, sizeof exe) < 0)
+        return -errno;
+    DIR *d = opendir("/proc");
+    if (!d)
+        return -errno;
+    struct dirent *e;
+    int found = 0;
+    while ((e = readdir(d)) != NULL) {
+        if (!isdigit((unsigned char)e->d_name[0]) || parent_of(e->d_name) != pid ||
+            exe_of(e->d_name, other, sizeof other) < 0 || strcmp(exe, other) != 0)
+            continue;
+        if ((size_t)found < max)
+            out[found] = (pid_t)strtol(e->d_name, NULL, 10);
+        found++;
+    }
+    closedir(d);
+    return found;
+}

@@ -56,4 +56,9 @@ int pk_task_syscall(pid_t pid, pid_t tid, pk_sysinfo *si);
  * 0 or -errno. */
 int pk_fd_target(pid_t pid, int fd, char *buf, size_t len);
 
+/* The processes whose parent is pid and that run the same executable (a
+ * gunicorn master's workers, a multiprocessing pool): up to max of them
+ * into out.  Returns how many were found (may exceed max), or -errno. */
+int pk_same_exe_children(pid_t pid, pid_t *out, size_t max);
+
 #endif

@@ -1,4 +1,5 @@
 #include "recording.h"
+#include "proc_maps.h"
 #include "exitcodes.h"
 
 #include <cJSON.h>
@@ -682,6 +683,30 @@ static void report_pending(const recording *r)
     cJSON_Delete(agent);
 }
 
+/* Attach mode: a probe that saw nothing in a process whose children run
+ * the same Python is most likely watching the wrong process (a gunicorn
+ * master whose workers serve the requests). */
+static void report_idle_parent(const recording *r)
+{
+    int idle = 0;
+    for (int i = 0; i < r->opt->nprobes; i++)
+        idle += r->per_probe[r->opt->probes[i].id] == 0;
+    if (r->child > 0 || !idle || !r->opt->pid)
+        return;
+    pid_t kids[8];
+    int n = pk_same_exe_children(r->opt->pid, kids, 8);
+    if (n <= 0)
+        return;
+    char list[128] = "";
+    size_t k = 0;
+    for (int i = 0; i < n && i < 8 && k < sizeof list; i++)
+        k += (size_t)snprintf(list + k, sizeof list - k, "%s%d", i ? " " : "", (int)kids[i]);
+    fprintf(stderr, "peeka-rec: %d probe%s recorded nothing in pid %d, which has %d child "
+            "process%s running the same Python (%s%s): the calls may happen there (workers); "
+            "record one with -p CHILD\n", idle, idle == 1 ? "" : "s", (int)r->opt->pid, n,
+            n == 1 ? "" : "es", list, n > 8 ? " ..." : "");
+}
+
 int recording_run(recording *r, char *err, size_t errlen)
 {
     r->start_mono = mono_ns();
@@ -706,6 +731,7 @@ int recording_run(recording *r, char *err, size_t errlen)
     if (r->fail == EX_WRITE)
         return EX_WRITE;
     report_pending(r);
+    report_idle_parent(r);
     char serr[512];
     if (write_session(r, serr, sizeof serr) < 0) {
         snprintf(err, errlen, "%s", serr);

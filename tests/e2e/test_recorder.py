@@ -223,6 +223,31 @@ class Recorder(unittest.TestCase):
         self.assertEqual(len(recs), 50)
         self.assertTrue(all(r["params"][1] == 2 for r in recs))
 
+    def test_idle_master_points_at_its_workers(self):
+        """gunicorn-shaped: the master never calls the function, its
+        workers do.  Recording the master says so and names them; a worker
+        records exactly what it was asked for, with no such message."""
+        self.target("prefork.py")
+        workers = [int(w) for w in self.t.output().split("workers ", 1)[1].split()[:2]]
+        p = rec("-q", "-p", self.t.pid, "-o", self.out(), "-d", "0.5", "watch", "wt.funcs.add")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(p.stderr,
+                         "peeka-rec: 1 probe recorded nothing in pid %d, which has 2 child processes "
+                         "running the same Python (%s): the calls may happen there (workers); record "
+                         "one with -p CHILD\n" % (self.t.pid, " ".join(str(w) for w in sorted(workers))))
+        p = rec("-q", "-p", workers[0], "-o", self.out("w.tar.zst"), "watch", "wt.funcs.add", "-n", "25")
+        self.assertEqual((p.returncode, p.stderr), (0, ""))
+        self.assertEqual(len(read_archive(self.out("w.tar.zst"))[1]), 25)
+        # the examples' recipe: every worker, one archive each
+        script = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(__file__))),
+                              "examples", "cron", "peeka-workers.sh")
+        p = subprocess.run(["sh", script, str(self.t.pid), "-q", "-o", self.out("{pid}.tar.zst"),
+                            "watch", "wt.funcs.add", "-n", "30"], capture_output=True, text=True,
+                           env=target_env({"PEEKA_REC": REC}), timeout=60)
+        self.assertEqual((p.returncode, p.stderr), (0, ""))
+        for w in workers:
+            self.assertEqual(len(read_archive(self.out("%d.tar.zst" % w))[1]), 30)
+
     def test_nothing_left_in_runtime_dir(self):
         self.assertEqual(peeka_sockets(), [])
 
