@@ -108,7 +108,7 @@ $(BUILD)/tests/test_threads: agent/threads.c
 unit: $(UNIT_BINS)
 
 check:
-	@sh mk/deps.sh --install
+	@sh mk/deps.sh --install --tests
 	@$(MAKE) --no-print-directory PEEKA_INNER=1 all unit
 	@BUILD=$(BUILD) python3 tests/run.py
 

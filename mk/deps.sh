@@ -1,8 +1,17 @@
 #!/bin/sh
 # Checks (and, as root with --install, installs) the Debian packages peeka
-# needs.  Without root it prints the exact apt-get command to run.
+# needs; --tests adds what the test suite runs against (a real Flask app
+# under gunicorn).  Without root it prints the exact apt-get command to run.
 set -u
 PKGS="build-essential pkg-config libarchive-dev libzstd-dev libcjson-dev liblua5.4-dev lua5.4 check python3-dev zstd jq"
+install=""
+for a in "$@"; do
+    case $a in
+    --install) install=1 ;;
+    --tests) PKGS="$PKGS python3-flask gunicorn" ;;
+    *) echo "usage: $0 [--install] [--tests]" >&2; exit 2 ;;
+    esac
+done
 
 missing=""
 for p in $PKGS; do
@@ -11,7 +20,7 @@ done
 [ -z "$missing" ] && exit 0
 
 cmd="apt-get install -y --no-install-recommends$missing"
-if [ "${1:-}" = "--install" ] && [ "$(id -u)" = 0 ]; then
+if [ -n "$install" ] && [ "$(id -u)" = 0 ]; then
     echo "peeka: installing:$missing" >&2
     export DEBIAN_FRONTEND=noninteractive
     { apt-get update -qq && $cmd -qq; } >&2 || {
