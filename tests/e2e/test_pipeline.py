@@ -65,7 +65,7 @@ class Pipeline(unittest.TestCase):
     def test_exceptions(self):
         out = analyze(self.watch, "exceptions").stdout.splitlines()
         # "odd 1" and "odd 3" are one group, shown by its first message
-        self.assertEqual(out[2].split(), ["2", "ValueError", "odd", "1", "wt.funcs.boom"])
+        self.assertEqual(out[2].split(), ["2", "ValueError", "odd", "1", "wt.funcs.boom", "funcs.py:17", "in", "boom"])
         self.assertEqual(len(out), 3)
         exact = analyze(self.watch, "exceptions", "--arg", "by=exact").stdout
         self.assertIn("odd 1", exact)
