@@ -42,6 +42,7 @@ typedef struct probe {
     int holds_events;           /* trace, 3.12+: holds the sys.monitoring tool */
     int64_t interval_ns;        /* monitor */
     struct monitor_state *mon;  /* monitor: aggregates (monitor.c) */
+    struct redactor *redact;    /* its redaction rules (redact.h), or NULL: none */
 } probe;
 
 /* One observed function object. */
@@ -56,6 +57,13 @@ typedef struct hooked {
     size_t name_json_len;
     PyObject *replacements;     /* 3.11: list of (namespace, key, original, wrapper) */
     int other_kinds;            /* probes that are not watch: the call goes to probe_call */
+    /* argnames.c: its positional parameters' names, for redaction and the
+     * records' param_names, as of the code object names_code */
+    PyObject *names_code;       /* strong; NULL until read */
+    PyObject *argnames;         /* tuple of str, self included */
+    PyObject *starname;         /* the *args parameter's name, or NULL */
+    char *names_json;           /* `,"param_names":[...]` */
+    size_t names_json_len;
     int inflight;               /* hook calls holding it (hooks.h: hooked_call_begin) */
     int dead;                   /* unhooked while held: the last one out frees */
 } hooked;
@@ -78,6 +86,7 @@ PyObject *agent_pyhelper(const char *src, const char *name);
 
 /* format.c */
 void fmt_value(jsonw *w, PyObject *v, int level, int depth);
+void fmt_redacted(jsonw *w);
 void fmt_exception(jsonw *w, PyObject *exc);
 void fmt_text_or_null(jsonw *w, PyObject *s);
 int  fmt_qualname(PyObject *func, char **out, size_t *outlen);

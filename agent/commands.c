@@ -5,6 +5,7 @@
 #include "hooks.h"
 #include "observe.h"
 #include "monitor.h"
+#include "redactor.h"
 #include "trace.h"
 
 #include <cJSON.h>
@@ -32,6 +33,8 @@ static void probe_free_state(probe *p)
     p->cond = NULL;
     monitor_state_free(p);
     trace_probe_free(p);
+    redactor_free(p->redact);
+    p->redact = NULL;
 }
 
 /* Only for a probe no hook has ever seen (still being built), or through
@@ -74,6 +77,37 @@ int commands_free_probes(void)
     int n = g_agent.nprobes;
     g_agent.nprobes = 0;
     return probes_retire(g_agent.probes, n, 0);
+}
+
+/* `redact`: the probe's every rule (peeka-rec adds the default set and
+ * the global ones); none, or an empty list, redacts nothing. */
+static int redact_from_json(probe *p, const cJSON *list, char *err, size_t errlen)
+{
+    if (!list)
+        return 0;
+    if (!cJSON_IsArray(list)) {
+        snprintf(err, errlen, "probe %d: 'redact' is not a list of rules", p->id);
+        return -1;
+    }
+    if (cJSON_GetArraySize(list) == 0)
+        return 0;
+    if (!(p->redact = redactor_new())) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    const cJSON *rule;
+    cJSON_ArrayForEach(rule, list) {
+        char why[400];
+        if (!cJSON_IsString(rule)) {
+            snprintf(err, errlen, "probe %d: a redaction rule is not a string", p->id);
+            return -1;
+        }
+        if (redactor_add(p->redact, rule->valuestring, why, sizeof why) < 0) {
+            snprintf(err, errlen, "probe %d: %s", p->id, why);
+            return -1;
+        }
+    }
+    return 0;
 }
 
 static probe *probe_from_json(const cJSON *j, char *err, size_t errlen)
@@ -132,6 +166,10 @@ static probe *probe_from_json(const cJSON *j, char *err, size_t errlen)
             probe_free(p);
             return NULL;
         }
+    }
+    if (redact_from_json(p, cJSON_GetObjectItemCaseSensitive(j, "redact"), err, errlen) < 0) {
+        probe_free(p);
+        return NULL;
     }
     if (k == PK_TRACE && trace_probe_init(p, err, errlen) < 0) {
         probe_free(p);

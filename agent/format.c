@@ -2,6 +2,7 @@
  * formatting").  Runs inside hooks: it must never raise, never recurse
  * without bound, and must leave the caller's exception state alone. */
 #include "agent.h"
+#include "redactor.h"
 #if PY_VERSION_HEX < 0x030C0000
 #include <structmember.h>   /* PyMember_GetOne; in Python.h from 3.12 */
 #endif
@@ -175,6 +176,13 @@ static void fmt_key(jsonw *w, PyObject *k)
     fmt_placeholder(w, "", Py_TYPE(k), " object");
 }
 
+/* What a value under a key, parameter or attribute a rule matches is
+ * shown as (docs/format.md "Redaction"). */
+void fmt_redacted(jsonw *w)
+{
+    jsonw_lit(w, "\"" PEEKA_REDACTED "\"");
+}
+
 /* One `"key":value` into an object being written; false at the limit
  * (the object then ends with `"...":"..."`). */
 static int fmt_member(jsonw *w, PyObject *k, PyObject *v, int level, int depth,
@@ -187,7 +195,10 @@ static int fmt_member(jsonw *w, PyObject *k, PyObject *v, int level, int depth,
     if ((*shown)++) jsonw_char(w, ',');
     fmt_key(w, k);
     jsonw_char(w, ':');
-    fmt_value(w, v, level + 1, depth);
+    if (w->redact && redactor_key(w->redact, k))
+        fmt_redacted(w);
+    else
+        fmt_value(w, v, level + 1, depth);
     return 1;
 }
 
@@ -404,6 +415,8 @@ void fmt_exception(jsonw *w, PyObject *exc)
     PyObject *msg = base && base->tp_str ? base->tp_str(exc) : NULL;
     if (!msg)
         PyErr_Clear();
+    else if (w->redact)   /* `password=...` in a message */
+        msg = redactor_message(w->redact, msg);
     PyObject *full = msg ? PyUnicode_FromFormat("%s: %U", dot ? dot + 1 : tname, msg)
                          : PyUnicode_FromFormat("%s: <str failed>", dot ? dot + 1 : tname);
     Py_XDECREF(msg);

@@ -8,10 +8,16 @@
 #include <stdint.h>
 #include <string.h>
 
+struct redactor;
+
 typedef struct {
     char *buf;
     size_t len, cap, limit;
     int overflow;   /* the record hit `limit`; its text is incomplete */
+    /* The redaction rules of the record being written (format.c), or
+     * NULL: they travel with the writer because formatting may let the
+     * GIL go (a finaliser), and another thread formats meanwhile. */
+    struct redactor *redact;
 } jsonw;
 
 int  jsonw_init(jsonw *w, size_t initial, size_t limit);

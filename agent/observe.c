@@ -3,6 +3,7 @@
  * that lets probe state be freed. */
 #include "observe.h"
 #include "cond.h"
+#include "redactor.h"
 
 #include <string.h>
 #include <unistd.h>
@@ -106,21 +107,34 @@ void write_outcome(jsonw *w, int ok, PyObject *exc)
         jsonw_lit(w, "null");
 }
 
+/* Parameters by name (the code object's), keyword arguments by keyword:
+ * a value a redaction rule names is never formatted. */
 void write_args(jsonw *w, const call *c, int depth)
 {
-    Py_ssize_t first = c->h->has_self && c->nargs > 0 ? 1 : 0;
+    hooked *h = c->h;
+    redactor *r = w->redact;
+    Py_ssize_t first = h->has_self && c->nargs > 0 ? 1 : 0;
+    if (argnames_sync(h) == 0)
+        argnames_write(w, h);
     jsonw_lit(w, ",\"params\":[");
     for (Py_ssize_t i = first; i < c->nargs; i++) {
         if (i > first) jsonw_char(w, ',');
-        fmt_value(w, c->args[i], 1, depth);
+        if (r && redactor_param(r, h, i))
+            fmt_redacted(w);
+        else
+            fmt_value(w, c->args[i], 1, depth);
     }
     jsonw_lit(w, "],\"kwargs\":{");
     Py_ssize_t nk = c->kwnames ? PyTuple_GET_SIZE(c->kwnames) : 0;
     for (Py_ssize_t i = 0; i < nk; i++) {
+        PyObject *k = PyTuple_GET_ITEM(c->kwnames, i);
         if (i) jsonw_char(w, ',');
-        fmt_value(w, PyTuple_GET_ITEM(c->kwnames, i), 1, depth);
+        fmt_value(w, k, 1, depth);
         jsonw_char(w, ':');
-        fmt_value(w, c->args[c->nargs + i], 1, depth);
+        if (r && redactor_key(r, k))
+            fmt_redacted(w);
+        else
+            fmt_value(w, c->args[c->nargs + i], 1, depth);
     }
     jsonw_lit(w, "},\"target\":");
     if (first)
@@ -134,6 +148,7 @@ void observe_emit(probe *p, const call *c, record_builder build, const void *arg
     jsonw *w = thread_writer();
     if (!w)
         return;
+    w->redact = p->redact;
     build(w, p, c, arg);
     if (w->overflow && retry_small) {
         int depth = p->depth;
@@ -143,5 +158,6 @@ void observe_emit(probe *p, const call *c, record_builder build, const void *arg
         build(w, p, c, arg);
         p->depth = depth;
     }
+    w->redact = NULL;
     emit_record(p, w);
 }

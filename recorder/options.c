@@ -30,6 +30,8 @@ void options_usage(FILE *out)
 "      -n, --times N      stop this probe after N observations (-1: no limit)\n"
 "      --condition EXPR   record only calls where EXPR holds (docs/conditions.md)\n"
 "      -b / -s / -e / -f  at entry / on success / on exception / both (default -f)\n"
+"      --redact REGEX     one more redaction rule for this probe (watch, trace,\n"
+"                         stack; see --redact below)\n"
 "  trace PATTERN [-d DEPTH] [-n TIMES] [--condition EXPR] [--skip-builtin]\n"
 "        [--min-duration MS] [--fold-below MS]\n"
 "      one call tree per call: every function called beneath it, this thread only\n"
@@ -59,6 +61,13 @@ void options_usage(FILE *out)
 "      --level N          zstd level (default 3)\n"
 "      --timeout TIME     how long to wait for the agent (default 10s)\n"
 "      --via native|gdb   how to inject into a running process (default native)\n"
+"      --mode MODE        the archive's permissions, octal (default 0600; 0600\n"
+"                         plus any of 0060 and 0004, e.g. 0640)\n"
+"      --redact REGEX     write \"[redacted]\" for values whose key, parameter or\n"
+"                         attribute name matches REGEX (POSIX extended, any case,\n"
+"                         anywhere in the name; repeatable; before the probes)\n"
+"      --no-default-redact  drop the built-in rule\n"
+"                         " PEEKA_REDACT_DEFAULT "\n"
 "  -h, --help             this help;  -V, --version: the version\n"
 "\n"
 "Examples:\n"
@@ -121,14 +130,15 @@ static int in_list(const char *w, const char *const *list)
 /* -1: not an option of this kind of probe; 0: a flag; 1: takes a value */
 static int probe_opt_arity(const char *kind, const char *w)
 {
-    static const char *const watch_v[] = {"-x", "--depth", "-n", "--times", "--condition", NULL};
+    static const char *const watch_v[] = {"-x", "--depth", "-n", "--times", "--condition", "--redact", NULL};
     static const char *const watch_f[] = {"-b", "--before", "-s", "--success", "-e", "--exception",
                                           "-f", "--finish", NULL};
     static const char *const trace_v[] = {"-d", "--depth", "-n", "--times", "--condition",
-                                          "--min-duration", "--fold-below", NULL};
+                                          "--min-duration", "--fold-below", "--redact", NULL};
     static const char *const trace_f[] = {"--skip-builtin", NULL};
-    static const char *const stack_v[] = {"--depth", "-n", "--times", "--condition", NULL};
-    static const char *const monitor_v[] = {"--interval", "-c", "--cycles", NULL};
+    static const char *const stack_v[] = {"--depth", "-n", "--times", "--condition", "--redact", NULL};
+    /* --redact is taken only to be refused with a reason */
+    static const char *const monitor_v[] = {"--interval", "-c", "--cycles", "--redact", NULL};
     static const char *const none[] = {NULL};
     const char *const *v = watch_v, *const *f = watch_f;
     if (!strcmp(kind, "trace")) { v = trace_v; f = trace_f; }
@@ -176,8 +186,115 @@ static char *join_words(char **w, int n)
     return s;
 }
 
-/* words[0] is the kind, words[1] the pattern, then the probe's options. */
+/* A rule is compiled here, before the target is touched, so a typo is a
+ * usage error and not a failed install. */
+static int check_rule(const char *opt, const char *rule, char *err, size_t errlen)
+{
+    peeka_redact r;
+    peeka_redact_init(&r);
+    char why[400];
+    int rc = peeka_redact_add(&r, rule, why, sizeof why);
+    peeka_redact_free(&r);
+    if (rc < 0)
+        snprintf(err, errlen, "%s: %s", opt, why);
+    return rc;
+}
+
+int options_redact_rules(const rec_options *o, const probe_spec *p, const char **out, int max)
+{
+    int n = 0;
+    if (o->default_redact && n < max)
+        out[n++] = PEEKA_REDACT_DEFAULT;
+    for (int i = 0; i < o->nredact && n < max; i++)
+        out[n++] = o->redact[i];
+    for (int i = 0; p && i < p->nredact && n < max; i++)
+        out[n++] = p->redact[i];
+    return n;
+}
+
+/* The agent compiles every rule of a probe into one set. */
+static int check_rule_count(const rec_options *o, const probe_spec *p, char *err, size_t errlen)
+{
+    int n = (o->default_redact ? 1 : 0) + o->nredact + (p ? p->nredact : 0);
+    if (n <= PEEKA_REDACT_MAX)
+        return 0;
+    snprintf(err, errlen, "--redact: at most %d rules per probe (the default set counts as one)",
+             PEEKA_REDACT_MAX);
+    return -1;
+}
+
+static int probe_redact(probe_spec *p, const char *kind, const char *rule, char *err, size_t errlen)
+{
+    if (!strcmp(kind, "monitor")) {
+        snprintf(err, errlen, "--redact does not apply to monitor: its records hold no argument "
+                 "values (it does to watch, trace and stack)");
+        return -1;
+    }
+    if (p->nredact == PEEKA_REDACT_MAX) {
+        snprintf(err, errlen, "--redact: at most %d rules per probe", PEEKA_REDACT_MAX);
+        return -1;
+    }
+    if (check_rule("--redact", rule, err, errlen) < 0)
+        return -1;
+    if (!(p->redact[p->nredact] = strdup(rule))) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    p->nredact++;
+    return 0;
+}
+
+/* --mode: 0600 plus any of group read/write and other read.  Nothing
+ * executable, nothing anyone may write, nothing the owner cannot read and
+ * write (peeka writes it, the owner reads it back). */
+static int parse_mode(const char *s, unsigned *out, char *err, size_t errlen)
+{
+    char *end;
+    errno = 0;
+    unsigned long v = strtoul(s, &end, 8);
+    if (errno || end == s || *end || s[0] == '-' || v > 07777) {
+        snprintf(err, errlen, "--mode needs an octal mode like 0640, got '%s'", s);
+        return -1;
+    }
+    if (v & 0111) {
+        snprintf(err, errlen, "--mode %s: an archive is not executable (no x bits)", s);
+        return -1;
+    }
+    if (v & 0002) {
+        snprintf(err, errlen, "--mode %s: an archive others may write is refused", s);
+        return -1;
+    }
+    if (v & 07000 || (v & 0600) != 0600) {
+        snprintf(err, errlen, "--mode %s: must be 0600 plus any of 0060 and 0004 (0600..0664)", s);
+        return -1;
+    }
+    *out = (unsigned)v;
+    return 0;
+}
+
+static void probe_spec_free(probe_spec *p)
+{
+    free(p->pattern);
+    free(p->condition);
+    free(p->spec);
+    for (int k = 0; k < p->nredact; k++)
+        free(p->redact[k]);
+    memset(p, 0, sizeof *p);
+}
+
+static int parse_probe_words(char **w, int n, rec_options *o, char *err, size_t errlen);
+
+/* words[0] is the kind, words[1] the pattern, then the probe's options;
+ * a probe refused leaves nothing allocated behind. */
 static int parse_probe(char **w, int n, rec_options *o, char *err, size_t errlen)
+{
+    int rc = parse_probe_words(w, n, o, err, errlen);
+    if (rc < 0 && o->nprobes < MAX_REC_PROBES)
+        probe_spec_free(&o->probes[o->nprobes]);
+    return rc;
+}
+
+static int parse_probe_words(char **w, int n, rec_options *o, char *err, size_t errlen)
 {
     if (o->nprobes == MAX_REC_PROBES) { snprintf(err, errlen, "too many probes (limit %d)", MAX_REC_PROBES); return -1; }
     if (n < 2 || w[1][0] == '-') { snprintf(err, errlen, "%s needs a PATTERN (module.function)", w[0]); return -1; }
@@ -228,6 +345,9 @@ static int parse_probe(char **w, int n, rec_options *o, char *err, size_t errlen
             if (!val) { snprintf(err, errlen, "--condition needs an expression"); return -1; }
             free(p->condition);
             p->condition = strdup(val); i++;
+        } else if (!strcmp(a, "--redact")) {
+            if (probe_redact(p, w[0], val, err, errlen) < 0) return -1;
+            i++;
         } else if (!strcmp(a, "-b") || !strcmp(a, "--before")) b = 1;
         else if (!strcmp(a, "-s") || !strcmp(a, "--success")) s = 1;
         else if (!strcmp(a, "-e") || !strcmp(a, "--exception")) e = 1;
@@ -317,6 +437,19 @@ static int global_option(int argc, char **argv, int *i, rec_options *o, char *er
         if (!(v = need(argc, argv, i, err, errlen))) return -1;
         if (strcmp(v, "native") && strcmp(v, "gdb")) { snprintf(err, errlen, "--via is native or gdb"); return -1; }
         o->via = v;
+    } else if (!strcmp(a, "--mode")) {
+        if (!(v = need(argc, argv, i, err, errlen))) return -1;
+        return parse_mode(v, &o->mode, err, errlen);
+    } else if (!strcmp(a, "--redact")) {
+        if (!(v = need(argc, argv, i, err, errlen))) return -1;
+        if (o->nredact == PEEKA_REDACT_MAX) {
+            snprintf(err, errlen, "--redact: at most %d rules", PEEKA_REDACT_MAX);
+            return -1;
+        }
+        if (check_rule("--redact", v, err, errlen) < 0) return -1;
+        o->redact[o->nredact++] = v;
+    } else if (!strcmp(a, "--no-default-redact")) {
+        o->default_redact = 0;
     } else if (!strcmp(a, "--probe")) {
         if (!(v = need(argc, argv, i, err, errlen))) return -1;
         return parse_probe_string(v, o, err, errlen);
@@ -337,6 +470,8 @@ int options_parse(int argc, char **argv, rec_options *o, char *err, size_t errle
     o->buffer_bytes = 4u << 20;
     o->attach_timeout_s = 10;
     o->via = "native";
+    o->mode = 0600;
+    o->default_redact = 1;
     int i = 1;
     for (; i < argc; i++) {
         const char *a = argv[i];
@@ -360,15 +495,14 @@ int options_parse(int argc, char **argv, rec_options *o, char *err, size_t errle
     if (o->nprobes == 0) { snprintf(err, errlen, "no probe given: e.g. watch app.module.function"); return -1; }
     if (!o->pid && !o->cmd) { snprintf(err, errlen, "give -p PID to attach, or -- CMD... to launch"); return -1; }
     if (o->pid && o->cmd) { snprintf(err, errlen, "-p PID and -- CMD cannot be combined"); return -1; }
+    for (int k = 0; k < o->nprobes; k++)
+        if (check_rule_count(o, &o->probes[k], err, errlen) < 0) return -1;
     return 0;
 }
 
 void options_free(rec_options *o)
 {
-    for (int i = 0; i < o->nprobes; i++) {
-        free(o->probes[i].pattern);
-        free(o->probes[i].condition);
-        free(o->probes[i].spec);
-    }
+    for (int i = 0; i < o->nprobes; i++)
+        probe_spec_free(&o->probes[i]);
     o->nprobes = 0;
 }

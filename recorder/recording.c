@@ -337,6 +337,10 @@ static char *install_request(const rec_options *o, int launch)
         }
         /* a launched program may still be setting up sys.path */
         cJSON_AddBoolToObject(j, "lenient", launch);
+        const char *rules[PEEKA_REDACT_MAX];
+        int nr = options_redact_rules(o, p, rules, PEEKA_REDACT_MAX);
+        if (nr > 0)
+            cJSON_AddItemToObject(j, "redact", cJSON_CreateStringArray(rules, nr));
         cJSON_AddItemToArray(arr, j);
     }
     char *a = cJSON_PrintUnformatted(arr);

@@ -58,10 +58,25 @@ static cJSON *probes_json(const rec_options *o)
         cJSON_AddNumberToObject(opt, !strcmp(p->kind, "monitor") ? "cycles" : "times", (double)p->times);
         if (p->condition) cJSON_AddStringToObject(opt, "condition", p->condition);
         else cJSON_AddNullToObject(opt, "condition");
+        cJSON_AddItemToObject(opt, "redact", cJSON_CreateStringArray((const char *const *)p->redact,
+                                                                      p->nredact));
         cJSON_AddItemToObject(j, "options", opt);
         cJSON_AddItemToArray(arr, j);
     }
     return arr;
+}
+
+/* The rules, never what they hid: a probe applies these and its own
+ * options.redact (docs/format.md "Redaction"). */
+static cJSON *redaction_json(const rec_options *o)
+{
+    cJSON *j = cJSON_CreateObject();
+    const char *rules[PEEKA_REDACT_MAX];
+    int n = options_redact_rules(o, NULL, rules, PEEKA_REDACT_MAX);
+    cJSON_AddBoolToObject(j, "default", o->default_redact);
+    cJSON_AddItemToObject(j, "rules", cJSON_CreateStringArray(rules, n));
+    cJSON_AddStringToObject(j, "replacement", PEEKA_REDACTED);
+    return j;
 }
 
 char *recording_session_json(const recording *r)
@@ -108,6 +123,7 @@ char *recording_session_json(const recording *r)
     cJSON *agent = cJSON_AddObjectToObject(s, "agent");
     cJSON_AddNumberToObject(agent, "buffer_bytes", (double)o->buffer_bytes);
     cJSON_AddItemToObject(s, "probes", probes_json(o));
+    cJSON_AddItemToObject(s, "redaction", redaction_json(o));
     char *out = cJSON_PrintUnformatted(s);
     cJSON_Delete(s);
     return out;
