@@ -220,3 +220,12 @@ int peeka_redact_text(const peeka_redact *r, const char *s, size_t n, char **out
     *outlen = b.len;
     return 1;
 }
+
+int peeka_redact_option(const peeka_redact *r, const char *word)
+{
+    if (word[0] != '-' || strchr(word, '='))
+        return 0;
+    while (*word == '-')
+        word++;
+    return *word && peeka_redact_key(r, word, strlen(word));
+}

@@ -38,4 +38,9 @@ int peeka_redact_key(const peeka_redact *r, const char *key, size_t n);
  * caller must not use the text at all. */
 int peeka_redact_text(const peeka_redact *r, const char *s, size_t n, char **out, size_t *outlen);
 
+/* A command-line word `--NAME` or `-NAME` (no '=') whose NAME a rule
+ * matches: the next word is its value (`--password hunter2`).  `--NAME=V`
+ * is free text for peeka_redact_text. */
+int peeka_redact_option(const peeka_redact *r, const char *word);
+
 #endif
