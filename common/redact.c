@@ -132,6 +132,12 @@ static int value_after(const char *s, size_t n, size_t sep, size_t *vs, size_t *
         *ve = close ? (size_t)(close - s) : n;
         return *ve > *vs;
     }
+    size_t k = sizeof PEEKA_REDACTED - 1;
+    if (n - i >= k && memcmp(s + i, PEEKA_REDACTED, k) == 0) {   /* redacted before */
+        *vs = i;
+        *ve = i + k;
+        return 1;
+    }
     size_t e = i;
     while (e < n && !value_end_byte((unsigned char)s[e]))
         e++;
@@ -199,6 +205,10 @@ int peeka_redact_text(const peeka_redact *r, const char *s, size_t n, char **out
         size_t ks, ke, vs, ve;
         if (!key_before(s, i, &ks, &ke) || !value_after(s, n, i, &vs, &ve))
             continue;
+        if (ve - vs == sizeof PEEKA_REDACTED - 1 && memcmp(s + vs, PEEKA_REDACTED, ve - vs) == 0) {
+            i = ve - 1;   /* already hidden: nothing to change */
+            continue;
+        }
         int hit = key_matches(r, s + ks, ke - ks);
         if (hit < 0 || (hit && (tbuf_add(&b, s + copied, vs - copied) < 0 ||
                                 tbuf_add(&b, PEEKA_REDACTED, sizeof PEEKA_REDACTED - 1) < 0))) {
