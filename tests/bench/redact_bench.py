@@ -31,11 +31,14 @@ def bench(tag, py, k=5000, rounds=11):
     rs = res["rounds"][1:]   # the first round warms caches and specialisation
     per_call = lambda key: median(r[key] for r in rs) / k * 1e9
     ruled, plain, bare = per_call("ruled"), per_call("plain"), per_call("unwatched")
-    redacted = raw.count(b"[redacted]")
+    recorded = raw.count(b'{"type":"observation","kind":"watch"')
+    if recorded != 2 * k * rounds:   # every call of both, or the ratio means nothing
+        raise RuntimeError("%d watch records, expected %d" % (recorded, 2 * k * rounds))
+    redacted = raw.count(b'"[redacted]"') - 1   # session.json names the replacement
     print("redact  %-6s watched call (4 params, 4 dict keys, 3 attributes, 3 result keys; none matches):"
           " with the default rules %.0f ns, without %.0f ns: %.3fx (target < 1.10x); %+.0f ns per call"
-          " (the unwatched call: %.0f ns; medians of %d rounds of %d calls; %d values redacted)"
-          % (tag, ruled, plain, ruled / plain, ruled - plain, bare, len(rs), k, redacted))
+          " (the unwatched call: %.0f ns; medians of %d rounds of %d calls; %d records, %d values redacted)"
+          % (tag, ruled, plain, ruled / plain, ruled - plain, bare, len(rs), k, recorded, redacted))
     return ruled / plain
 
 
