@@ -339,7 +339,7 @@ static char *install_request(const rec_options *o, int launch)
         cJSON_AddBoolToObject(j, "lenient", launch);
         const char *rules[PEEKA_REDACT_MAX];
         int nr = options_redact_rules(o, p, rules, PEEKA_REDACT_MAX);
-        if (nr > 0)
+        if (nr > 0 && strcmp(p->kind, "monitor"))   /* monitor records hold no values */
             cJSON_AddItemToObject(j, "redact", cJSON_CreateStringArray(rules, nr));
         cJSON_AddItemToArray(arr, j);
     }
