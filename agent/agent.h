@@ -13,6 +13,19 @@
 #include "ring.h"
 
 struct peeka_cond;
+struct redactor;
+
+/* Peeka's formatting limits (docs/format.md "Value formatting"). */
+#define FMT_STRING 1000
+#define FMT_ITEMS  20
+#define FMT_ATTRS  10
+
+/* How a probe formats values: its limits (--max-string, --max-items,
+ * --max-attrs) and its redaction rules (redactor.h), NULL for none. */
+typedef struct fmt_opts {
+    int max_string, max_items, max_attrs;
+    struct redactor *redact;
+} fmt_opts;
 
 enum probe_kind { PK_WATCH = 1, PK_TRACE, PK_STACK, PK_MONITOR };
 
@@ -42,7 +55,8 @@ typedef struct probe {
     int holds_events;           /* trace, 3.12+: holds the sys.monitoring tool */
     int64_t interval_ns;        /* monitor */
     struct monitor_state *mon;  /* monitor: aggregates (monitor.c) */
-    struct redactor *redact;    /* its redaction rules (redact.h), or NULL: none */
+    fmt_opts fmt;               /* limits and redaction rules of its values */
+    struct record_exprs *rec;   /* watch --record (record.h), or NULL */
 } probe;
 
 /* One observed function object. */
@@ -87,6 +101,12 @@ PyObject *agent_pyhelper(const char *src, const char *name);
 /* format.c */
 void fmt_value(jsonw *w, PyObject *v, int level, int depth);
 void fmt_redacted(jsonw *w);
+
+/* The redaction rules of the record w is writing, or NULL. */
+static inline struct redactor *fmt_rules(const jsonw *w)
+{
+    return w->fmt ? w->fmt->redact : NULL;
+}
 void fmt_exception(jsonw *w, PyObject *exc);
 void fmt_text_or_null(jsonw *w, PyObject *s);
 int  fmt_qualname(PyObject *func, char **out, size_t *outlen);

@@ -26,16 +26,22 @@ int observe_probe_on(const hooked *h, const probe *p)
     return 0;
 }
 
-int condition_holds(probe *p, const call *c)
+void call_env(const call *c, peeka_cond_env *env)
 {
-    if (!p->cond)
-        return 1;
-    peeka_cond_env env = {
+    *env = (peeka_cond_env){
         .args = c->args, .nargs = c->nargs, .kwnames = c->kwnames,
         .code = PyFunction_GET_CODE(c->h->func), .has_self = c->h->has_self,
         .ret = c->ret, .exc = c->exc,
         .cost_ms = c->cost < 0 ? -1.0 : (double)c->cost / 1e6,
     };
+}
+
+int condition_holds(probe *p, const call *c)
+{
+    if (!p->cond)
+        return 1;
+    peeka_cond_env env;
+    call_env(c, &env);
     int r = peeka_cond_eval(p->cond, &env);
     if (r < 0)
         p->cond_errors++;
@@ -112,7 +118,7 @@ void write_outcome(jsonw *w, int ok, PyObject *exc)
 void write_args(jsonw *w, const call *c, int depth)
 {
     hooked *h = c->h;
-    redactor *r = w->redact;
+    redactor *r = fmt_rules(w);
     Py_ssize_t first = h->has_self && c->nargs > 0 ? 1 : 0;
     if (argnames_sync(h) == 0)
         argnames_write(w, h);
@@ -148,7 +154,7 @@ void observe_emit(probe *p, const call *c, record_builder build, const void *arg
     jsonw *w = thread_writer();
     if (!w)
         return;
-    w->redact = p->redact;
+    w->fmt = &p->fmt;
     build(w, p, c, arg);
     if (w->overflow && retry_small) {
         int depth = p->depth;
@@ -158,6 +164,6 @@ void observe_emit(probe *p, const call *c, record_builder build, const void *arg
         build(w, p, c, arg);
         p->depth = depth;
     }
-    w->redact = NULL;
+    w->fmt = NULL;
     emit_record(p, w);
 }

@@ -4,6 +4,7 @@
  * given inline, with --probe 'SPEC', or one per line in --probe-file. */
 #include "options.h"
 #include "duration.h"
+#include "record_expr.h"
 #include "pattern.h"
 #include "pyversions.h"
 
@@ -25,11 +26,17 @@ void options_usage(FILE *out)
 "\n"
 "Probes (Peeka's commands):\n"
 "  watch PATTERN [-x DEPTH] [-n TIMES] [--condition EXPR] [-b] [-s] [-e] [-f]\n"
+"        [--record EXPR] [--max-items N] [--max-attrs N] [--max-string N]\n"
 "      PATTERN: module.function, module.Class.method, globs (app.views.*)\n"
 "      -x, --depth N      formatting depth of arguments and results (2)\n"
 "      -n, --times N      stop this probe after N observations (-1: no limit)\n"
 "      --condition EXPR   record only calls where EXPR holds (docs/conditions.md)\n"
 "      -b / -s / -e / -f  at entry / on success / on exception / both (default -f)\n"
+"      --record EXPR      record EXPR's value (or {a, b, ...}'s values) as\n"
+"                         `record`, instead of params and returnObj\n"
+"      --max-items N      items of a list, tuple, dict or set shown (20)\n"
+"      --max-attrs N      attributes of an object shown (10)\n"
+"      --max-string N     characters of a string shown (1000)\n"
 "      --redact REGEX     one more redaction rule for this probe (watch, trace,\n"
 "                         stack; see --redact below)\n"
 "  trace PATTERN [-d DEPTH] [-n TIMES] [--condition EXPR] [--skip-builtin]\n"
@@ -41,7 +48,8 @@ void options_usage(FILE *out)
 "      --min-duration MS  keep only trees whose call took at least MS\n"
 "      --fold-below MS    fold nodes that took less than MS in all into their\n"
 "                         parent's self time (counted in its `folded`)\n"
-"  stack PATTERN [-n TIMES] [--condition EXPR] [--depth N]\n"
+"  stack PATTERN [-n TIMES] [--condition EXPR] [--depth N] [--max-items N]\n"
+"        [--max-attrs N] [--max-string N]\n"
 "      the Python call stack at entry, innermost first, N frames (10)\n"
 "  monitor PATTERN [--interval SECONDS] [-c CYCLES]\n"
 "      per function every interval (60 s): calls, failures, rt avg/min/max,\n"
@@ -130,13 +138,15 @@ static int in_list(const char *w, const char *const *list)
 /* -1: not an option of this kind of probe; 0: a flag; 1: takes a value */
 static int probe_opt_arity(const char *kind, const char *w)
 {
-    static const char *const watch_v[] = {"-x", "--depth", "-n", "--times", "--condition", "--redact", NULL};
+    static const char *const watch_v[] = {"-x", "--depth", "-n", "--times", "--condition", "--redact",
+                                          "--record", "--max-items", "--max-attrs", "--max-string", NULL};
     static const char *const watch_f[] = {"-b", "--before", "-s", "--success", "-e", "--exception",
                                           "-f", "--finish", NULL};
     static const char *const trace_v[] = {"-d", "--depth", "-n", "--times", "--condition",
                                           "--min-duration", "--fold-below", "--redact", NULL};
     static const char *const trace_f[] = {"--skip-builtin", NULL};
-    static const char *const stack_v[] = {"--depth", "-n", "--times", "--condition", "--redact", NULL};
+    static const char *const stack_v[] = {"--depth", "-n", "--times", "--condition", "--redact",
+                                          "--max-items", "--max-attrs", "--max-string", NULL};
     /* --redact is taken only to be refused with a reason */
     static const char *const monitor_v[] = {"--interval", "-c", "--cycles", "--redact", NULL};
     static const char *const none[] = {NULL};
@@ -244,6 +254,23 @@ static int probe_redact(probe_spec *p, const char *kind, const char *rule, char 
     return 0;
 }
 
+/* --max-items / --max-attrs N (1..1000), --max-string N (1..1M): how much
+ * of a value is shown; the record limit (1 MiB) still bounds the whole. */
+static int parse_limit(probe_spec *p, const char *opt, const char *val, char *err, size_t errlen)
+{
+    long long v;
+    int string = !strcmp(opt, "--max-string");
+    long long hi = string ? 1048576 : 1000;
+    if (parse_int(val, &v) < 0 || v < 1 || v > hi) {
+        snprintf(err, errlen, "%s needs a count from 1 to %lld", opt, hi);
+        return -1;
+    }
+    if (string) p->max_string = (int)v;
+    else if (!strcmp(opt, "--max-items")) p->max_items = (int)v;
+    else p->max_attrs = (int)v;
+    return 0;
+}
+
 /* --mode: 0600 plus any of group read/write and other read.  Nothing
  * executable, nothing anyone may write, nothing the owner cannot read and
  * write (peeka writes it, the owner reads it back). */
@@ -279,6 +306,8 @@ static void probe_spec_free(probe_spec *p)
     free(p->spec);
     for (int k = 0; k < p->nredact; k++)
         free(p->redact[k]);
+    for (int k = 0; k < p->nrecord; k++)
+        free(p->record[k]);
     memset(p, 0, sizeof *p);
 }
 
@@ -347,6 +376,12 @@ static int parse_probe_words(char **w, int n, rec_options *o, char *err, size_t 
             p->condition = strdup(val); i++;
         } else if (!strcmp(a, "--redact")) {
             if (probe_redact(p, w[0], val, err, errlen) < 0) return -1;
+            i++;
+        } else if (!strcmp(a, "--record")) {
+            if (record_split(val, p->record, &p->nrecord, RECORD_EXPRS_MAX, err, errlen) < 0) return -1;
+            i++;
+        } else if (!strcmp(a, "--max-items") || !strcmp(a, "--max-attrs") || !strcmp(a, "--max-string")) {
+            if (parse_limit(p, a, val, err, errlen) < 0) return -1;
             i++;
         } else if (!strcmp(a, "-b") || !strcmp(a, "--before")) b = 1;
         else if (!strcmp(a, "-s") || !strcmp(a, "--success")) s = 1;

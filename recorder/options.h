@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <sys/types.h>
 
+#include "record_expr.h"
 #include "redact.h"
 
 #define MAX_REC_PROBES 64
@@ -26,6 +27,9 @@ typedef struct {
     char *spec;                 /* as the user wrote it */
     char *redact[PEEKA_REDACT_MAX];   /* this probe's own --redact rules */
     int nredact;
+    char *record[RECORD_EXPRS_MAX];   /* watch --record expressions */
+    int nrecord;
+    int max_string, max_items, max_attrs;   /* formatting limits; 0: Peeka's */
 } probe_spec;
 
 typedef struct {

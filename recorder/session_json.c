@@ -67,7 +67,17 @@ static cJSON *probes_json(const rec_options *o)
         cJSON_AddStringToObject(j, "pattern", p->pattern);
         cJSON_AddStringToObject(j, "spec", p->spec);
         int watch = !strcmp(p->kind, "watch");
+        if (watch || !strcmp(p->kind, "stack")) {   /* the kinds that format values */
+            cJSON_AddNumberToObject(opt, "max_items", p->max_items ? p->max_items : 20);
+            cJSON_AddNumberToObject(opt, "max_attrs", p->max_attrs ? p->max_attrs : 10);
+            cJSON_AddNumberToObject(opt, "max_string", p->max_string ? p->max_string : 1000);
+        }
         if (watch) {
+            if (p->nrecord)
+                cJSON_AddItemToObject(opt, "record", cJSON_CreateStringArray(
+                                          (const char *const *)p->record, p->nrecord));
+            else
+                cJSON_AddNullToObject(opt, "record");
             cJSON_AddNumberToObject(opt, "depth", p->depth);
             cJSON_AddBoolToObject(opt, "at_enter", p->at_enter);
             cJSON_AddBoolToObject(opt, "at_success", p->at_success);
