@@ -43,18 +43,20 @@ static int l_redactor(lua_State *L)
     return 1;
 }
 
-/* rd:line(json) -> line, values_replaced, unnamed (params without names) */
+/* rd:line(json [, record_hidden]) -> line, values_replaced, unnamed
+ * (params without names); bit k of record_hidden hides record[k+1]. */
 static int r_line(lua_State *L)
 {
     pa_redactor *rd = check_redactor(L);
     size_t n;
     const char *s = luaL_checklstring(L, 2, &n);
+    unsigned long long hidden = (unsigned long long)luaL_optinteger(L, 3, 0);
     if (n && s[n - 1] == '\n')
         n--;
     pa_buf *out = pa_lbuf_new(L);
     pa_redact_stats st;
     pa_jerr e = {NULL, 0};
-    if (pa_redact_line(&rd->r, s, n, out, &st, &e) < 0)
+    if (pa_redact_line(&rd->r, s, n, hidden, out, &st, &e) < 0)
         return luaL_error(L, "redactor: %s at byte %d of the line", e.msg, (int)e.off);
     lua_pushlstring(L, out->p ? out->p : "", out->len);
     lua_pushinteger(L, st.values);

@@ -22,6 +22,7 @@ typedef struct {
     pa_buf *out;
     size_t copied;              /* s[0..copied) is in out */
     char *key;                  /* scratch for one unescaped name: n + 1 bytes */
+    int clean;                  /* strings lose `key=value` secrets (record values) */
     pa_redact_stats *st;
     pa_jerr *e;
 } rctx;
@@ -159,6 +160,8 @@ static long walk_array(rctx *c, size_t i, int depth, const span *names, int nnam
     }
 }
 
+static int clean_string(rctx *c, span sp);
+
 static long walk(rctx *c, size_t i, int depth)
 {
     if (depth > PA_JSON_MAX_DEPTH)
@@ -169,7 +172,35 @@ static long walk(rctx *c, size_t i, int depth)
     if (i < c->n && c->s[i] == '[')
         return walk_array(c, i, depth, NULL, 0, 0);
     uint8_t t = 0, f = 0;
-    return pa_skip_value(c->s, c->n, i, &t, &f, c->e);
+    long v = pa_skip_value(c->s, c->n, i, &t, &f, c->e);
+    if (v >= 0 && c->clean && t == PA_J_STR &&
+        clean_string(c, (span){i + 1, (size_t)v - 1, f & PA_JF_VESC}) < 0)
+        return -1;
+    return v;
+}
+
+/* `record`: element k hidden when bit k of `hidden` is set, the others
+ * walked with their strings cleaned as the agent does. */
+static long walk_record(rctx *c, size_t i, unsigned long long hidden)
+{
+    i = ws(c, i + 1);
+    if (i < c->n && c->s[i] == ']')
+        return (long)i + 1;
+    c->clean = 1;
+    for (int k = 0;; k++) {
+        long v = value(c, i, k < 64 && ((hidden >> k) & 1), 0);
+        if (v < 0)
+            return -1;
+        i = ws(c, (size_t)v);
+        if (i < c->n && c->s[i] == ',') {
+            i = ws(c, i + 1);
+            continue;
+        }
+        c->clean = 0;
+        if (i < c->n && c->s[i] == ']')
+            return (long)i + 1;
+        return pa_jfail(c->e, "expected ',' or ']'", i);
+    }
 }
 
 /* The strings of param_names, at most MAX_NAMES (arguments past the names
@@ -191,27 +222,33 @@ static int read_names(rctx *c, const pa_field *f, span *names)
     return n;
 }
 
-/* throwExp: `password=...` in the message. */
-static int redact_message(rctx *c, const pa_field *f)
+/* A JSON string (its body sp) with `password=...` values replaced. */
+static int clean_string(rctx *c, span sp)
 {
-    if (f->type != PA_J_STR)
-        return 0;
-    long len = unescape(c, (span){f->voff, f->voff + f->vlen, f->flags & PA_JF_VESC});
+    long len = unescape(c, sp);
     if (len < 0)
         return -1;
     char *text;
     size_t tlen;
     int rc = peeka_redact_text(c->r, c->key, (size_t)len, &text, &tlen);
     if (rc < 0)
-        return (int)pa_jfail(c->e, "out of memory", f->voff);
+        return (int)pa_jfail(c->e, "out of memory", sp.from);
     if (rc == 0)
         return 0;
-    pa_buf_add(c->out, c->s + c->copied, f->voff - 1 - c->copied);
+    pa_buf_add(c->out, c->s + c->copied, sp.from - 1 - c->copied);
     pa_buf_json_string(c->out, text, tlen);
-    c->copied = f->voff + f->vlen + 1;
+    c->copied = sp.to + 1;
     c->st->values++;
     free(text);
     return 0;
+}
+
+/* throwExp: `password=...` in the message. */
+static int redact_message(rctx *c, const pa_field *f)
+{
+    if (f->type != PA_J_STR)
+        return 0;
+    return clean_string(c, (span){f->voff, f->voff + f->vlen, f->flags & PA_JF_VESC});
 }
 
 static int field_is(const char *line, const pa_field *f, const char *name)
@@ -219,7 +256,7 @@ static int field_is(const char *line, const pa_field *f, const char *name)
     return f->klen == strlen(name) && !(f->flags & PA_JF_KESC) && !memcmp(line + f->koff, name, f->klen);
 }
 
-static int redact_fields(rctx *c, const pa_field *f, int nf)
+static int redact_fields(rctx *c, const pa_field *f, int nf, unsigned long long record_hidden)
 {
     span names[MAX_NAMES];
     int nnames = 0, named = 0;
@@ -241,6 +278,8 @@ static int redact_fields(rctx *c, const pa_field *f, int nf)
             v = walk(c, at, 0);
         } else if (field_is(c->s, &f[i], "throwExp")) {
             v = redact_message(c, &f[i]);
+        } else if (field_is(c->s, &f[i], "record") && f[i].type == PA_J_ARR) {
+            v = walk_record(c, at, record_hidden);
         }
         if (v < 0)
             return -1;
@@ -248,8 +287,8 @@ static int redact_fields(rctx *c, const pa_field *f, int nf)
     return 0;
 }
 
-int pa_redact_line(const peeka_redact *r, const char *s, size_t n, pa_buf *out,
-                   pa_redact_stats *st, pa_jerr *e)
+int pa_redact_line(const peeka_redact *r, const char *s, size_t n, unsigned long long record_hidden,
+                   pa_buf *out, pa_redact_stats *st, pa_jerr *e)
 {
     pa_field f[PA_MAX_FIELDS];
     st->values = 0;
@@ -257,10 +296,10 @@ int pa_redact_line(const peeka_redact *r, const char *s, size_t n, pa_buf *out,
     int nf = pa_scan_object(s, n, f, PA_MAX_FIELDS, e);
     if (nf < 0)
         return -1;
-    rctx c = {r, s, n, out, 0, malloc(n + 1), st, e};
+    rctx c = {r, s, n, out, 0, malloc(n + 1), 0, st, e};
     if (!c.key)
         return (int)pa_jfail(e, "out of memory", 0);
-    int rc = r->n ? redact_fields(&c, f, nf) : 0;
+    int rc = r->n ? redact_fields(&c, f, nf, record_hidden) : 0;
     free(c.key);
     if (rc < 0)
         return -1;

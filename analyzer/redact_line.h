@@ -14,9 +14,11 @@ typedef struct {
     int unnamed;                /* params without param_names: all redacted */
 } pa_redact_stats;
 
-/* Writes the line s[0..n) (no newline), redacted, to out.  0, or -1 with
- * e set when the line is not a JSON object (out is then unusable). */
-int pa_redact_line(const peeka_redact *r, const char *s, size_t n, pa_buf *out,
-                   pa_redact_stats *st, pa_jerr *e);
+/* Writes the line s[0..n) (no newline), redacted, to out.  Bit k of
+ * record_hidden hides element k of a watch --record line's `record`
+ * (the caller decides from the expressions in session.json).  0, or -1
+ * with e set when the line is not a JSON object (out is then unusable). */
+int pa_redact_line(const peeka_redact *r, const char *s, size_t n, unsigned long long record_hidden,
+                   pa_buf *out, pa_redact_stats *st, pa_jerr *e);
 
 #endif

@@ -44,12 +44,58 @@ redaction.offline[#redaction.offline + 1] = {tool = "peeka-analyze", tool_versio
                                              rules = rd:rules()}
 session.redaction = redaction
 
+-- watch --record: an expression that reads a name, attribute or key a
+-- rule matches is hidden, as the agent does; so is one that reads params,
+-- kwargs or throwExp, or calls .values()/.items(), since what the call
+-- passed is no longer known here
+local function reads_hidden(expr)
+  local i, n = 1, #expr
+  while i <= n do
+    local c = expr:sub(i, i)
+    if c == "'" or c == '"' then
+      local q = expr:sub(i, i + 2) == c:rep(3) and c:rep(3) or c
+      local j, body = i + #q, {}
+      while j <= n and expr:sub(j, j + #q - 1) ~= q do
+        if expr:sub(j, j) == "\\" then j = j + 1 end
+        body[#body + 1] = expr:sub(j, j)
+        j = j + 1
+      end
+      if rd:key(table.concat(body)) then return true end
+      i = j + #q
+    else
+      local name = expr:match("^[%a_\128-\255][%w_\128-\255]*", i)
+      if name then
+        if rd:key(name) or name == "params" or name == "kwargs" or name == "throwExp" or
+           ((name == "values" or name == "items") and expr:match("^%s*%(", i + #name)) then
+          return true
+        end
+        i = i + #name
+      else
+        i = i + 1
+      end
+    end
+  end
+  return false
+end
+
+local record_hidden = {}   -- probe id -> bit mask of hidden record elements
+for _, p in ipairs(type(session.probes) == "table" and session.probes or {}) do
+  local exprs = type(p.options) == "table" and p.options.record
+  if type(exprs) == "table" and type(p.id) == "number" then
+    local mask = 0
+    for k, e in ipairs(exprs) do
+      if k <= 64 and (type(e) ~= "string" or reads_hidden(e)) then mask = mask | (1 << (k - 1)) end
+    end
+    record_hidden[p.id] = mask
+  end
+end
+
 local w = peeka.archive_writer(args.out)
 w:member("session.json", peeka.json.encode(session))
 local per_probe, count, bytes, values, unnamed = {}, 0, 0, 0, 0
 local batch, nb = {}, 0
 for r in peeka.records() do
-  local line, n, no_names = rd:line(r:json())
+  local line, n, no_names = rd:line(r:json(), record_hidden[r.probe_id] or 0)
   values = values + n
   if no_names then unnamed = unnamed + 1 end
   nb = nb + 1

@@ -118,7 +118,7 @@ static char *line(const char *in, pa_redact_stats *st)
 {
     pa_buf out = {0};
     pa_jerr e = {NULL, 0};
-    if (pa_redact_line(&rules, in, strlen(in), &out, st, &e) < 0) {
+    if (pa_redact_line(&rules, in, strlen(in), 0x2, &out, st, &e) < 0) {
         pa_buf_free(&out);
         return NULL;
     }
@@ -153,6 +153,10 @@ START_TEST(lines_hide_what_the_agent_hides)
     /* already clean: the same bytes, nothing counted */
     line_is("{\"param_names\":[\"password\"],\"params\":[\"[redacted]\"],\"kwargs\":{},\"x\":{\"token\":1}}",
             "{\"param_names\":[\"password\"],\"params\":[\"[redacted]\"],\"kwargs\":{},\"x\":{\"token\":1}}", 0);
+    /* --record: element 2 hidden by the caller, keys and text inside the others */
+    line_is("{\"record\":[{\"token\":1},\"x\",\"a secret=s1\",[\"token: t\"]],\"params\":null}",
+            "{\"record\":[{\"token\":\"[redacted]\"},\"[redacted]\",\"a secret=[redacted]\","
+            "[\"token: [redacted]\"]],\"params\":null}", 4);
     /* trace and monitor records: only throwExp is a value */
     line_is("{\"kind\":\"trace\",\"call_tree\":{\"func\":\"m.session\",\"children\":[]},\"throwExp\":null}",
             "{\"kind\":\"trace\",\"call_tree\":{\"func\":\"m.session\",\"children\":[]},\"throwExp\":null}", 0);

@@ -43,3 +43,8 @@ def call_once(i):
         refuse("carol", secrets.PASSWORD)
     except PermissionError:
         pass
+
+
+def profile(user):
+    """Values larger than the tests' --max-items, --max-attrs, --max-string."""
+    return {"bio": "b" * 50, "tags": list(range(30)), "creds": Creds(user), "name": user}
