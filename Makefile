@@ -102,6 +102,9 @@ $(BUILD)/tests/test_%: tests/unit/test_%.c $(REC_OBJ) $(ANA_OBJ) $(COMMON_OBJ)
 	$(CC) $(BASE_CFLAGS) $(CFLAGS) $(REC_PKGS) $(ANA_PKGS) $$(pkg-config --cflags check) \
 	  -o $@ $^ $(ANA_LIBS) $(REC_LIBS) $$(pkg-config --libs check) -lpthread -lm
 
+# agent/threads.c is plain C: its test links it alone with the rest.
+$(BUILD)/tests/test_threads: agent/threads.c
+
 unit: $(UNIT_BINS)
 
 check:

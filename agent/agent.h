@@ -47,6 +47,8 @@ typedef struct probe {
     int glob;                   /* keeps matching modules imported later */
     int lenient;                /* launch mode: an unknown module may appear later */
     PyObject *installed;        /* list of "module.Qualname" it hooked */
+    PyObject *searched;         /* a glob that hooked nothing: the module it looked in */
+    PyObject *suggest;          /* ... and patterns that would match there (suggest.c) */
     /* trace, stack, monitor (docs/format.md) */
     int max_depth;              /* trace: levels below the root; stack: frames */
     int skip_builtin;           /* trace: no nodes for C functions */
@@ -69,7 +71,7 @@ typedef struct hooked {
     int is_coro;                /* async def: time the awaited result */
     char *name_json;            /* "module.Qualname" as a JSON string */
     size_t name_json_len;
-    PyObject *replacements;     /* 3.11: list of (namespace, key, original, wrapper) */
+    PyObject *replacements;     /* 3.13+: what wrapper.c replaced (wrapper.h) */
     int other_kinds;            /* probes that are not watch: the call goes to probe_call */
     /* argnames.c: its positional parameters' names, for redaction and the
      * records' param_names, as of the code object names_code */
@@ -108,6 +110,8 @@ static inline struct redactor *fmt_rules(const jsonw *w)
     return w->fmt ? w->fmt->redact : NULL;
 }
 void fmt_exception(jsonw *w, PyObject *exc);
+/* exc_trace.c: ,"throwTrace":[...] (null without an exception) */
+void write_throw_trace(jsonw *w, PyObject *exc);
 void fmt_text_or_null(jsonw *w, PyObject *s);
 int  fmt_qualname(PyObject *func, char **out, size_t *outlen);
 
@@ -125,5 +129,11 @@ void emit_record(probe *p, jsonw *w);
 jsonw *thread_writer(void);
 int thread_reentered(void);
 void thread_set_reentered(int v);
+/* This thread's calls that hold h (hooks.h), tracked for emit_after_fork. */
+void thread_hold(hooked *h);
+void thread_unhold(hooked *h);
+/* In a forked child, GIL held: the other threads' state is freed and the
+ * holds of their calls, which will never return, are given back. */
+void emit_after_fork(void);
 
 #endif

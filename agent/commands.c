@@ -55,8 +55,16 @@ static void probe_free(probe *p)
     probe_free_state(p);
     free(p->pattern);
     Py_XDECREF(p->installed);
+    Py_XDECREF(p->searched);
+    Py_XDECREF(p->suggest);
     free(p);
 }
+
+/* Unlisted probes a retire is waiting to free (observe_quiesce lets the
+ * GIL go, and another thread may fork meanwhile): the child finishes the
+ * job, commands_after_fork. */
+static probe *const *retiring;
+static int nretiring;
 
 /* The one way probe state goes away once a probe was installed: off every
  * function, then wait until no hook is inside the observation guard (one
@@ -70,7 +78,13 @@ static int probes_retire(probe *const *ps, int n, int keep)
         ps[i]->done = 1;
         hooks_remove_probe(ps[i]);
     }
-    if (!observe_quiesce())
+    if (!keep) {
+        retiring = ps;
+        nretiring = n;
+    }
+    int quiet = observe_quiesce();
+    nretiring = 0;
+    if (!quiet)
         return 0;
     for (int i = 0; i < n; i++) {
         if (keep)
@@ -79,6 +93,12 @@ static int probes_retire(probe *const *ps, int n, int keep)
             probe_free(ps[i]);
     }
     return 1;
+}
+
+void commands_after_fork(void)
+{
+    if (nretiring > 0)
+        probes_retire(retiring, nretiring, 0);
 }
 
 int commands_free_probes(void)
@@ -212,6 +232,16 @@ static cJSON *probe_stats(const probe *p)
         const char *s = PyUnicode_AsUTF8(PyList_GET_ITEM(p->installed, i));
         if (s)
             cJSON_AddItemToArray(inst, cJSON_CreateString(s));
+    }
+    if (p->searched && PyList_GET_SIZE(p->installed) == 0) {
+        const char *m = PyUnicode_AsUTF8(p->searched);
+        cJSON_AddStringToObject(o, "searched", m ? m : "?");
+        cJSON *sug = cJSON_AddArrayToObject(o, "suggest");
+        for (Py_ssize_t i = 0; p->suggest && i < PyList_GET_SIZE(p->suggest); i++) {
+            const char *s = PyUnicode_AsUTF8(PyList_GET_ITEM(p->suggest, i));
+            if (s)
+                cJSON_AddItemToArray(sug, cJSON_CreateString(s));
+        }
     }
     PyErr_Clear();
     return o;

@@ -3,6 +3,8 @@
  * formatting can run user __repr__ code, which may release the GIL and let
  * another thread's hook run in the middle. */
 #include "agent.h"
+#include "hooks.h"
+#include "threads.h"
 
 #include <pthread.h>
 #include <string.h>
@@ -11,15 +13,23 @@
 static pthread_key_t tls_key;
 static pthread_once_t tls_once = PTHREAD_ONCE_INIT;
 
+#define NAME_REFRESH 256
+#define MAX_HOLDS 16
+
 typedef struct {
+    thread_link link;   /* first: its entry in the list of threads (threads.h) */
     jsonw w;
     int reentered;   /* inside a hook on this thread: nested hooks pass through */
     char name[200];  /* `,"thread_id":…,"thread_name":…` of this thread, cached */
     size_t name_len;
     int name_uses;   /* refreshed every NAME_REFRESH records: names rarely change */
+    /* The hooked functions this thread's calls hold (hooks.h), so that a
+     * forked child can give back the holds of the threads it lost; holds
+     * beyond MAX_HOLDS distinct functions are only counted, never given back. */
+    struct { hooked *h; int n; } holds[MAX_HOLDS];
+    int nholds;
+    int unlisted;
 } thread_state;
-
-#define NAME_REFRESH 256
 
 /* The pthread key only frees the state when a thread exits; the hot path
  * reads the thread-local pointer. */
@@ -29,6 +39,7 @@ static atomic_llong wall_offset;   /* CLOCK_REALTIME - CLOCK_MONOTONIC */
 static void thread_state_free(void *p)
 {
     thread_state *ts = p;
+    threads_remove(TK_EMIT, &ts->link);
     jsonw_free(&ts->w);
     free(ts);
     tls = NULL;
@@ -47,9 +58,13 @@ static thread_state *tstate(void)
     thread_state *ts = calloc(1, sizeof *ts);
     if (!ts)
         return NULL;
-    if (jsonw_init(&ts->w, 4096, RECORD_LIMIT) < 0 || pthread_setspecific(tls_key, ts) != 0) {
+    if (jsonw_init(&ts->w, 4096, RECORD_LIMIT) < 0 || threads_add(TK_EMIT, &ts->link) < 0) {
         jsonw_free(&ts->w);
         free(ts);
+        return NULL;
+    }
+    if (pthread_setspecific(tls_key, ts) != 0) {
+        thread_state_free(ts);
         return NULL;
     }
     return tls = ts;
@@ -75,6 +90,56 @@ void thread_set_reentered(int v)
     thread_state *ts = tstate();
     if (ts)
         ts->reentered = v;
+}
+
+void thread_hold(hooked *h)
+{
+    thread_state *ts = tstate();
+    if (!ts)
+        return;
+    for (int i = 0; i < ts->nholds; i++) {
+        if (ts->holds[i].h == h) {
+            ts->holds[i].n++;
+            return;
+        }
+    }
+    if (ts->nholds < MAX_HOLDS) {
+        ts->holds[ts->nholds].h = h;
+        ts->holds[ts->nholds++].n = 1;
+    } else {
+        ts->unlisted++;
+    }
+}
+
+/* Calls may end out of order (greenlets switch stacks on one thread). */
+void thread_unhold(hooked *h)
+{
+    thread_state *ts = tstate();
+    if (!ts)
+        return;
+    for (int i = 0; i < ts->nholds; i++) {
+        if (ts->holds[i].h != h)
+            continue;
+        if (--ts->holds[i].n == 0)
+            ts->holds[i] = ts->holds[--ts->nholds];
+        return;
+    }
+    ts->unlisted--;
+}
+
+/* A thread that is gone in a forked child: its calls will never return. */
+static void drop_thread(thread_link *l)
+{
+    thread_state *ts = (thread_state *)l;
+    for (int i = 0; i < ts->nholds; i++)
+        hooked_calls_gone(ts->holds[i].h, ts->holds[i].n);
+    jsonw_free(&ts->w);
+    free(ts);
+}
+
+void emit_after_fork(void)
+{
+    threads_drop_others(TK_EMIT, drop_thread);
 }
 
 static int64_t clock_ns(clockid_t id)

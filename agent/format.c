@@ -1,6 +1,7 @@
 /* Python values as JSON, with Peeka's limits (docs/format.md, "Value
  * formatting").  Runs inside hooks: it must never raise, never recurse
  * without bound, and must leave the caller's exception state alone. */
+#include "retype.h"
 #include "agent.h"
 #include "redactor.h"
 #if PY_VERSION_HEX < 0x030C0000
@@ -359,7 +360,7 @@ static int fmt_named(jsonw *w, PyObject *v)
     if (PyType_Check(v)) {
         what = "class";
         name = type_name((PyTypeObject *)v);
-    } else if (PyFunction_Check(v)) {
+    } else if (is_function(v)) {
         what = "function";
         PyObject *q = ((PyFunctionObject *)v)->func_qualname, *m = ((PyFunctionObject *)v)->func_module;
         name = m && PyUnicode_Check(m) ? PyUnicode_FromFormat("%U.%U", m, q) : (Py_INCREF(q), q);

@@ -5,13 +5,13 @@
  * calls through any reference reach the hook, including references taken
  * before we arrived.
  *
- * 3.11 only: its specialised CALL instructions inline Python-to-Python calls
- * without looking at vectorcall, so the function is also replaced by a
- * wrapper object in the namespace that defines it and in every module global
- * that aliases it.  Each replacement is undone only if the slot still holds
- * our wrapper, so a name the program rebinds meanwhile is left alone. */
+ * 3.11 only: its eval loop inlines calls of exact `function` objects
+ * without looking at vectorcall, so the function is also given a type of
+ * ours for the recording (retype.h).  3.13+ and 3.14+ enter __init__ and
+ * property getters directly: wrappers there (wrapper.h). */
 #include "hooks.h"
 #include "hooks_table.h"
+#include "retype.h"
 #include "dispatch.h"
 #include "redactor.h"
 #include "wrapper.h"
@@ -90,6 +90,8 @@ int hooks_install(probe *p, PyObject *func, int has_self, PyObject *ns, PyObject
     h->other_kinds += p->kind != PK_WATCH;
     if (fresh) {
         set_vectorcall(func, hook_vectorcall);
+        if (retype_function(func) < 0)
+            PyErr_Clear();   /* uninlined calls still reach the hook */
         if (wrapper_install(h, ns, key) < 0)
             PyErr_Clear();   /* vectorcall still catches unspecialised calls */
     }
@@ -108,6 +110,7 @@ int hooks_install(probe *p, PyObject *func, int has_self, PyObject *ns, PyObject
 static void unhook(hooked *h)
 {
     set_vectorcall(h->func, h->orig);
+    retype_restore(h->func);
     wrapper_remove(h);
     hooks_table_remove(h);
     h->nprobes = 0;

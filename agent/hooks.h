@@ -33,4 +33,13 @@ static inline void hooked_call_end(hooked *h)
         hooks_free_dead(h);
 }
 
+/* n calls holding h will never end (their thread is gone in a forked
+ * child): as if they had.  After this h may be gone. */
+static inline void hooked_calls_gone(hooked *h, int n)
+{
+    h->inflight -= n;
+    if (h->inflight == 0 && h->dead)
+        hooks_free_dead(h);
+}
+
 #endif

@@ -32,6 +32,13 @@ static PyObject *agent_atexit(PyObject *self, PyObject *unused)
     Py_RETURN_NONE;
 }
 
+static PyObject *agent_after_fork(PyObject *self, PyObject *unused)
+{
+    (void)self; (void)unused;
+    session_after_fork();
+    Py_RETURN_NONE;
+}
+
 static PyObject *agent_status(PyObject *self, PyObject *unused)
 {
     (void)self; (void)unused;
@@ -44,6 +51,7 @@ static PyMethodDef methods[] = {
     {"start", (PyCFunction)(void (*)(void))agent_start, METH_VARARGS | METH_KEYWORDS,
      "start(socket, token, buffer_bytes=4 MiB, wait_ms=0): connect to peeka-rec"},
     {"_atexit", agent_atexit, METH_NOARGS, "detach before the interpreter exits"},
+    {"_after_fork", agent_after_fork, METH_NOARGS, "in a child forked while recorded: be as if never attached"},
     {"status", agent_status, METH_NOARGS, "the agent's state, for tests"},
     {NULL, NULL, 0, NULL}
 };

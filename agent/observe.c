@@ -111,6 +111,7 @@ void write_outcome(jsonw *w, int ok, PyObject *exc)
         fmt_exception(w, exc);
     else
         jsonw_lit(w, "null");
+    write_throw_trace(w, exc);
 }
 
 /* Parameters by name (the code object's), keyword arguments by keyword:

@@ -53,6 +53,7 @@ static inline int64_t observe_call_begin(call *c, hooked *h, PyObject *const *ar
                                          size_t nargsf, PyObject *kwnames)
 {
     hooked_call_begin(h);
+    thread_hold(h);
     int64_t t0 = now_mono_ns();
     *c = (call){h, args, PyVectorcall_NARGS(nargsf), kwnames, wall_of_mono(t0), -1, NULL, NULL};
     return t0;
@@ -61,6 +62,7 @@ static inline int64_t observe_call_begin(call *c, hooked *h, PyObject *const *ar
 /* After this c->h may be gone. */
 static inline void observe_call_end(call *c)
 {
+    thread_unhold(c->h);
     hooked_call_end(c->h);
 }
 

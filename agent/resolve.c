@@ -6,6 +6,8 @@
  * (see pending.c); a name that cannot exist (no such top-level module, no
  * such attribute in an imported module) is an error before anything is
  * installed. */
+#include "retype.h"
+#include "suggest.h"
 #include "hooks.h"
 #include "wrapper.h"
 #include "pattern.h"
@@ -56,7 +58,7 @@ static PyObject *plain_function(PyObject *f)
     PyObject *inner = f ? wrapper_unwrap(f) : NULL;
     if (inner)
         return inner;
-    return f && PyFunction_Check(f) ? f : NULL;
+    return f && is_function(f) ? f : NULL;
 }
 
 /* The Python functions behind a class or module attribute (borrowed): one,
@@ -87,7 +89,7 @@ static int functions_of(PyObject *v, int in_class, PyObject *out[3], int *has_se
     }
     /* Decorators that return a C object (functools.lru_cache, ...) keep the
      * Python function in __wrapped__: hook that one. */
-    for (int i = 0; i < 8 && v && !PyFunction_Check(v); i++) {
+    for (int i = 0; i < 8 && v && !is_function(v); i++) {
         PyObject *w = PyObject_GetAttrString(v, "__wrapped__");
         Py_XDECREF(w);
         PyErr_Clear();
@@ -287,6 +289,18 @@ static int initializing(PyObject *m)
     return r;
 }
 
+/* The first module a glob found and matched nothing in, kept for the
+ * stats (suggest.h); a later import may still give it matches. */
+static void note_searched(probe *p, PyObject *m)
+{
+    PyObject *name = PyModule_GetNameObject(m);
+    if (name && (p->suggest = suggest_patterns(m, name)))
+        p->searched = name;   /* the reference moves there */
+    else
+        Py_XDECREF(name);
+    PyErr_Clear();
+}
+
 int resolve_probe(probe *p, char *err, size_t errlen)
 {
     pattern pt;
@@ -324,6 +338,8 @@ int resolve_probe(probe *p, char *err, size_t errlen)
             Py_DECREF(modname);
             if (rc < 0) { Py_DECREF(mods); return -1; }
             if (rc == 1) { Py_DECREF(mods); p->pending = 1; return 0; }
+            if (c.glob && !c.hooked && !p->searched)
+                note_searched(p, m);
         }
         Py_DECREF(mods);
         if (found_module && !c.glob)

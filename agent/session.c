@@ -2,12 +2,14 @@
  * the ring into RECORDS frames, answers requests (taking the GIL only for
  * those), and tears everything down on every way a session can end:
  * detach request, recorder gone (EOF), recorder hung (lease expired or a
- * send that cannot complete), deadline passed, interpreter exiting. */
+ * send that cannot complete), deadline passed, interpreter exiting, and,
+ * in a child the process forked, the fork itself. */
 #include "session.h"
 #include "hooks.h"
 #include "observe.h"
 #include "frame.h"
 #include "monitor.h"
+#include "trace.h"
 
 #include <cJSON.h>
 #include <errno.h>
@@ -40,6 +42,16 @@ typedef struct {
 
 static session S = {.fd = -1, .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
 
+/* Held wherever S.fd is set or closed, and across fork() (fork_prepare):
+ * a child must never inherit a descriptor number that is closed meanwhile
+ * and then reused by the application. */
+static pthread_mutex_t fd_mu = PTHREAD_MUTEX_INITIALIZER;
+/* A session was active when this process was forked from its parent: the
+ * child still has to undo it (session_after_fork). */
+static atomic_int fork_undo_due;
+/* session_start is opening a session (it can let the GIL go meanwhile). */
+static int opening;
+
 int session_active(void)
 {
     return g_agent.active;
@@ -62,8 +74,10 @@ static int send_frame(uint8_t type, const void *body, size_t len)
 
 /* The recorder is gone (killed) or unresponsive: nobody else will remove
  * its socket, and a socket file must not outlive the recording.  The
- * directory goes too when that leaves it empty (peeka-rec deletes its
- * bootstrap files as soon as the agent has connected). */
+ * directory goes too when that leaves it empty: peeka-rec deletes its
+ * launch-mode bootstrap as soon as the agent has connected, but keeps the
+ * PEP 768 one (remote-exec.py) to the end, for a thread that raced the
+ * withdrawal of its request, so that one is ours to remove here. */
 static void remove_socket_file(void)
 {
     if (!S.path[0])
@@ -71,11 +85,33 @@ static void remove_socket_file(void)
     if (unlink(S.path) == 0) {
         char *slash = strrchr(S.path, '/');
         if (slash) {
+            snprintf(slash + 1, sizeof S.path - (size_t)(slash + 1 - S.path), "remote-exec.py");
+            (void)unlink(S.path);   /* only there after a PEP 768 attach */
             *slash = 0;
             (void)rmdir(S.path);   /* fails harmlessly if not empty */
         }
     }
     S.path[0] = 0;
+}
+
+static void adopt_socket(int fd)
+{
+    pthread_mutex_lock(&fd_mu);
+    S.fd = fd;
+    pthread_mutex_unlock(&fd_mu);
+}
+
+/* Only the parent's own ending shuts the connection down: a forked child
+ * shares it and merely closes its copy (fork_child). */
+static void close_socket(void)
+{
+    pthread_mutex_lock(&fd_mu);
+    if (S.fd >= 0) {
+        (void)shutdown(S.fd, SHUT_RDWR);   /* fails only if the recorder is gone already */
+        (void)close(S.fd);                 /* Linux frees the number even when this fails */
+    }
+    S.fd = -1;
+    pthread_mutex_unlock(&fd_mu);
 }
 
 static int drain_ring(void)
@@ -308,9 +344,7 @@ static void *agent_thread(void *arg)
         monitor_tick(now_mono_ns(), 1, send_records);   /* the interval in progress; hooks are gone */
         send_last_word(detach, detach_id);
     }
-    shutdown(S.fd, SHUT_RDWR);
-    close(S.fd);
-    S.fd = -1;
+    close_socket();
     if (!recorder_listening(reason))
         remove_socket_file();
     if (!atomic_load(&S.exiting) && !is_finalizing()) {
@@ -405,30 +439,129 @@ static int register_atexit(void)
     return r ? 0 : -1;
 }
 
-/* A process forked while we are attached inherits the hooks and the ring
- * but not the agent thread: nothing would drain or ever remove them.  In
- * the child the hooks pass calls straight through from the first moment
- * (the .so's atfork handler cannot be unregistered; it stays harmless). */
-static void forked_child(void)
+/* fork(): the child gets a copy of every hook, probe and buffer, but not
+ * the agent thread.  Inside fork() the child's interpreter is not usable
+ * yet, so this only does what must happen at once, without Python or
+ * malloc: hooks pass calls through from the first instruction, the
+ * child's copy of the socket is closed (never shut down: the connection is
+ * the parent's too), and what other threads may have held is reset.  The
+ * rest is session_after_fork's, once the child's interpreter runs. */
+static void fork_prepare(void)
 {
-    atomic_store(&g_agent.stopping, 1);
-    g_agent.active = 0;
-    S.joinable = 0;
-    S.fd = -1;
+    pthread_mutex_lock(&fd_mu);
 }
 
-static int start_thread(void)
+static void fork_parent(void)
 {
-    static int atfork_done;
-    if (!atfork_done) {
-        int e = pthread_atfork(NULL, NULL, forked_child);
+    pthread_mutex_unlock(&fd_mu);
+}
+
+static void fork_child(void)
+{
+    int saved = errno;
+    opening = 0;   /* a thread the child does not have was opening one */
+    atomic_store(&g_agent.stopping, 1);
+    if (S.fd >= 0)
+        (void)close(S.fd);   /* Linux frees the number even when this fails */
+    S.fd = -1;
+    pthread_mutex_unlock(&fd_mu);
+    S.joinable = 0;   /* the agent thread is the parent's: never join it here */
+    S.mu = (pthread_mutex_t)PTHREAD_MUTEX_INITIALIZER;   /* the parent's threads may hold or wait */
+    S.cv = (pthread_cond_t)PTHREAD_COND_INITIALIZER;
+    if (g_agent.active)
+        atomic_store(&fork_undo_due, 1);
+    errno = saved;
+}
+
+/* Sets up both halves of the fork handling, each once per process (a
+ * forked child inherits both registrations, and these flags with them):
+ * pthread_atfork handlers cannot be removed, and neither can
+ * os.register_at_fork's, which is why session_after_fork does nothing
+ * unless a session was active at the fork. */
+static int watch_forks(void)
+{
+    static int c_done, py_done;
+    if (!c_done) {
+        int e = pthread_atfork(fork_prepare, fork_parent, fork_child);
         if (e != 0) {
             errno = e;
             PyErr_SetFromErrno(PyExc_OSError);
             return -1;
         }
-        atfork_done = 1;
+        c_done = 1;
     }
+    if (!py_done) {
+        PyObject *os = PyImport_ImportModule("os");
+        PyObject *mod = PyImport_AddModule("_peeka_agent");   /* borrowed */
+        PyObject *reg = os ? PyObject_GetAttrString(os, "register_at_fork") : NULL;
+        PyObject *fn = reg && mod ? PyObject_GetAttrString(mod, "_after_fork") : NULL;
+        PyObject *kw = fn ? Py_BuildValue("{s:O}", "after_in_child", fn) : NULL;
+        PyObject *args = kw ? PyTuple_New(0) : NULL;
+        PyObject *r = args ? PyObject_Call(reg, args, kw) : NULL;
+        py_done = r != NULL;
+        Py_XDECREF(r);
+        Py_XDECREF(args);
+        Py_XDECREF(kw);
+        Py_XDECREF(fn);
+        Py_XDECREF(reg);
+        Py_XDECREF(os);
+        if (!py_done)
+            return -1;
+    }
+    return 0;
+}
+
+/* Everything of the last session the next one must not see: its buffers,
+ * probes' slots, counts and lease. */
+static void forget_session(void)
+{
+    peeka_fdec_free(&S.dec);
+    free(S.sendbuf);
+    S.sendbuf = NULL;
+    S.sendcap = 0;
+    free(S.final_stats);
+    S.final_stats = NULL;
+    S.lease_ns = S.deadline_ns = S.last_rx_ns = 0;
+    S.ready = S.finished = 0;
+    S.path[0] = 0;
+    int observing = g_agent.observing;   /* hooks a previous session leaked to */
+    memset(&g_agent, 0, sizeof g_agent);
+    g_agent.observing = observing;
+}
+
+/* In a forked child, GIL held, before os.fork() returns there (and at the
+ * latest when a recorder attaches to the child): what the session did to
+ * the interpreter is undone as its end would have undone it, and then
+ * forgotten, so the child is as if never attached and its first recording
+ * starts afresh.  The other threads are gone with whatever they were
+ * doing: their calls never return, so their holds on hooked functions and
+ * their per-thread state go; only this thread can still be inside the
+ * observation guard (a watched function that called os.fork() returns
+ * through its hook later, which then emits nothing: stopping, and its
+ * function is unhooked).  When this thread is inside the guard the probes
+ * and the ring stay allocated, as after a quiesce that timed out. */
+void session_after_fork(void)
+{
+    if (!atomic_exchange(&fork_undo_due, 0))
+        return;
+    emit_after_fork();
+    trace_after_fork();
+    g_agent.observing = thread_reentered();
+    hooks_remove_all();
+    pending_remove();
+    unregister_atexit();
+    if (!g_agent.observing) {
+        commands_after_fork();
+        if (commands_free_probes())
+            ring_free(&g_agent.rb);
+    }
+    forget_session();
+    atomic_store(&g_agent.stopping, 1);
+    PyErr_Clear();
+}
+
+static int start_thread(void)
+{
     sigset_t all, old;
     sigfillset(&all);
     /* Signals belong to the application's threads, not to ours. */
@@ -470,20 +603,10 @@ static void reap_previous(void)
     S.joinable = 0;
 }
 
-int session_start(const session_opts *o)
+static int session_open(const session_opts *o)
 {
-    if (g_agent.active)
-        return say_busy(o->socket_path, o->token);
     reap_previous();
-    peeka_fdec_free(&S.dec);
-    free(S.sendbuf);
-    free(S.final_stats);
-    S.final_stats = NULL;
-    S.sendbuf = NULL;
-    int observing = g_agent.observing;   /* hooks a previous session leaked to */
-    memset(&g_agent, 0, sizeof g_agent);
-    g_agent.observing = observing;
-    S.ready = S.finished = 0;
+    forget_session();
     atomic_store(&S.exiting, 0);
     if (peeka_fdec_init(&S.dec, PEEKA_FRAME_MAX) < 0 || ring_init(&g_agent.rb, o->buffer_bytes) < 0 ||
         !(S.sendbuf = malloc(S.sendcap = ring_max_record(&g_agent.rb)))) {
@@ -491,10 +614,12 @@ int session_start(const session_opts *o)
         PyErr_NoMemory();
         return -1;
     }
-    if (emit_init() < 0 || register_atexit() < 0)
+    if (emit_init() < 0 || watch_forks() < 0 || register_atexit() < 0)
         goto fail;
-    if ((S.fd = connect_socket(o->socket_path)) < 0)
+    int fd = connect_socket(o->socket_path);
+    if (fd < 0)
         goto fail_atexit;
+    adopt_socket(fd);
     snprintf(S.path, sizeof S.path, "%s", o->socket_path);
     char *h = hello_json(o->token, 0);
     int sent = h && peeka_frame_send(S.fd, PF_HELLO, h, strlen(h)) == PFE_OK;
@@ -512,11 +637,29 @@ int session_start(const session_opts *o)
         wait_ready(o->wait_ready_ms);
     return 0;
 fail_fd:
-    close(S.fd);
-    S.fd = -1;
+    close_socket();
 fail_atexit:
     unregister_atexit();
 fail:
     ring_free(&g_agent.rb);
     return -1;
+}
+
+/* The PEP 768 route asks every thread to run the same bootstrap and more
+ * than one may get to it: a run while the first is still opening the
+ * session (which calls Python code, so threads can switch) or after it has
+ * opened it is the same request again, not a second recorder, and does
+ * nothing.  Both checks happen with the GIL held, before anything can
+ * switch threads. */
+int session_start(const session_opts *o)
+{
+    session_after_fork();   /* forked without os.fork(): what it would have done */
+    if (opening || (g_agent.active && !strcmp(S.path, o->socket_path)))
+        return 0;
+    if (g_agent.active)
+        return say_busy(o->socket_path, o->token);
+    opening = 1;
+    int rc = session_open(o);
+    opening = 0;
+    return rc;
 }

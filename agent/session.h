@@ -17,6 +17,9 @@ int  session_start(const session_opts *o);
 int  session_active(void);
 /* The interpreter is shutting down (atexit): detach now, flush, join. */
 void session_shutdown(void);
+/* os.register_at_fork(after_in_child=…), GIL held: a child forked during a
+ * session undoes and forgets it; nothing otherwise. */
+void session_after_fork(void);
 
 /* commands.c: one request from the recorder; the reply is JSON text the
  * caller frees.  Runs on the agent thread with the GIL held. */
@@ -26,6 +29,9 @@ char *commands_stats_json(const char *extra_key, const char *extra_val);
 /* Unhooks and frees every probe once no hook holds one; 0 when a hook
  * stayed inside the observation guard too long (then nothing is freed). */
 int   commands_free_probes(void);
+/* In a forked child with no hook inside the guard: frees the probes a
+ * retire was waiting for when the process forked. */
+void  commands_after_fork(void);
 
 /* pending.c: the import hook that installs probes on modules imported later. */
 int  pending_install(void);

@@ -21,6 +21,7 @@
 #include "trace.h"
 #include "trace_monitoring.h"
 #include "trace_clock.h"
+#include "threads.h"
 
 #include <frameobject.h>
 #include <pthread.h>
@@ -63,6 +64,7 @@ typedef struct {
 } tact;
 
 typedef struct {
+    thread_link link;           /* first: its entry in the list of threads (threads.h) */
     int active;                 /* a tree is being built on this thread */
     int root_seen, root_closed, skip_builtin, max_depth, restored;
 #if TRACE_MONITORING
@@ -87,6 +89,7 @@ static pthread_once_t tls_once = PTHREAD_ONCE_INIT;
 
 static void tls_free(void *p)
 {
+    threads_remove(TK_TRACE, &((trace_tls *)p)->link);
     free(p);
     tls = NULL;
 }
@@ -102,8 +105,12 @@ static trace_tls *thread_trace(void)
         return tls;
     pthread_once(&tls_once, tls_init);
     trace_tls *t = calloc(1, sizeof *t);
-    if (!t || pthread_setspecific(tls_key, t) != 0) {
+    if (!t || threads_add(TK_TRACE, &t->link) < 0) {
         free(t);
+        return NULL;
+    }
+    if (pthread_setspecific(tls_key, t) != 0) {
+        tls_free(t);
         return NULL;
     }
     return tls = t;
@@ -637,18 +644,48 @@ static void build_record(jsonw *w, probe *p, const call *c, const void *arg)
     jsonw_lit(w, "}\n");
 }
 
-void trace_discard(trace_run *r)
+/* A profile function left in place by a failed restore only chains. */
+static void clear_tree(trace_tls *t)
 {
-    trace_tls *t = tls;
-    r->p = NULL;
-    if (!t || !t->active)
-        return;
     for (int32_t i = 0; i < t->nnodes; i++) {
         Py_CLEAR(t->nodes[i].obj);
         Py_CLEAR(t->nodes[i].module);
     }
     t->nnodes = 0;
-    t->active = 0;   /* a profile function left in place by a failed restore only chains */
+    t->active = 0;
+}
+
+void trace_discard(trace_run *r)
+{
+    trace_tls *t = tls;
+    r->p = NULL;
+    if (t && t->active)
+        clear_tree(t);
+}
+
+/* A thread that is gone in a forked child: its thread state went with it,
+ * and with that any profile function of ours that chained to saved_obj. */
+static void drop_thread(thread_link *l)
+{
+    trace_tls *t = (trace_tls *)l;
+    clear_tree(t);
+#if !TRACE_MONITORING
+    Py_CLEAR(t->saved_obj);
+#endif
+    free(t);
+}
+
+void trace_after_fork(void)
+{
+    threads_drop_others(TK_TRACE, drop_thread);
+    trace_tls *t = tls;
+    if (!t || !t->active)
+        return;
+    if (!t->restored) {   /* forked inside a traced call: its events go off now */
+        t->restored = 1;
+        events_off(t);
+    }
+    clear_tree(t);   /* the call's own trace_stop and trace_discard then find nothing */
 }
 
 /* The probe was kept across the traced call, which may have let the GIL

@@ -29,5 +29,9 @@ void trace_stop(trace_run *r, int64_t t1);
 void trace_emit(trace_run *r, const call *c);
 /* Frees the tree without touching the probe (it may be gone). */
 void trace_discard(trace_run *r);
+/* In a forked child, GIL held: the trees of the threads that are gone are
+ * freed; a traced call this thread forked inside stops being traced (its
+ * thread's previous profile function is back) and will emit nothing. */
+void trace_after_fork(void);
 
 #endif

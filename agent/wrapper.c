@@ -4,7 +4,7 @@
 #include "wrapper.h"
 #include "dispatch.h"
 
-#if PY_VERSION_HEX >= 0x030B0000   /* older versions need no wrapper */
+#if PY_VERSION_HEX >= 0x030D0000   /* older versions need no wrapper */
 
 typedef struct {
     PyObject_HEAD
@@ -135,34 +135,6 @@ static int replace(hooked *h, PyObject *wrapper, PyObject *ns, PyObject *key)
     return rc;
 }
 
-/* `from app.views import checkout` made a module global that is the same
- * function object: replace those too (Peeka does the same). */
-static void replace_aliases(hooked *h, PyObject *wrapper)
-{
-    PyObject *modules = PySys_GetObject("modules");
-    if (!modules || !PyDict_Check(modules))
-        return;
-    PyObject *mods = PyDict_Values(modules);
-    if (!mods) { PyErr_Clear(); return; }
-    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(mods); i++) {
-        PyObject *m = PyList_GET_ITEM(mods, i);
-        if (!PyModule_Check(m))
-            continue;
-        PyObject *d = PyModule_GetDict(m), *k, *v;
-        PyObject *keys = PyList_New(0);
-        Py_ssize_t pos = 0;
-        while (keys && PyDict_Next(d, &pos, &k, &v))
-            if (v == h->func && PyList_Append(keys, k) < 0)
-                break;
-        for (Py_ssize_t j = 0; keys && j < PyList_GET_SIZE(keys); j++)
-            if (replace(h, wrapper, d, PyList_GET_ITEM(keys, j)) < 0)
-                PyErr_Clear();
-        Py_XDECREF(keys);
-        PyErr_Clear();
-    }
-    Py_DECREF(mods);
-}
-
 /* The property struct's first slots (Objects/descrobject.c, the same from
  * 3.8 to 3.15); each use is checked against the property's own fget/fset/
  * fdel attributes first, so a different layout is never written to. */
@@ -222,10 +194,9 @@ static int is_init(PyObject *key)
 
 int wrapper_install(hooked *h, PyObject *ns, PyObject *key)
 {
-    int v311 = PY_VERSION_HEX >= 0x030B0000 && PY_VERSION_HEX < 0x030C0000;
-    int init = PY_VERSION_HEX >= 0x030D0000 && ns && PyType_Check(ns) && key && is_init(key);
+    int init = ns && PyType_Check(ns) && key && is_init(key);
     int prop = PY_VERSION_HEX >= 0x030E0000 && ns && PyType_Check(ns) && key;
-    if (!v311 && !init && !prop)
+    if (!init && !prop)
         return 0;
     if (!(h->replacements = PyList_New(0)))
         return -1;
@@ -233,12 +204,10 @@ int wrapper_install(hooked *h, PyObject *ns, PyObject *key)
     if (!wrapper)
         return -1;
     int rc = 0;
-    if ((v311 || init) && ns && key)
+    if (init)
         rc = replace(h, wrapper, ns, key);
     if (rc == 0 && prop)
         rc = replace_in_property(h, wrapper, ns, key);
-    if (v311)
-        replace_aliases(h, wrapper);
     Py_DECREF(wrapper);
     return rc;
 }

@@ -1,8 +1,6 @@
 /* Where CPython's specialising interpreter calls a Python function without
  * its vectorcall pointer, the function is also replaced, in the places
  * those call sites look it up, by a wrapper that calls the hook (wrapper.c):
- *   3.11   warm Python-to-Python calls: the defining namespace and every
- *          module global aliasing the function
  *   3.13+  Class(...) enters __init__ directly: the class's __init__
  *   3.14+  a property's getter is entered directly: the property's slots
  * Every replacement is undone at unhook, only where it is still ours. */

@@ -1,4 +1,4 @@
-/* Making a running CPython (3.8 - 3.14, x86_64 Linux) execute a short
+/* Making a running CPython (3.8 - 3.15, x86_64 Linux) execute a short
  * Python source string, with ptrace and without gdb.  docs/attach.md says
  * how it works, what it touches in the target and what each status means. */
 #ifndef PEEKA_ATTACH_H
@@ -12,13 +12,15 @@ enum peeka_attach_status {
     PA_OK = 0,
     PA_NOPROC,      /* no such process */
     PA_NOTPYTHON,   /* no CPython API in it */
-    PA_UNSUPPORTED, /* CPython outside 3.8 - 3.14, or not x86_64 */
+    PA_UNSUPPORTED, /* CPython outside the supported range (common/pyversions.h), or not x86_64 */
     PA_PERM,        /* ptrace refused (scope, uid, capability, already traced) */
     PA_STOPPED,     /* the target is stopped (SIGSTOP, Ctrl-Z, a debugger) */
     PA_SECCOMP,     /* a seccomp / LSM policy refused a syscall we need */
     PA_EXITED,      /* the target exited during the attach */
     PA_TIMEOUT,     /* no safe point reached in time; nothing was run */
-    PA_FAILED       /* anything else; err says what */
+    PA_FAILED,      /* anything else; err says what */
+    PA_DISABLED,    /* the target turned remote debugging off (PEP 768 route) */
+    PA_NOROUTE      /* this route cannot be used here; another may (err: why) */
 };
 
 #define PEEKA_PATH_MAX 4096

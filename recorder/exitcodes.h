@@ -15,7 +15,7 @@ enum {
     EX_NOPROC = 10,         /* no such process */
     EX_NOTPYTHON = 11,      /* not a CPython process, or an unsupported version */
     EX_NOAGENT = 12,        /* no agent build for the target's Python */
-    EX_PERM = 13,           /* ptrace not permitted */
+    EX_PERM = 13,           /* ptrace not permitted, or the target turned remote debugging off */
     EX_STOPPED = 14,        /* target is stopped (state T) */
     EX_SECCOMP = 15,        /* seccomp or an LSM refused the injection */
     EX_EXITED = 16,         /* target exited while attaching */

@@ -3,10 +3,12 @@
 #include "attach.h"
 #include "bootstrap.h"
 #include "exitcodes.h"
+#include "inject.h"
 #include "inject_gdb.h"
 #include "launch.h"
 #include "options.h"
 #include "recording.h"
+#include "remote_exec.h"
 #include "rundir.h"
 
 #include <errno.h>
@@ -40,6 +42,10 @@ static int install_signals(void)
 /* The widest pid Linux gives (PID_MAX_LIMIT): a launched program's name
  * is checked with it before the program exists. */
 #define WIDEST_PID 4194304
+/* How long the PEP 768 route waits for a thread to reach a safe point
+ * before --via auto withdraws the request and uses ptrace (an idle process
+ * blocked in epoll_wait would never get there). */
+#define REMOTE_EXEC_GRACE_MS 250
 
 /* strftime fields and {pid}; default peeka-{pid}-%Y%m%d-%H%M%S.tar.zst */
 static int expand_output(const char *tmpl, pid_t pid, char *out, size_t outlen, char *err, size_t errlen)
@@ -147,12 +153,19 @@ static peeka_aw *open_archive(const rec_options *o, const char *path, char *err,
     return aw;
 }
 
+static int64_t mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
 static int attach_status_to_exit(int st)
 {
     switch (st) {
     case PA_NOPROC: return EX_NOPROC;
     case PA_NOTPYTHON: case PA_UNSUPPORTED: return EX_NOTPYTHON;
-    case PA_PERM: return EX_PERM;
+    case PA_PERM: case PA_DISABLED: return EX_PERM;
     case PA_STOPPED: return EX_STOPPED;
     case PA_SECCOMP: return EX_SECCOMP;
     case PA_EXITED: return EX_EXITED;
@@ -161,7 +174,34 @@ static int attach_status_to_exit(int st)
     }
 }
 
-static int attach_target(const rec_options *o, rundir *rd, char *err, size_t errlen)
+/* PEP 768 first where it exists (3.14+): the interpreter runs our file at
+ * a safe point of its own choosing, nothing is injected.  PA_NOROUTE lets
+ * --via auto go on with ptrace; the reason is kept for session.json. */
+static int try_remote_exec(const rec_options *o, const peeka_target *t, rundir *rd,
+                           const char *code, attach_info *ai, char *err, size_t errlen)
+{
+    int forced = !strcmp(o->via, "remote-exec");
+    if (!forced && (t->major < 3 || (t->major == 3 && t->minor < 14)))
+        return PA_NOROUTE;
+    int st = peeka_remote_exec_check(t, err, errlen);
+    char path[400];
+    if (st == PA_OK && rundir_write(rd, "remote-exec.py", code, path, sizeof path) < 0) {
+        snprintf(err, errlen, "cannot write the bootstrap for the PEP 768 route in %s", rd->dir);
+        return PA_FAILED;
+    }
+    if (st == PA_OK)
+        st = peeka_remote_exec(t, path, rd->listen_fd, REMOTE_EXEC_GRACE_MS, err, errlen);
+    /* The file stays until the run directory goes: a thread that raced the
+     * withdrawal of its request must still find it. */
+    if (st == PA_OK)
+        ai->route = "remote-exec";
+    else if (st == PA_NOROUTE && !forced)
+        snprintf(ai->fallback, sizeof ai->fallback, "%s", err);
+    return st;
+}
+
+static int attach_target(const rec_options *o, rundir *rd, attach_info *ai, char *err,
+                         size_t errlen)
 {
     static peeka_target t;
     int st = peeka_target_inspect(o->pid, &t, err, errlen);
@@ -187,8 +227,14 @@ static int attach_target(const rec_options *o, rundir *rd, char *err, size_t err
                  ? (snprintf(err, errlen, "cannot write the bootstrap for gdb"), PA_FAILED)
                  : peeka_inject_gdb(o->pid, path, timeout_ms, err, errlen);
         unlink(path);
+        ai->route = "gdb";
     } else {
-        st = peeka_inject_python(&t, code, timeout_ms, err, errlen);
+        st = strcmp(o->via, "ptrace") ? try_remote_exec(o, &t, rd, code, ai, err, errlen)
+                                      : PA_NOROUTE;
+        if (st == PA_NOROUTE && strcmp(o->via, "remote-exec")) {
+            st = peeka_inject_python(&t, code, timeout_ms, err, errlen);
+            ai->route = pk_last_route();
+        }
     }
     free(code);
     return st == PA_OK ? EX_OK_REC : attach_status_to_exit(st);
@@ -273,8 +319,9 @@ int main(int argc, char **argv)
         rc = EX_WRITE;
         goto out;
     }
+    int64_t t0 = mono_ns();
     if (o.pid) {
-        rc = attach_target(&o, &rd, err, sizeof err);
+        rc = attach_target(&o, &rd, &rec.attach, err, sizeof err);
     } else if ((child = target = launch_program(o.cmd, &rd, o.buffer_bytes, err, sizeof err)) < 0) {
         child = 0;
         rc = EX_USAGE_REC;
@@ -289,6 +336,9 @@ int main(int argc, char **argv)
     if (rc == EX_OK_REC) {
         rec.child = child;
         rc = conn_accept(&conn, &rd, target, child, (int)(o.attach_timeout_s * 1000), 5000, err, sizeof err);
+        rec.attach.ms = (double)(mono_ns() - t0) / 1e6;
+        if (child)
+            rec.attach.route = "launch";
         if (rc != EX_OK_REC && child)
             rc = boot_error(&rd, rc, err, sizeof err);
         else if (child)

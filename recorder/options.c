@@ -68,7 +68,9 @@ void options_usage(FILE *out)
 "      --buffer SIZE      agent ring buffer (default 4M)\n"
 "      --level N          zstd level (default 3)\n"
 "      --timeout TIME     how long to wait for the agent (default 10s)\n"
-"      --via native|gdb   how to inject into a running process (default native)\n"
+"      --via ROUTE        how to get into a running process: auto (default: PEP 768\n"
+"                         remote-exec on CPython 3.14+, else ptrace), remote-exec,\n"
+"                         ptrace, gdb\n"
 "      --mode MODE        the archive's permissions, octal (default 0600; 0600\n"
 "                         plus any of 0060 and 0004, e.g. 0640)\n"
 "      --redact REGEX     write \"[redacted]\" for values whose key, parameter or\n"
@@ -470,7 +472,12 @@ static int global_option(int argc, char **argv, int *i, rec_options *o, char *er
         if ((o->attach_timeout_s = peeka_parse_duration(v)) <= 0) { snprintf(err, errlen, "--timeout needs a time like 10s"); return -1; }
     } else if (!strcmp(a, "--via")) {
         if (!(v = need(argc, argv, i, err, errlen))) return -1;
-        if (strcmp(v, "native") && strcmp(v, "gdb")) { snprintf(err, errlen, "--via is native or gdb"); return -1; }
+        if (!strcmp(v, "native"))
+            v = "auto"; /* the name before there were several routes */
+        if (strcmp(v, "auto") && strcmp(v, "remote-exec") && strcmp(v, "ptrace") && strcmp(v, "gdb")) {
+            snprintf(err, errlen, "--via is auto, remote-exec, ptrace or gdb (not '%s')", v);
+            return -1;
+        }
         o->via = v;
     } else if (!strcmp(a, "--mode")) {
         if (!(v = need(argc, argv, i, err, errlen))) return -1;
@@ -504,7 +511,7 @@ int options_parse(int argc, char **argv, rec_options *o, char *err, size_t errle
     o->zstd_level = 3;
     o->buffer_bytes = 4u << 20;
     o->attach_timeout_s = 10;
-    o->via = "native";
+    o->via = "auto";
     o->mode = 0600;
     o->default_redact = 1;
     int i = 1;

@@ -41,7 +41,7 @@ typedef struct {
     int zstd_level;
     size_t buffer_bytes;
     double attach_timeout_s;
-    const char *via;            /* "native" or "gdb" */
+    const char *via;            /* "auto", "remote-exec", "ptrace" or "gdb" */
     unsigned mode;              /* the archive's mode (--mode), 0600 by default */
     int default_redact;         /* PEEKA_REDACT_DEFAULT applies (no --no-default-redact) */
     const char *redact[PEEKA_REDACT_MAX];   /* --redact rules for every probe */

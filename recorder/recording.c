@@ -605,6 +605,12 @@ static cJSON *probe_summaries(const recording *r, long long *drops)
             const cJSON *v = ap ? cJSON_GetObjectItemCaseSensitive(ap, copy[k]) : NULL;
             cJSON_AddItemToObject(o, copy[k], v ? cJSON_Duplicate(v, 1) : cJSON_CreateNull());
         }
+        const char *why[] = {"searched", "suggest"};   /* only when it matched nothing */
+        for (size_t k = 0; k < 2; k++) {
+            const cJSON *v = ap ? cJSON_GetObjectItemCaseSensitive(ap, why[k]) : NULL;
+            if (v)
+                cJSON_AddItemToObject(o, why[k], cJSON_Duplicate(v, 1));
+        }
         const cJSON *d = ap ? cJSON_GetObjectItemCaseSensitive(ap, "drops") : NULL;
         if (cJSON_IsNumber(d) && *drops >= 0)
             *drops += (long long)d->valuedouble;
@@ -650,16 +656,38 @@ static char *summary_json(recording *r)
     return out;
 }
 
+/* ", try a, b, c" from the agent's suggestions, or "". */
+static void suggestions(const cJSON *p, char *out, size_t n)
+{
+    const cJSON *s;
+    size_t k = 0;
+    out[0] = 0;
+    cJSON_ArrayForEach(s, cJSON_GetObjectItemCaseSensitive(p, "suggest"))
+        if (cJSON_IsString(s) && k < n)
+            k += (size_t)snprintf(out + k, n - k, "%s%s", k ? ", " : "; try ", s->valuestring);
+}
+
 static void report_pending(const recording *r)
 {
     cJSON *agent = r->agent_stats ? cJSON_Parse(r->agent_stats) : NULL;
     const cJSON *p;
     cJSON_ArrayForEach(p, cJSON_GetObjectItemCaseSensitive(agent, "probes")) {
         const cJSON *inst = cJSON_GetObjectItemCaseSensitive(p, "installed");
+        const cJSON *in = cJSON_GetObjectItemCaseSensitive(p, "searched");
         int id = stats_probe_id(r, p);
-        if (id && cJSON_GetArraySize(inst) == 0)
+        if (!id || cJSON_GetArraySize(inst) != 0)
+            continue;
+        const char *pat = r->opt->probes[id - 1].pattern;
+        if (cJSON_IsString(in)) {
+            char try[600];
+            suggestions(p, try, sizeof try);
+            fprintf(stderr, "peeka-rec: probe %d (%s) matched nothing in %s: each * stands for one "
+                    "name, so it matched only what %s itself defines%s\n", id, pat,
+                    in->valuestring, in->valuestring, try);
+        } else {
             fprintf(stderr, "peeka-rec: probe %d (%s) matched nothing: its module was never imported\n",
-                    id, r->opt->probes[id - 1].pattern);
+                    id, pat);
+        }
     }
     cJSON_Delete(agent);
 }

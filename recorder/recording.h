@@ -24,11 +24,19 @@ typedef enum {
 
 const char *rec_end_name(rec_end e);
 
+/* How peeka got into the target, for session.json's "attach". */
+typedef struct {
+    const char *route;          /* remote-exec, thread, pending, gdb, launch */
+    double ms;                  /* from peeka-rec's first look to the agent's hello */
+    char fallback[400];         /* why the preferred route was not used, or "" */
+} attach_info;
+
 typedef struct {
     const rec_options *opt;
     agent_conn *conn;
     peeka_aw *aw;               /* NULL when streaming to stdout */
     const char *mode;           /* "attach" or "launch" */
+    attach_info attach;
     pid_t child;                /* launch mode */
     int child_status, child_done;
     long long per_probe[MAX_REC_PROBES + 1];

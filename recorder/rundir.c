@@ -84,6 +84,9 @@ int rundir_give_to(rundir *r, uid_t uid, gid_t gid, char *err, size_t errlen)
         snprintf(err, errlen, "cannot hand %s to uid %d: %s", r->dir, (int)uid, strerror(errno));
         return -1;
     }
+    r->given = 1;
+    r->uid = uid;
+    r->gid = gid;
     return 0;
 }
 
@@ -95,7 +98,10 @@ int rundir_write(rundir *r, const char *name, const char *text, char *path_out, 
         return -1;
     size_t n = strlen(text);
     ssize_t w = write(fd, text, n);
+    int own = r->given ? fchown(fd, r->uid, r->gid) : 0;
     int rc = close(fd);
+    if (own < 0)
+        return -1;
     return w == (ssize_t)n && rc == 0 ? 0 : -1;
 }
 

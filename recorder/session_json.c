@@ -158,6 +158,11 @@ char *recording_session_json(const recording *r)
     if (o->duration_s > 0) cJSON_AddNumberToObject(lim, "duration_s", o->duration_s);
     else cJSON_AddNullToObject(lim, "duration_s");
     cJSON_AddItemToObject(s, "limits", lim);
+    cJSON *via = cJSON_AddObjectToObject(s, "attach");
+    cJSON_AddStringToObject(via, "route", r->attach.route ? r->attach.route : "none");
+    cJSON_AddNumberToObject(via, "ms", (double)(long long)(r->attach.ms * 10 + 0.5) / 10);
+    if (r->attach.fallback[0])
+        cJSON_AddStringToObject(via, "fallback", r->attach.fallback);
     cJSON *agent = cJSON_AddObjectToObject(s, "agent");
     cJSON_AddNumberToObject(agent, "buffer_bytes", (double)o->buffer_bytes);
     cJSON_AddItemToObject(s, "probes", probes_json(o));

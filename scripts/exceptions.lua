@@ -1,4 +1,5 @@
--- exceptions: failing calls grouped by exception type and message.
+-- exceptions: failing calls grouped by exception type and message, with
+-- where they were raised.
 local args = peeka.script{
   description = "Failing calls grouped by exception type and message, with the functions that raised",
   usage = "peeka-analyze ARCHIVE... exceptions [--arg by=message|exact|type] [--arg func=GLOB]",
@@ -10,6 +11,16 @@ local args = peeka.script{
     {name = "width", type = "integer", default = 100, help = "cut messages at this width (0: never)"},
   },
 }
+
+-- "funcs.py:17 in boom": where the call's exception was raised (the
+-- innermost frame of throwTrace), or nil in recordings made before it.
+local function raised_at(r)
+  local tr = r.throwTrace
+  local f = type(tr) == "table" and tr[#tr]
+  if type(f) ~= "table" then return nil end
+  local file = type(f.file) == "string" and f.file:match("[^/]*$") or "?"
+  return string.format("%s:%s in %s", file, tostring(f.line or "?"), tostring(f["function"] or "?"))
+end
 
 -- "odd 17", "odd 23" -> "odd <n>": the values that vary from call to call.
 local function shape(msg)
@@ -31,12 +42,14 @@ for r in peeka.records{kind = "watch", errors = true, func = args.func} do
   local g = groups[key]
   if not g then
     g = {type = etype, message = args.by == "type" and "" or msg, count = 0, funcs = peeka.counter(),
-         first = r.ts_ns, last = r.ts_ns}
+         first = r.ts_ns, last = r.ts_ns, where = peeka.counter()}
     groups[key] = g
     order[#order + 1] = g
   end
   g.count = g.count + 1
   g.funcs:add(r.func_name or "?")
+  local at = raised_at(r)
+  if at then g.where:add(at) end
   local ts = r.ts_ns
   if ts and (not g.first or ts < g.first) then g.first = ts end
   if ts and (not g.last or ts > g.last) then g.last = ts end
@@ -57,6 +70,7 @@ end
 local cols = {"count", "exception"}
 if args.by ~= "type" then cols[#cols + 1] = "message" end
 cols[#cols + 1] = "functions"
+cols[#cols + 1] = "raised at"
 local t = peeka.table{columns = cols}
 for _, g in ipairs(order) do
   local fs = {}
@@ -64,10 +78,21 @@ for _, g in ipairs(order) do
     local n = g.funcs:get(f)
     fs[#fs + 1] = n == g.count and f or string.format("%s (%d)", f, n)
   end
+  -- the most frequent place, and how many others there were
+  local places, at = g.where:keys(), ""
+  table.sort(places, function(a, b)
+    local na, nb = g.where:get(a), g.where:get(b)
+    if na ~= nb then return na > nb end
+    return a < b
+  end)
+  if #places > 0 then
+    at = places[1]
+    if #places > 1 then at = string.format("%s (+%d more)", at, #places - 1) end
+  end
   if args.by ~= "type" then
-    t:add{g.count, g.type, cut(g.message), table.concat(fs, ", ")}
+    t:add{g.count, g.type, cut(g.message), table.concat(fs, ", "), at}
   else
-    t:add{g.count, g.type, table.concat(fs, ", ")}
+    t:add{g.count, g.type, table.concat(fs, ", "), at}
   end
 end
 if total == 0 and peeka.format == "text" then

@@ -3,7 +3,8 @@
 
 - end to end: from running `peeka-rec -p PID` to its first observation on
   stdout, against a target calling the watched function every millisecond
-  (idle otherwise), per interpreter;
+  (idle otherwise), per interpreter; on 3.14+ once per route (PEP 768
+  remote-exec, the default there, and ptrace) against the same target;
 - injection alone, native ptrace vs gdb injecting the same code into the same
   process in the same run (gdb only where it is installed).
 Targets: native >= 10x faster than gdb; under 100 ms on an idle target.
@@ -29,9 +30,10 @@ def start_target(py):
     return p
 
 
-def first_observation_ms(pid):
+def first_observation_ms(pid, via="auto"):
     t0 = time.perf_counter()
-    p = subprocess.Popen([REC, "-q", "-p", str(pid), "-o", "-", "watch", "bench_funcs.f", "-n", "1"],
+    p = subprocess.Popen([REC, "-q", "-p", str(pid), "-o", "-", "--via", via, "watch", "bench_funcs.f",
+                          "-n", "1"],
                          stdout=subprocess.PIPE, text=True)
     p.stdout.readline()
     ms = (time.perf_counter() - t0) * 1000
@@ -41,14 +43,18 @@ def first_observation_ms(pid):
 
 def main():
     for tag, py in interpreters():
+        # 3.14+: the PEP 768 route (the default there) beside ptrace, same target
+        routes = ["remote-exec", "ptrace"] if int(tag[3:]) >= 14 else ["auto"]
         t = start_target(py)
         try:
-            runs = [first_observation_ms(t.pid) for _ in range(10)]
+            for via in routes:
+                runs = [first_observation_ms(t.pid, via) for _ in range(10)]
+                print("attach %-6s %-11s peeka-rec -p PID to first observation: median %.1f ms, "
+                      "max %.1f ms over %d attaches (target < 100 ms)"
+                      % (tag, via, statistics.median(runs), max(runs), len(runs)))
         finally:
             t.kill()
             t.wait()
-        print("attach %-6s peeka-rec -p PID to first observation: median %.1f ms, max %.1f ms over %d"
-              " attaches (target < 100 ms)" % (tag, statistics.median(runs), max(runs), len(runs)))
     tool = os.path.join(BUILD, "bench", "attach_latency")
     subprocess.run(["make", "-s", "-f", "mk/bench.mk", "BUILD=" + BUILD], cwd=ROOT, check=True)
     tag, py = interpreters()[-1]

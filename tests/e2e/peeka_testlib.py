@@ -62,6 +62,15 @@ def read_archive(path):
     return session, records, summary, names
 
 
+def probes_in(archive):
+    """True once peeka-rec has written session.json into ARCHIVE.partial,
+    which it does when the agent has installed the probes."""
+    try:
+        return read_archive(archive + ".partial")[0] is not None
+    except Exception:   # not there yet, or still empty
+        return False
+
+
 class Target:
     """A Python program under test, started with the interpreter under test."""
 

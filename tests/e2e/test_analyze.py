@@ -161,6 +161,25 @@ class AnalyzeScripts(unittest.TestCase):
                                (5, "object at 0x7f000000 is gone after 0.0 s"),
                                (3, 'no row "id=0" in table t2'), (1, "step2 failed")])
 
+    def test_exceptions_raised_at(self):
+        """The innermost frame of throwTrace, most frequent first; older
+        archives without throwTrace leave the column empty."""
+        def trace(line, fn):
+            return [{"file": "/srv/app/views.py", "line": 10, "function": "checkout"},
+                    {"file": "/srv/app/stock.py", "line": line, "function": fn}]
+        recs = []
+        for i, (line, fn) in enumerate([(7, "reserve")] * 3 + [(9, "release")]):
+            r = af.watch_record("app.views.checkout", 1000, seq=i + 1, throw="ValueError: no stock")
+            r["throwTrace"] = trace(line, fn)
+            recs.append(r)
+        recs.append(af.watch_record("app.db.query", 1000, seq=5, throw="KeyError: 'user'"))
+        path = os.path.join(self.tmp, "where.tar.zst")
+        af.write_archive(path, recs)
+        out = json.loads(run(path, "exceptions", "-f", "json", check_rc=0).stdout)
+        got = {r["exception"]: (r["count"], r["raised at"]) for r in out["rows"]}
+        self.assertEqual(got, {"ValueError": (4, "stock.py:7 in reserve (+1 more)"),
+                               "KeyError": (1, "")})
+
     def test_calltree_each(self):
         out = run(self.rec.path, "calltree", "--arg", "mode=each", check_rc=0).stdout.splitlines()
         self.assertEqual(out[1:5], [

@@ -3,7 +3,7 @@ import os
 import tempfile
 import unittest
 
-from peeka_testlib import launch, read_archive
+from peeka_testlib import TARGETS, launch, read_archive
 
 PER_INTERPRETER = True
 
@@ -65,6 +65,9 @@ class WatchLaunch(unittest.TestCase):
         failed = recs[1]
         self.assertFalse(failed["success"])
         self.assertEqual(failed["throwExp"], "ValueError: odd 1")
+        self.assertEqual(failed["throwTrace"], [{"file": os.path.join(TARGETS, "wt", "funcs.py"),
+                                                 "line": 17, "function": "boom"}])
+        self.assertIsNone(recs[0]["throwTrace"])
         self.assertIsNone(failed["returnObj"])
         _, recs, _ = self.record("watch wt.funcs.boom -e")
         self.assertEqual([r["params"] for r in recs], [[1], [3]])
@@ -75,6 +78,46 @@ class WatchLaunch(unittest.TestCase):
         self.assertEqual(recs[0]["cost"], 0)
         _, recs, _ = self.record("watch wt.funcs.boom -b -e")
         self.assertEqual(len(recs), 6)
+
+    def test_throw_trace_innermost_frames(self):
+        """From the observed function down to the raise, innermost last;
+        at most 32 frames, the innermost kept."""
+        with tempfile.TemporaryDirectory() as tmp:
+            proc, out = launch(tmp, ["watch exd.deep.top -e"], "exc_deep.py", "2", "60")
+            self.assertEqual(proc.returncode, 0, proc.stderr)
+            recs = read_archive(out)[1]
+        self.assertEqual(len(recs), 2)
+        src = os.path.join(TARGETS, "exd", "deep.py")
+        short = recs[0]["throwTrace"]
+        self.assertEqual([(f["function"], f["line"]) for f in short],
+                         [("top", 2), ("down", 8), ("down", 8), ("down", 7)])
+        self.assertEqual({f["file"] for f in short}, {src})
+        deep = recs[1]["throwTrace"]            # 62 frames in all
+        self.assertEqual(len(deep), 32)
+        self.assertEqual([(f["function"], f["line"]) for f in deep],
+                         [("down", 8)] * 31 + [("down", 7)])
+
+    def test_glob_that_matches_nothing_says_why(self):
+        """`pkg.*` is what pkg itself defines: a package that re-exports
+        gets told so, with patterns that match what it shows."""
+        with tempfile.TemporaryDirectory() as tmp:
+            proc, out = launch(tmp, ["watch sg.*"], "sg_calls.py", "7")
+            self.assertEqual(proc.returncode, 0, proc.stderr)
+            recs, summary = read_archive(out)[1:3]
+        self.assertEqual(recs, [])
+        self.assertEqual(proc.stderr,
+                         "peeka-rec: probe 1 (sg.*) matched nothing in sg: each * stands for one name, "
+                         "so it matched only what sg itself defines; try sg.*.*, sg.app.App.*, "
+                         "sg.app.run\n")
+        self.assertEqual(summary["probes"][0]["searched"], "sg")
+        self.assertEqual(summary["probes"][0]["suggest"], ["sg.*.*", "sg.app.App.*", "sg.app.run"])
+        for pattern, func in (("sg.*.*", "sg.app.run"), ("sg.app.App.*", "sg.app.App.handle")):
+            with tempfile.TemporaryDirectory() as tmp:
+                proc, out = launch(tmp, ["watch " + pattern], "sg_calls.py", "7")
+                recs, summary = read_archive(out)[1:3]
+            self.assertEqual(proc.stderr, "")
+            self.assertEqual([r["func_name"] for r in recs], [func] * 7)
+            self.assertNotIn("suggest", summary["probes"][0])
 
     def test_condition(self):
         _, recs, summary = self.record("watch wt.funcs.add --condition 'x > 2 and params[1] == 10'")

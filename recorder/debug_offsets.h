@@ -1,0 +1,32 @@
+/* Where CPython 3.14+ keeps what the PEP 768 route needs, as published in
+ * its _Py_DebugOffsets (the struct at the start of _PyRuntime that tells
+ * debuggers every other offset).  That struct's own layout is fixed per
+ * minor version, so it is one table row per version here. */
+#ifndef PEEKA_DEBUG_OFFSETS_H
+#define PEEKA_DEBUG_OFFSETS_H
+
+#include <stdint.h>
+
+/* Offsets inside _Py_DebugOffsets of the fields this route reads, for one
+ * CPython minor version.  The struct is the interpreter's published
+ * contract with debuggers: stable within a minor version, so one row per
+ * version, checked against the headers by tests/fixtures/debug_offsets_check.c. */
+typedef struct rx_layout {
+    int minor;
+    uint32_t size;                /* sizeof(_Py_DebugOffsets) */
+    uint32_t interpreters_head;   /* runtime_state.interpreters_head */
+    uint32_t threads_head;        /* interpreter_state.threads_head */
+    uint32_t ts_next;             /* thread_state.next */
+    uint32_t ts_native_id;        /* thread_state.native_thread_id */
+    uint32_t eval_breaker;        /* debugger_support.eval_breaker */
+    uint32_t support;             /* debugger_support.remote_debugger_support */
+    uint32_t enabled;             /* debugger_support.remote_debugging_enabled */
+    uint32_t pending;             /* debugger_support.debugger_pending_call */
+    uint32_t script_path;         /* debugger_support.debugger_script_path */
+    uint32_t script_path_size;    /* debugger_support.debugger_script_path_size */
+} rx_layout;
+
+/* The row for 3.minor, or NULL when peeka does not know that version's. */
+const rx_layout *rx_layout_for(int major, int minor);
+
+#endif

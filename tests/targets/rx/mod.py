@@ -1,0 +1,2 @@
+def work(i):
+    return i * 2
