@@ -42,7 +42,7 @@ static int match_str(redactor *r, PyObject *key)
 
 /* Only exact str is cached: a subclass's instance could carry a __del__,
  * and the cache's reference decides when that runs. */
-int redactor_key(redactor *r, PyObject *key)
+int redactor_key_slow(redactor *r, PyObject *key)
 {
     if (PyBytes_Check(key))
         return peeka_redact_key(&r->rules, PyBytes_AS_STRING(key), (size_t)PyBytes_GET_SIZE(key));
@@ -50,10 +50,19 @@ int redactor_key(redactor *r, PyObject *key)
         return 0;
     if (!PyUnicode_CheckExact(key) || PyUnicode_GET_LENGTH(key) > REDACT_CACHE_KEY_MAX)
         return match_str(r, key);
-    uintptr_t a = (uintptr_t)key;
-    size_t slot = (size_t)((a >> 4) ^ (a >> 12)) & (REDACT_CACHE - 1);
-    if (r->cache[slot].key == key)
-        return r->cache[slot].hit;
+    /* REDACT_WAYS neighbouring slots: two hot keys that share a slot must
+     * not evict each other on every call (a miss is a regexec, a hundred
+     * times a hit). */
+    size_t base = redactor_slot(key), slot = base;
+    for (int i = 0; i < REDACT_WAYS; i++) {
+        size_t s = (base + (size_t)i) & (REDACT_CACHE - 1);
+        if (r->cache[s].key == key)
+            return r->cache[s].hit;
+        if (!r->cache[s].key)
+            slot = s;
+    }
+    if (r->cache[slot].key)   /* all taken: evict in turn */
+        slot = (base + (size_t)(r->evict++ % REDACT_WAYS)) & (REDACT_CACHE - 1);
     int hit = match_str(r, key);
     PyObject *old = r->cache[slot].key;
     Py_INCREF(key);

@@ -9,7 +9,10 @@
 #include "agent.h"
 #include "redact.h"
 
+#include <stdint.h>
+
 #define REDACT_CACHE 256          /* keys remembered per probe, a power of two */
+#define REDACT_WAYS 4             /* neighbouring slots a key may take */
 #define REDACT_CACHE_KEY_MAX 64   /* longer keys are not kept alive by the cache */
 
 typedef struct redactor {
@@ -18,15 +21,35 @@ typedef struct redactor {
         PyObject *key;            /* strong: its address cannot be reused while here */
         int hit;
     } cache[REDACT_CACHE];
+    unsigned evict;               /* which of the ways a full set gives up next */
 } redactor;
 
 redactor *redactor_new(void);
 int  redactor_add(redactor *r, const char *rule, char *err, size_t errlen);
 void redactor_free(redactor *r);
 
+/* The first cache slot of an exact str key: Fibonacci hashing of its
+ * address (the next REDACT_WAYS - 1 slots may hold it too). */
+static inline size_t redactor_slot(const PyObject *key)
+{
+    uint64_t a = (uint64_t)(uintptr_t)key >> 4;
+    return (size_t)((a * 0x9E3779B97F4A7C15ull) >> 40) & (REDACT_CACHE - 1);
+}
+
+int redactor_key_slow(redactor *r, PyObject *key);
+
 /* 1 when a value under this key or name must not leave the process: a str
- * (or bytes) a rule matches.  Other keys (ints, ...) never match. */
-int redactor_key(redactor *r, PyObject *key);
+ * (or bytes) a rule matches.  Other keys (ints, ...) never match.  Inline
+ * for the steady state: a key seen before, in its first slot. */
+static inline int redactor_key(redactor *r, PyObject *key)
+{
+    if (PyUnicode_CheckExact(key)) {
+        size_t s = redactor_slot(key);
+        if (r->cache[s].key == key)
+            return r->cache[s].hit;
+    }
+    return redactor_key_slow(r, key);
+}
 /* Positional argument i (self included) of a call of h; when h's names
  * are unknown (argnames_sync failed) every argument is redacted. */
 int redactor_param(redactor *r, hooked *h, Py_ssize_t i);
