@@ -13,6 +13,19 @@
 #include "ring.h"
 
 struct peeka_cond;
+struct redactor;
+
+/* Peeka's formatting limits (docs/format.md "Value formatting"). */
+#define FMT_STRING 1000
+#define FMT_ITEMS  20
+#define FMT_ATTRS  10
+
+/* How a probe formats values: its limits (--max-string, --max-items,
+ * --max-attrs) and its redaction rules (redactor.h), NULL for none. */
+typedef struct fmt_opts {
+    int max_string, max_items, max_attrs;
+    struct redactor *redact;
+} fmt_opts;
 
 enum probe_kind { PK_WATCH = 1, PK_TRACE, PK_STACK, PK_MONITOR };
 
@@ -44,6 +57,8 @@ typedef struct probe {
     int holds_events;           /* trace, 3.12+: holds the sys.monitoring tool */
     int64_t interval_ns;        /* monitor */
     struct monitor_state *mon;  /* monitor: aggregates (monitor.c) */
+    fmt_opts fmt;               /* limits and redaction rules of its values */
+    struct record_exprs *rec;   /* watch --record (record.h), or NULL */
 } probe;
 
 /* One observed function object. */
@@ -58,6 +73,13 @@ typedef struct hooked {
     size_t name_json_len;
     PyObject *replacements;     /* 3.13+: what wrapper.c replaced (wrapper.h) */
     int other_kinds;            /* probes that are not watch: the call goes to probe_call */
+    /* argnames.c: its positional parameters' names, for redaction and the
+     * records' param_names, as of the code object names_code */
+    PyObject *names_code;       /* strong; NULL until read */
+    PyObject *argnames;         /* tuple of str, self included */
+    PyObject *starname;         /* the *args parameter's name, or NULL */
+    char *names_json;           /* `,"param_names":[...]` */
+    size_t names_json_len;
     int inflight;               /* hook calls holding it (hooks.h: hooked_call_begin) */
     int dead;                   /* unhooked while held: the last one out frees */
 } hooked;
@@ -80,6 +102,13 @@ PyObject *agent_pyhelper(const char *src, const char *name);
 
 /* format.c */
 void fmt_value(jsonw *w, PyObject *v, int level, int depth);
+void fmt_redacted(jsonw *w);
+
+/* The redaction rules of the record w is writing, or NULL. */
+static inline struct redactor *fmt_rules(const jsonw *w)
+{
+    return w->fmt ? w->fmt->redact : NULL;
+}
 void fmt_exception(jsonw *w, PyObject *exc);
 /* exc_trace.c: ,"throwTrace":[...] (null without an exception) */
 void write_throw_trace(jsonw *w, PyObject *exc);

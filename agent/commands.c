@@ -5,6 +5,8 @@
 #include "hooks.h"
 #include "observe.h"
 #include "monitor.h"
+#include "record.h"
+#include "redactor.h"
 #include "trace.h"
 
 #include <cJSON.h>
@@ -23,6 +25,13 @@ static double num_field(const cJSON *o, const char *k, double dflt)
     return cJSON_IsNumber(v) ? v->valuedouble : dflt;
 }
 
+/* A number field clamped to [lo, hi] (peeka-rec checked it already). */
+static int int_in(const cJSON *o, const char *k, int dflt, int lo, int hi)
+{
+    double v = num_field(o, k, dflt);
+    return v < lo ? lo : v > hi ? hi : (int)v;
+}
+
 /* What a probe needs to observe: a removed probe gives it back, and keeps
  * its counts for the summary. */
 static void probe_free_state(probe *p)
@@ -32,6 +41,9 @@ static void probe_free_state(probe *p)
     p->cond = NULL;
     monitor_state_free(p);
     trace_probe_free(p);
+    record_free(p);
+    redactor_free(p->fmt.redact);
+    p->fmt.redact = NULL;
 }
 
 /* Only for a probe no hook has ever seen (still being built), or through
@@ -96,6 +108,37 @@ int commands_free_probes(void)
     return probes_retire(g_agent.probes, n, 0);
 }
 
+/* `redact`: the probe's every rule (peeka-rec adds the default set and
+ * the global ones); none, or an empty list, redacts nothing. */
+static int redact_from_json(probe *p, const cJSON *list, char *err, size_t errlen)
+{
+    if (!list)
+        return 0;
+    if (!cJSON_IsArray(list)) {
+        snprintf(err, errlen, "probe %d: 'redact' is not a list of rules", p->id);
+        return -1;
+    }
+    if (cJSON_GetArraySize(list) == 0)
+        return 0;
+    if (!(p->fmt.redact = redactor_new())) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    const cJSON *rule;
+    cJSON_ArrayForEach(rule, list) {
+        char why[400];
+        if (!cJSON_IsString(rule)) {
+            snprintf(err, errlen, "probe %d: a redaction rule is not a string", p->id);
+            return -1;
+        }
+        if (redactor_add(p->fmt.redact, rule->valuestring, why, sizeof why) < 0) {
+            snprintf(err, errlen, "probe %d: %s", p->id, why);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 static probe *probe_from_json(const cJSON *j, char *err, size_t errlen)
 {
     const cJSON *pat = cJSON_GetObjectItemCaseSensitive(j, "pattern");
@@ -130,6 +173,9 @@ static probe *probe_from_json(const cJSON *j, char *err, size_t errlen)
     p->lenient = bool_field(j, "lenient", 0);
     if (p->depth < 1) p->depth = 1;
     if (p->depth > 16) p->depth = 16;
+    p->fmt.max_string = int_in(j, "max_string", FMT_STRING, 1, PEEKA_RECORD_MAX);
+    p->fmt.max_items = int_in(j, "max_items", FMT_ITEMS, 1, 1000);
+    p->fmt.max_attrs = int_in(j, "max_attrs", FMT_ATTRS, 1, 1000);
     if (k != PK_WATCH)   /* their records are not watch's */
         p->at_enter = p->at_success = p->at_exception = 0;
     p->max_depth = (int)num_field(j, "max_depth", k == PK_TRACE ? 3 : 10);
@@ -152,6 +198,18 @@ static probe *probe_from_json(const cJSON *j, char *err, size_t errlen)
             probe_free(p);
             return NULL;
         }
+    }
+    const cJSON *rec = cJSON_GetObjectItemCaseSensitive(j, "record");
+    if (rec && k != PK_WATCH) {
+        snprintf(err, errlen, "probe %d: 'record' is for watch probes", p->id);
+        probe_free(p);
+        return NULL;
+    }
+    /* the rules first: they decide which record expressions are hidden */
+    if (redact_from_json(p, cJSON_GetObjectItemCaseSensitive(j, "redact"), err, errlen) < 0 ||
+        record_compile(p, rec, err, errlen) < 0) {
+        probe_free(p);
+        return NULL;
     }
     if (k == PK_TRACE && trace_probe_init(p, err, errlen) < 0) {
         probe_free(p);

@@ -21,11 +21,19 @@ void peeka_cond_free(peeka_cond *c);
  * values nobody reads, e.g. "cost" or "returnObj"). */
 int peeka_cond_uses(const peeka_cond *c, const char *name);
 
+/* True when the expression calls the method `name` (`d.values()`). */
+int peeka_cond_uses_method(const peeka_cond *c, const char *name);
+
+/* Calls fn on every name, attribute name and string or bytes constant of
+ * c (NUL-terminated, n bytes); 1 as soon as fn says 1.  Redaction asks it
+ * whether a --record expression reads something a rule hides. */
+int peeka_cond_any_text(const peeka_cond *c, int (*fn)(void *ctx, const char *s, size_t n), void *ctx);
+
 #ifndef PEEKA_COND_NO_PYTHON
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
-typedef struct {
+typedef struct peeka_cond_env {
     PyObject *const *args;   /* positional args exactly as the call received them
                                 (vectorcall array), including self when has_self */
     Py_ssize_t nargs;        /* plain count: PyVectorcall_NARGS() already applied */
@@ -41,6 +49,10 @@ typedef struct {
  * treated as false).  Requires the GIL.  Holds no state between calls.  An
  * exception pending on entry is preserved; none is left set otherwise. */
 int peeka_cond_eval(const peeka_cond *c, const peeka_cond_env *env);
+
+/* The expression's value (a new reference), or NULL with why in err.  Same
+ * guarantees as peeka_cond_eval. */
+PyObject *peeka_cond_value(const peeka_cond *c, const peeka_cond_env *env, char *err, size_t errlen);
 
 /* The same, and on -1 writes why into err ("ZeroDivisionError: division by
  * zero", "parameter 'z' was not passed", ...) for the caller to report. */

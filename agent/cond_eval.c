@@ -869,15 +869,18 @@ static void describe_error(char *err, size_t errlen)
     Py_XDECREF(exc);
 }
 
-int peeka_cond_eval_msg(const peeka_cond *c, const peeka_cond_env *env,
-                        char *err, size_t errlen)
+/* Evaluates c; with `truth` the result is Py_True or Py_False (or NULL on
+ * an error), else the value itself.  Leaves the caller's exception as it
+ * found it. */
+static PyObject *evaluate(const peeka_cond *c, const peeka_cond_env *env, int truth,
+                          char *err, size_t errlen)
 {
     if (err && errlen)
         err[0] = 0;
     if (!c || !env) {
         if (err && errlen)
             snprintf(err, errlen, "no condition or environment");
-        return -1;
+        return NULL;
     }
     /* The hook may run while the observed call's exception is pending. */
 #if PY_VERSION_HEX >= 0x030C0000
@@ -888,9 +891,13 @@ int peeka_cond_eval_msg(const peeka_cond *c, const peeka_cond_env *env,
 #endif
     evalctx e = { .c = c, .env = env, .elems = COND_MAX_ELEMS };
     PyObject *v = eval(&e, c->root);
-    int rc = v ? PyObject_IsTrue(v) : -1;
-    Py_XDECREF(v);
-    if (rc < 0)
+    if (v && truth) {
+        int t = PyObject_IsTrue(v);
+        Py_DECREF(v);
+        v = t < 0 ? NULL : t ? Py_True : Py_False;
+        Py_XINCREF(v);
+    }
+    if (!v)
         describe_error(err, errlen);
     Py_XDECREF(e.params);
     Py_XDECREF(e.kwargs);
@@ -904,7 +911,23 @@ int peeka_cond_eval_msg(const peeka_cond *c, const peeka_cond_env *env,
 #else
     PyErr_Restore(st, sv, stb);
 #endif
-    return rc < 0 ? -1 : rc;
+    return v;
+}
+
+int peeka_cond_eval_msg(const peeka_cond *c, const peeka_cond_env *env,
+                        char *err, size_t errlen)
+{
+    PyObject *v = evaluate(c, env, 1, err, errlen);
+    if (!v)
+        return -1;
+    int rc = v == Py_True;
+    Py_DECREF(v);
+    return rc;
+}
+
+PyObject *peeka_cond_value(const peeka_cond *c, const peeka_cond_env *env, char *err, size_t errlen)
+{
+    return evaluate(c, env, 0, err, errlen);
 }
 
 int peeka_cond_eval(const peeka_cond *c, const peeka_cond_env *env)

@@ -1244,3 +1244,22 @@ int peeka_cond_uses(const peeka_cond *c, const char *name)
             return 1;
     return 0;
 }
+
+int peeka_cond_any_text(const peeka_cond *c, int (*fn)(void *ctx, const char *s, size_t n), void *ctx)
+{
+    for (int k = 0; c && k < c->nnodes; k++) {
+        const cond_node *nd = &c->nodes[k];
+        if ((nd->kind == CN_NAME || nd->kind == CN_ATTR || nd->kind == CN_STR || nd->kind == CN_BYTES) &&
+            fn(ctx, c->pool + nd->v.s.off, nd->v.s.len))
+            return 1;
+    }
+    return 0;
+}
+
+int peeka_cond_uses_method(const peeka_cond *c, const char *name)
+{
+    for (int k = 0; c && name && k < c->nnodes; k++)
+        if (c->nodes[k].kind == CN_METHOD && strcmp(c->pool + c->nodes[k].v.s.off, name) == 0)
+            return 1;
+    return 0;
+}

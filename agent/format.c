@@ -3,18 +3,49 @@
  * without bound, and must leave the caller's exception state alone. */
 #include "retype.h"
 #include "agent.h"
+#include "redactor.h"
 #if PY_VERSION_HEX < 0x030C0000
 #include <structmember.h>   /* PyMember_GetOne; in Python.h from 3.12 */
 #endif
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
-#define STR_LIMIT   1000
 #define BYTES_HEX   100
-#define ITEMS_LIMIT 20
-#define ATTRS_LIMIT 10
 #define REPR_LIMIT  200
+
+/* The limits of the record being written: its probe's, or Peeka's. */
+static inline Py_ssize_t str_limit(const jsonw *w)
+{
+    return w->fmt ? w->fmt->max_string : FMT_STRING;
+}
+
+static inline Py_ssize_t items_limit(const jsonw *w)
+{
+    return w->fmt ? w->fmt->max_items : FMT_ITEMS;
+}
+
+static inline Py_ssize_t attrs_limit(const jsonw *w)
+{
+    return w->fmt ? w->fmt->max_attrs : FMT_ATTRS;
+}
+
+/* A --record value's text: `key=value` secrets replaced as in throwExp
+ * (record.c turns this on while it writes). */
+static void fmt_clean_text(jsonw *w, const char *u, size_t len)
+{
+    char *clean;
+    size_t clen;
+    int rc = peeka_redact_text(&fmt_rules(w)->rules, u, len, &clean, &clen);
+    if (rc < 0)
+        fmt_redacted(w);
+    else if (rc > 0)
+        jsonw_str(w, clean, clen);
+    else
+        jsonw_str(w, u, len);
+    free(clean);
+}
 
 static void fmt_text(jsonw *w, PyObject *s, Py_ssize_t limit)
 {
@@ -31,7 +62,9 @@ static void fmt_text(jsonw *w, PyObject *s, Py_ssize_t limit)
     }
     Py_ssize_t len;
     const char *u = PyUnicode_AsUTF8AndSize(s, &len);
-    if (u) {
+    if (u && w->clean_text && fmt_rules(w)) {
+        fmt_clean_text(w, u, (size_t)len);
+    } else if (u) {
         jsonw_str(w, u, (size_t)len);
     } else {   /* lone surrogates: not representable in UTF-8 */
         PyErr_Clear();
@@ -112,7 +145,7 @@ static void fmt_int(jsonw *w, PyObject *v)
     /* Huge ints: decimal digits as a string so JSON readers keep them exact. */
     PyObject *r = PyLong_Type.tp_repr(v);
     if (!r) { PyErr_Clear(); jsonw_lit(w, "\"<int>\""); return; }
-    fmt_text(w, r, STR_LIMIT);
+    fmt_text(w, r, str_limit(w));
     Py_DECREF(r);
 }
 
@@ -152,7 +185,8 @@ static void fmt_seq(jsonw *w, PyObject *const *items, Py_ssize_t shown, Py_ssize
 static void fmt_list(jsonw *w, PyObject *v, int level, int depth)
 {
     Py_ssize_t n = PyList_GET_SIZE(v);
-    PyObject *head = PyList_GetSlice(v, 0, n < ITEMS_LIMIT ? n : ITEMS_LIMIT);
+    Py_ssize_t lim = items_limit(w);
+    PyObject *head = PyList_GetSlice(v, 0, n < lim ? n : lim);
     if (!head) { PyErr_Clear(); jsonw_lit(w, "null"); return; }
     fmt_seq(w, &PyList_GET_ITEM(head, 0), PyList_GET_SIZE(head), n, level, depth);
     Py_DECREF(head);
@@ -162,18 +196,25 @@ static void fmt_list(jsonw *w, PyObject *v, int level, int depth)
  * by their type: str(key) could run the application's __str__. */
 static void fmt_key(jsonw *w, PyObject *k)
 {
-    if (PyUnicode_Check(k)) {
-        fmt_text(w, k, STR_LIMIT);
+    if (PyUnicode_Check(k)) {   /* a name, not data: Peeka's limit, not --max-string */
+        fmt_text(w, k, FMT_STRING);
         return;
     }
     PyObject *s = base_repr(k);
     if (s) {
-        fmt_text(w, s, STR_LIMIT);
+        fmt_text(w, s, FMT_STRING);
         Py_DECREF(s);
         return;
     }
     PyErr_Clear();
     fmt_placeholder(w, "", Py_TYPE(k), " object");
+}
+
+/* What a value under a key, parameter or attribute a rule matches is
+ * shown as (docs/format.md "Redaction"). */
+void fmt_redacted(jsonw *w)
+{
+    jsonw_lit(w, "\"" PEEKA_REDACTED "\"");
 }
 
 /* One `"key":value` into an object being written; false at the limit
@@ -188,7 +229,10 @@ static int fmt_member(jsonw *w, PyObject *k, PyObject *v, int level, int depth,
     if ((*shown)++) jsonw_char(w, ',');
     fmt_key(w, k);
     jsonw_char(w, ':');
-    fmt_value(w, v, level + 1, depth);
+    if (fmt_rules(w) && redactor_key(fmt_rules(w), k))
+        fmt_redacted(w);
+    else
+        fmt_value(w, v, level + 1, depth);
     return 1;
 }
 
@@ -224,7 +268,7 @@ static void fmt_dict(jsonw *w, PyObject *d, int level, int depth)
 {
     Py_ssize_t shown = 0;
     jsonw_char(w, '{');
-    fmt_items(w, d, level, depth, 0, &shown, ITEMS_LIMIT);
+    fmt_items(w, d, level, depth, 0, &shown, items_limit(w));
     jsonw_char(w, '}');
 }
 
@@ -237,7 +281,7 @@ static void fmt_set(jsonw *w, PyObject *s, int level, int depth)
     PyObject *x;
     int n = 0;
     while ((x = Py_TYPE(it)->tp_iternext(it))) {
-        if (n == ITEMS_LIMIT) { Py_DECREF(x); jsonw_lit(w, ",\"...\""); break; }
+        if (n == items_limit(w)) { Py_DECREF(x); jsonw_lit(w, ",\"...\""); break; }
         if (n++) jsonw_char(w, ',');
         fmt_value(w, x, level + 1, depth);
         Py_DECREF(x);
@@ -251,7 +295,7 @@ static void fmt_class_name(jsonw *w, PyTypeObject *t)
 {
     PyObject *name = type_name(t);
     if (!name) { PyErr_Clear(); jsonw_lit(w, "\"?\""); return; }
-    fmt_text(w, name, STR_LIMIT);
+    fmt_text(w, name, FMT_STRING);
     Py_DECREF(name);
 }
 
@@ -268,7 +312,7 @@ static void fmt_slots(jsonw *w, PyObject *v, int level, int depth, Py_ssize_t *s
                 continue;
             PyObject *val = PyMember_GetOne((const char *)v, ((PyMemberDescrObject *)m)->d_member);
             if (!val) { PyErr_Clear(); continue; }   /* an unset slot */
-            int more = fmt_member(w, k, val, level, depth, shown, ATTRS_LIMIT);
+            int more = fmt_member(w, k, val, level, depth, shown, attrs_limit(w));
             Py_DECREF(val);
             if (!more)
                 return;
@@ -286,8 +330,8 @@ static void fmt_object(jsonw *w, PyObject *v, int level, int depth)
     fmt_class_name(w, Py_TYPE(v));
     jsonw_lit(w, ",\"__attrs__\":{");
     if (dictp && *dictp && PyDict_Check(*dictp))
-        fmt_items(w, *dictp, level, depth, 1, &shown, ATTRS_LIMIT);
-    if (shown < ATTRS_LIMIT)
+        fmt_items(w, *dictp, level, depth, 1, &shown, attrs_limit(w));
+    if (shown < attrs_limit(w))
         fmt_slots(w, v, level, depth, &shown);
     jsonw_lit(w, "}}");
 }
@@ -355,7 +399,7 @@ void fmt_value(jsonw *w, PyObject *v, int level, int depth)
     if (v == Py_False) { jsonw_lit(w, "false"); return; }
     if (PyLong_Check(v)) { fmt_int(w, v); return; }
     if (PyFloat_Check(v)) { fmt_float(w, PyFloat_AS_DOUBLE(v)); return; }
-    if (PyUnicode_Check(v)) { fmt_text(w, v, STR_LIMIT); return; }
+    if (PyUnicode_Check(v)) { fmt_text(w, v, str_limit(w)); return; }
     if (PyBytes_Check(v)) { fmt_bytes(w, v); return; }
     if (fmt_named(w, v)) return;
     if (level >= depth) { fmt_at_limit(w, v); return; }
@@ -366,7 +410,8 @@ void fmt_value(jsonw *w, PyObject *v, int level, int depth)
     }
     if (PyTuple_Check(v)) {
         Py_ssize_t n = PyTuple_GET_SIZE(v);
-        fmt_seq(w, &PyTuple_GET_ITEM(v, 0), n < ITEMS_LIMIT ? n : ITEMS_LIMIT, n, level, depth);
+        Py_ssize_t lim = items_limit(w);
+        fmt_seq(w, &PyTuple_GET_ITEM(v, 0), n < lim ? n : lim, n, level, depth);
     } else if (PyList_Check(v)) {
         fmt_list(w, v, level, depth);
     } else if (PyDict_Check(v)) {
@@ -405,11 +450,13 @@ void fmt_exception(jsonw *w, PyObject *exc)
     PyObject *msg = base && base->tp_str ? base->tp_str(exc) : NULL;
     if (!msg)
         PyErr_Clear();
+    else if (fmt_rules(w))   /* `password=...` in a message */
+        msg = redactor_message(fmt_rules(w), msg);
     PyObject *full = msg ? PyUnicode_FromFormat("%s: %U", dot ? dot + 1 : tname, msg)
                          : PyUnicode_FromFormat("%s: <str failed>", dot ? dot + 1 : tname);
     Py_XDECREF(msg);
     if (!full) { PyErr_Clear(); jsonw_lit(w, "\"<exception>\""); return; }
-    fmt_text(w, full, STR_LIMIT);
+    fmt_text(w, full, str_limit(w));
     Py_DECREF(full);
 }
 
@@ -429,7 +476,7 @@ int fmt_qualname(PyObject *func, char **out, size_t *outlen)
     if (!full) return -1;
     jsonw w;
     if (jsonw_init(&w, 128, 8192) < 0) { Py_DECREF(full); return -1; }
-    fmt_text(&w, full, STR_LIMIT);
+    fmt_text(&w, full, FMT_STRING);
     Py_DECREF(full);
     *out = w.buf;
     *outlen = w.len;

@@ -13,6 +13,7 @@
 #include "hooks_table.h"
 #include "retype.h"
 #include "dispatch.h"
+#include "redactor.h"
 #include "wrapper.h"
 
 #include <string.h>
@@ -58,6 +59,7 @@ static hooked *hooked_new(PyObject *func, int has_self)
 
 static void hooked_free(hooked *h)
 {
+    argnames_free(h);
     Py_XDECREF(h->replacements);
     Py_DECREF(h->func);
     free(h->name_json);

@@ -11,6 +11,8 @@ int jsonw_init(jsonw *w, size_t initial, size_t limit)
     w->cap = w->buf ? initial : 0;
     w->limit = limit;
     w->overflow = 0;
+    w->fmt = NULL;
+    w->clean_text = 0;
     return w->buf ? 0 : -1;
 }
 

@@ -8,10 +8,18 @@
 #include <stdint.h>
 #include <string.h>
 
+struct fmt_opts;
+
 typedef struct {
     char *buf;
     size_t len, cap, limit;
     int overflow;   /* the record hit `limit`; its text is incomplete */
+    /* How the record being written formats values (format.c: its probe's
+     * limits and redaction rules), or NULL for the defaults.  They travel
+     * with the writer because formatting may let the GIL go (a finaliser
+     * runs), and another thread formats for another probe meanwhile. */
+    const struct fmt_opts *fmt;
+    int clean_text;   /* strings get `key=value` redaction too (--record values) */
 } jsonw;
 
 int  jsonw_init(jsonw *w, size_t initial, size_t limit);

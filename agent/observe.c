@@ -3,6 +3,7 @@
  * that lets probe state be freed. */
 #include "observe.h"
 #include "cond.h"
+#include "redactor.h"
 
 #include <string.h>
 #include <unistd.h>
@@ -25,16 +26,22 @@ int observe_probe_on(const hooked *h, const probe *p)
     return 0;
 }
 
-int condition_holds(probe *p, const call *c)
+void call_env(const call *c, peeka_cond_env *env)
 {
-    if (!p->cond)
-        return 1;
-    peeka_cond_env env = {
+    *env = (peeka_cond_env){
         .args = c->args, .nargs = c->nargs, .kwnames = c->kwnames,
         .code = PyFunction_GET_CODE(c->h->func), .has_self = c->h->has_self,
         .ret = c->ret, .exc = c->exc,
         .cost_ms = c->cost < 0 ? -1.0 : (double)c->cost / 1e6,
     };
+}
+
+int condition_holds(probe *p, const call *c)
+{
+    if (!p->cond)
+        return 1;
+    peeka_cond_env env;
+    call_env(c, &env);
     int r = peeka_cond_eval(p->cond, &env);
     if (r < 0)
         p->cond_errors++;
@@ -107,21 +114,34 @@ void write_outcome(jsonw *w, int ok, PyObject *exc)
     write_throw_trace(w, exc);
 }
 
+/* Parameters by name (the code object's), keyword arguments by keyword:
+ * a value a redaction rule names is never formatted. */
 void write_args(jsonw *w, const call *c, int depth)
 {
-    Py_ssize_t first = c->h->has_self && c->nargs > 0 ? 1 : 0;
+    hooked *h = c->h;
+    redactor *r = fmt_rules(w);
+    Py_ssize_t first = h->has_self && c->nargs > 0 ? 1 : 0;
+    if (argnames_sync(h) == 0)
+        argnames_write(w, h);
     jsonw_lit(w, ",\"params\":[");
     for (Py_ssize_t i = first; i < c->nargs; i++) {
         if (i > first) jsonw_char(w, ',');
-        fmt_value(w, c->args[i], 1, depth);
+        if (r && redactor_param(r, h, i))
+            fmt_redacted(w);
+        else
+            fmt_value(w, c->args[i], 1, depth);
     }
     jsonw_lit(w, "],\"kwargs\":{");
     Py_ssize_t nk = c->kwnames ? PyTuple_GET_SIZE(c->kwnames) : 0;
     for (Py_ssize_t i = 0; i < nk; i++) {
+        PyObject *k = PyTuple_GET_ITEM(c->kwnames, i);
         if (i) jsonw_char(w, ',');
-        fmt_value(w, PyTuple_GET_ITEM(c->kwnames, i), 1, depth);
+        fmt_value(w, k, 1, depth);
         jsonw_char(w, ':');
-        fmt_value(w, c->args[c->nargs + i], 1, depth);
+        if (r && redactor_key(r, k))
+            fmt_redacted(w);
+        else
+            fmt_value(w, c->args[c->nargs + i], 1, depth);
     }
     jsonw_lit(w, "},\"target\":");
     if (first)
@@ -135,6 +155,7 @@ void observe_emit(probe *p, const call *c, record_builder build, const void *arg
     jsonw *w = thread_writer();
     if (!w)
         return;
+    w->fmt = &p->fmt;
     build(w, p, c, arg);
     if (w->overflow && retry_small) {
         int depth = p->depth;
@@ -144,5 +165,6 @@ void observe_emit(probe *p, const call *c, record_builder build, const void *arg
         build(w, p, c, arg);
         p->depth = depth;
     }
+    w->fmt = NULL;
     emit_record(p, w);
 }

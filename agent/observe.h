@@ -145,6 +145,10 @@ int observe_quiesce(void);
 /* Is p still one of h's probes?  (h is held by the caller.) */
 int observe_probe_on(const hooked *h, const probe *p);
 
+/* What the condition language sees of c (cond.h). */
+struct peeka_cond_env;
+void call_env(const call *c, struct peeka_cond_env *env);
+
 /* 1 when p has no condition or it holds for c; a failing condition counts
  * in p->cond_errors and is false.  Inside the guard. */
 int condition_holds(probe *p, const call *c);

@@ -4,6 +4,7 @@
  * nothing that no probe asked for. */
 #include "watch.h"
 #include "dispatch.h"
+#include "record.h"
 
 #include <string.h>
 
@@ -20,12 +21,16 @@ static void build_record(jsonw *w, probe *p, const call *c, const void *arg)
     const char *loc = location_name(at);
     jsonw_raw(w, loc, strlen(loc));
     jsonw_char(w, '"');
-    write_args(w, c, p->depth);
-    jsonw_lit(w, ",\"returnObj\":");
-    if (at == AT_EXIT)
-        fmt_value(w, c->ret, 1, p->depth);
-    else
-        jsonw_lit(w, "null");
+    if (p->rec) {
+        record_write(w, p, c);
+    } else {
+        write_args(w, c, p->depth);
+        jsonw_lit(w, ",\"returnObj\":");
+        if (at == AT_EXIT)
+            fmt_value(w, c->ret, 1, p->depth);
+        else
+            jsonw_lit(w, "null");
+    }
     write_outcome(w, at != AT_EXCEPTION, at == AT_EXCEPTION ? c->exc : NULL);
     jsonw_lit(w, ",\"cost\":");
     write_ms(w, c->cost);

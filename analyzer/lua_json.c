@@ -201,29 +201,6 @@ typedef struct {
 
 static void enc_value(jenc *e, int idx, int depth);
 
-static void enc_string(pa_buf *b, const char *s, size_t n)
-{
-    pa_buf_addc(b, '"');
-    size_t run = 0;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c >= 0x20 && c != '"' && c != '\\')
-            continue;
-        pa_buf_add(b, s + run, i - run);
-        run = i + 1;
-        switch (c) {
-        case '"': pa_buf_adds(b, "\\\""); break;
-        case '\\': pa_buf_adds(b, "\\\\"); break;
-        case '\n': pa_buf_adds(b, "\\n"); break;
-        case '\r': pa_buf_adds(b, "\\r"); break;
-        case '\t': pa_buf_adds(b, "\\t"); break;
-        default: pa_buf_printf(b, "\\u%04x", c); break;
-        }
-    }
-    pa_buf_add(b, s + run, n - run);
-    pa_buf_addc(b, '"');
-}
-
 static void enc_number(pa_buf *b, lua_State *L, int idx)
 {
     if (lua_isinteger(L, idx)) {
@@ -322,7 +299,7 @@ static void enc_object(jenc *e, int idx, int depth)
         if (i)
             pa_buf_addc(e->b, ',');
         newline(e, depth + 1);
-        enc_string(e->b, names[i], strlen(names[i]));
+        pa_buf_json_string(e->b, names[i], strlen(names[i]));
         pa_buf_adds(e->b, e->indent ? ": " : ":");
         lua_getfield(L, idx, names[i]);
         if (lua_isnil(L, -1)) {     /* a number key: look it up as a number */
@@ -383,7 +360,7 @@ static void enc_value(jenc *e, int idx, int depth)
     case LUA_TSTRING: {
         size_t n;
         const char *s = lua_tolstring(L, idx, &n);
-        enc_string(e->b, s, n);
+        pa_buf_json_string(e->b, s, n);
         return;
     }
     case LUA_TTABLE:

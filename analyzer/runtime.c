@@ -74,6 +74,7 @@ static void open_peeka(lua_State *L)
     pa_open_records(L);
     pa_open_script(L);
     pa_open_writer(L);
+    pa_open_redact(L);
     lua_pushliteral(L, PEEKA_VERSION);
     lua_setfield(L, -2, "version");
     lua_newtable(L);

@@ -95,6 +95,29 @@ void pa_buf_printf(pa_buf *b, const char *fmt, ...)
     b->len += (size_t)n;
 }
 
+void pa_buf_json_string(pa_buf *b, const char *s, size_t n)
+{
+    pa_buf_addc(b, '"');
+    size_t run = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c >= 0x20 && c != '"' && c != '\\')
+            continue;
+        pa_buf_add(b, s + run, i - run);
+        run = i + 1;
+        switch (c) {
+        case '"': pa_buf_adds(b, "\\\""); break;
+        case '\\': pa_buf_adds(b, "\\\\"); break;
+        case '\n': pa_buf_adds(b, "\\n"); break;
+        case '\r': pa_buf_adds(b, "\\r"); break;
+        case '\t': pa_buf_adds(b, "\\t"); break;
+        default: pa_buf_printf(b, "\\u%04x", c); break;
+        }
+    }
+    pa_buf_add(b, s + run, n - run);
+    pa_buf_addc(b, '"');
+}
+
 void pa_buf_free(pa_buf *b)
 {
     free(b->p);

@@ -21,6 +21,8 @@ void pa_buf_add(pa_buf *b, const void *s, size_t n);
 void pa_buf_adds(pa_buf *b, const char *s);
 void pa_buf_addc(pa_buf *b, char c);
 void pa_buf_printf(pa_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* s[0..n) as a quoted JSON string (UTF-8 passes through). */
+void pa_buf_json_string(pa_buf *b, const char *s, size_t n);
 void pa_buf_free(pa_buf *b);
 
 /* Display width of UTF-8 text (code points; good enough for tables). */

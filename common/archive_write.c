@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 #include <zstd.h>
@@ -16,6 +17,7 @@
 
 struct peeka_aw {
     int fd;
+    unsigned mode;              /* the archive's and its members' when closed */
     char *final_path, *partial_path;
     char *stem;                 /* any length: long member names get pax headers */
     ZSTD_CCtx *cctx;
@@ -54,6 +56,28 @@ static char *derive_stem(const char *path)
     return strndup(base, n);
 }
 
+/* A new file only we can read, whatever the umask: recordings hold
+ * arguments (perf does the same for perf.data).  Never through a link or
+ * into a file someone else made: a stale .partial of an earlier run is
+ * removed and created afresh. */
+static int create_private(const char *path)
+{
+    int flags = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC;
+    int fd = open(path, flags, 0600);
+    if (fd < 0 && errno == EEXIST && unlink(path) == 0)
+        fd = open(path, flags, 0600);
+    if (fd < 0)
+        return -1;
+    if (fchmod(fd, 0600) < 0) {   /* the umask may have taken the owner's bits */
+        int e = errno;
+        close(fd);
+        unlink(path);
+        errno = e;
+        return -1;
+    }
+    return fd;
+}
+
 peeka_aw *peeka_aw_open(const char *final_path, const char *stem, int level, char *err, size_t errlen)
 {
     peeka_aw *w = calloc(1, sizeof *w);
@@ -74,8 +98,8 @@ peeka_aw *peeka_aw_open(const char *final_path, const char *stem, int level, cha
         snprintf(err, errlen, "out of memory");
         goto fail;
     }
-    w->fd = open(w->partial_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (w->fd < 0) {
+    w->mode = PEEKA_AW_MODE;
+    if ((w->fd = create_private(w->partial_path)) < 0) {
         snprintf(err, errlen, "cannot create %s: %s", w->partial_path, strerror(errno));
         goto fail;
     }
@@ -100,11 +124,11 @@ static void octal(char *dst, size_t width, uint64_t v)
 /* A ustar header; name is cut to the 100 bytes of its field (the caller
  * puts the whole name in a pax header before it when it is longer). */
 static void tar_header(uint8_t h[TAR_BLOCK], const char *name, size_t namelen, char type,
-                       uint64_t size)
+                       uint64_t size, unsigned mode)
 {
     memset(h, 0, TAR_BLOCK);
     memcpy(h, name, namelen < 100 ? namelen : 100);
-    octal((char *)h + 100, 8, 0644);
+    octal((char *)h + 100, 8, mode);
     octal((char *)h + 108, 8, 0);
     octal((char *)h + 116, 8, 0);
     octal((char *)h + 124, 12, size);
@@ -194,7 +218,7 @@ static int write_member(peeka_aw *w, const char *name, const void *data, size_t 
             snprintf(w->error, sizeof w->error, "out of memory");
             rc = -1;
         } else {
-            tar_header(hdr, "././@PaxHeader", sizeof "././@PaxHeader" - 1, 'x', rlen);
+            tar_header(hdr, "././@PaxHeader", sizeof "././@PaxHeader" - 1, 'x', rlen, w->mode);
             size_t rpad = (TAR_BLOCK - rlen % TAR_BLOCK) % TAR_BLOCK;
             if (compress_part(w, hdr, sizeof hdr, ZSTD_e_continue) < 0 ||
                 compress_part(w, rec, rlen, ZSTD_e_continue) < 0 ||
@@ -203,7 +227,7 @@ static int write_member(peeka_aw *w, const char *name, const void *data, size_t 
         }
         free(rec);
     }
-    tar_header(hdr, full, fulllen, '0', len);
+    tar_header(hdr, full, fulllen, '0', len, w->mode);
     free(full);
     size_t pad = (TAR_BLOCK - len % TAR_BLOCK) % TAR_BLOCK;
     if (rc < 0 || compress_part(w, hdr, sizeof hdr, ZSTD_e_continue) < 0 ||
@@ -297,6 +321,9 @@ int peeka_aw_close(peeka_aw *w, const void *summary, size_t len, char *err, size
     int rc = -1;
     if (peeka_aw_flush(w) < 0 || write_member(w, "summary.json", summary, len, 1) < 0)
         snprintf(err, errlen, "%s", w->error);
+    else if (w->mode != 0600 && fchmod(w->fd, w->mode) < 0)
+        snprintf(err, errlen, "cannot set the mode of %s to %04o: %s", w->partial_path, w->mode,
+                 strerror(errno));
     else if (fsync(w->fd) < 0)
         snprintf(err, errlen, "cannot sync %s: %s", w->partial_path, strerror(errno));
     else if (close(w->fd) < 0)
@@ -328,6 +355,11 @@ void peeka_aw_discard(peeka_aw *w)
     w->fd = -1;
     unlink(w->partial_path);
     aw_free(w);
+}
+
+void peeka_aw_set_mode(peeka_aw *w, unsigned mode)
+{
+    w->mode = mode;
 }
 
 uint64_t peeka_aw_records(const peeka_aw *w) { return w->records + w->chunk_lines; }

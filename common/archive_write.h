@@ -13,11 +13,20 @@
 
 typedef struct peeka_aw peeka_aw;
 
+/* The mode of an archive and of its members, unless peeka_aw_set_mode()
+ * says otherwise.  FILE.partial is this mode whatever is set: only the
+ * finished archive gets another. */
+#define PEEKA_AW_MODE 0600
+
 /* final_path "-" is not accepted here: streaming to stdout is the caller's.
  * stem names the directory inside the archive; NULL derives it from the
  * file name.  On failure returns NULL with a message in err. */
 peeka_aw *peeka_aw_open(const char *final_path, const char *stem, int zstd_level,
                         char *err, size_t errlen);
+/* The archive's mode once closed (and its members' in their tar headers),
+ * set before the first member; the caller validated it (recorder/options.c
+ * for --mode). */
+void peeka_aw_set_mode(peeka_aw *w, unsigned mode);
 /* A whole member under STEM/ (session.json, ...), written at once. */
 int peeka_aw_member(peeka_aw *w, const char *name, const void *data, size_t len);
 /* Whole JSONL lines (len bytes ending in '\n'), any number of them:

@@ -143,6 +143,16 @@ static int check_output(const char *path, char *err, size_t errlen)
     return 0;
 }
 
+/* FILE.partial is 0600 while it is written; --mode is the finished
+ * archive's. */
+static peeka_aw *open_archive(const rec_options *o, const char *path, char *err, size_t errlen)
+{
+    peeka_aw *aw = peeka_aw_open(path, NULL, o->zstd_level, err, errlen);
+    if (aw)
+        peeka_aw_set_mode(aw, o->mode);
+    return aw;
+}
+
 static int64_t mono_ns(void)
 {
     struct timespec ts;
@@ -305,7 +315,7 @@ int main(int argc, char **argv)
         goto out;
     }
     /* attach mode: the archive exists before the target is touched */
-    if (o.pid && !to_stdout && !(rec.aw = peeka_aw_open(outpath, NULL, o.zstd_level, err, sizeof err))) {
+    if (o.pid && !to_stdout && !(rec.aw = open_archive(&o, outpath, err, sizeof err))) {
         rc = EX_WRITE;
         goto out;
     }
@@ -319,7 +329,7 @@ int main(int argc, char **argv)
     /* launch mode: the program waits in its bootstrap for our word */
     if (rc == EX_OK_REC && child && !to_stdout &&
         ((pid_later && expand_output(o.output, child, outpath, sizeof outpath, err, sizeof err) < 0) ||
-         !(rec.aw = peeka_aw_open(outpath, NULL, o.zstd_level, err, sizeof err)))) {
+         !(rec.aw = open_archive(&o, outpath, err, sizeof err)))) {
         rc = EX_WRITE;
         kill(child, SIGTERM);
     }

@@ -4,6 +4,7 @@
  * given inline, with --probe 'SPEC', or one per line in --probe-file. */
 #include "options.h"
 #include "duration.h"
+#include "record_expr.h"
 #include "pattern.h"
 #include "pyversions.h"
 
@@ -25,11 +26,19 @@ void options_usage(FILE *out)
 "\n"
 "Probes (Peeka's commands):\n"
 "  watch PATTERN [-x DEPTH] [-n TIMES] [--condition EXPR] [-b] [-s] [-e] [-f]\n"
+"        [--record EXPR] [--max-items N] [--max-attrs N] [--max-string N]\n"
 "      PATTERN: module.function, module.Class.method, globs (app.views.*)\n"
 "      -x, --depth N      formatting depth of arguments and results (2)\n"
 "      -n, --times N      stop this probe after N observations (-1: no limit)\n"
 "      --condition EXPR   record only calls where EXPR holds (docs/conditions.md)\n"
 "      -b / -s / -e / -f  at entry / on success / on exception / both (default -f)\n"
+"      --record EXPR      record EXPR's value (or {a, b, ...}'s values) as\n"
+"                         `record`, instead of params and returnObj\n"
+"      --max-items N      items of a list, tuple, dict or set shown (20)\n"
+"      --max-attrs N      attributes of an object shown (10)\n"
+"      --max-string N     characters of a string shown (1000)\n"
+"      --redact REGEX     one more redaction rule for this probe (watch, trace,\n"
+"                         stack; see --redact below)\n"
 "  trace PATTERN [-d DEPTH] [-n TIMES] [--condition EXPR] [--skip-builtin]\n"
 "        [--min-duration MS] [--fold-below MS]\n"
 "      one call tree per call: every function called beneath it, this thread only\n"
@@ -39,7 +48,8 @@ void options_usage(FILE *out)
 "      --min-duration MS  keep only trees whose call took at least MS\n"
 "      --fold-below MS    fold nodes that took less than MS in all into their\n"
 "                         parent's self time (counted in its `folded`)\n"
-"  stack PATTERN [-n TIMES] [--condition EXPR] [--depth N]\n"
+"  stack PATTERN [-n TIMES] [--condition EXPR] [--depth N] [--max-items N]\n"
+"        [--max-attrs N] [--max-string N]\n"
 "      the Python call stack at entry, innermost first, N frames (10)\n"
 "  monitor PATTERN [--interval SECONDS] [-c CYCLES]\n"
 "      per function every interval (60 s): calls, failures, rt avg/min/max,\n"
@@ -61,6 +71,13 @@ void options_usage(FILE *out)
 "      --via ROUTE        how to get into a running process: auto (default: PEP 768\n"
 "                         remote-exec on CPython 3.14+, else ptrace), remote-exec,\n"
 "                         ptrace, gdb\n"
+"      --mode MODE        the archive's permissions, octal (default 0600; 0600\n"
+"                         plus any of 0060 and 0004, e.g. 0640)\n"
+"      --redact REGEX     write \"[redacted]\" for values whose key, parameter or\n"
+"                         attribute name matches REGEX (POSIX extended, any case,\n"
+"                         anywhere in the name; repeatable; before the probes)\n"
+"      --no-default-redact  drop the built-in rule\n"
+"                         " PEEKA_REDACT_DEFAULT "\n"
 "  -h, --help             this help;  -V, --version: the version\n"
 "\n"
 "Examples:\n"
@@ -123,14 +140,17 @@ static int in_list(const char *w, const char *const *list)
 /* -1: not an option of this kind of probe; 0: a flag; 1: takes a value */
 static int probe_opt_arity(const char *kind, const char *w)
 {
-    static const char *const watch_v[] = {"-x", "--depth", "-n", "--times", "--condition", NULL};
+    static const char *const watch_v[] = {"-x", "--depth", "-n", "--times", "--condition", "--redact",
+                                          "--record", "--max-items", "--max-attrs", "--max-string", NULL};
     static const char *const watch_f[] = {"-b", "--before", "-s", "--success", "-e", "--exception",
                                           "-f", "--finish", NULL};
     static const char *const trace_v[] = {"-d", "--depth", "-n", "--times", "--condition",
-                                          "--min-duration", "--fold-below", NULL};
+                                          "--min-duration", "--fold-below", "--redact", NULL};
     static const char *const trace_f[] = {"--skip-builtin", NULL};
-    static const char *const stack_v[] = {"--depth", "-n", "--times", "--condition", NULL};
-    static const char *const monitor_v[] = {"--interval", "-c", "--cycles", NULL};
+    static const char *const stack_v[] = {"--depth", "-n", "--times", "--condition", "--redact",
+                                          "--max-items", "--max-attrs", "--max-string", NULL};
+    /* --redact is taken only to be refused with a reason */
+    static const char *const monitor_v[] = {"--interval", "-c", "--cycles", "--redact", NULL};
     static const char *const none[] = {NULL};
     const char *const *v = watch_v, *const *f = watch_f;
     if (!strcmp(kind, "trace")) { v = trace_v; f = trace_f; }
@@ -178,8 +198,134 @@ static char *join_words(char **w, int n)
     return s;
 }
 
-/* words[0] is the kind, words[1] the pattern, then the probe's options. */
+/* A rule is compiled here, before the target is touched, so a typo is a
+ * usage error and not a failed install. */
+static int check_rule(const char *opt, const char *rule, char *err, size_t errlen)
+{
+    peeka_redact r;
+    peeka_redact_init(&r);
+    char why[400];
+    int rc = peeka_redact_add(&r, rule, why, sizeof why);
+    peeka_redact_free(&r);
+    if (rc < 0)
+        snprintf(err, errlen, "%s: %s", opt, why);
+    return rc;
+}
+
+int options_redact_rules(const rec_options *o, const probe_spec *p, const char **out, int max)
+{
+    int n = 0;
+    if (o->default_redact && n < max)
+        out[n++] = PEEKA_REDACT_DEFAULT;
+    for (int i = 0; i < o->nredact && n < max; i++)
+        out[n++] = o->redact[i];
+    for (int i = 0; p && i < p->nredact && n < max; i++)
+        out[n++] = p->redact[i];
+    return n;
+}
+
+/* The agent compiles every rule of a probe into one set. */
+static int check_rule_count(const rec_options *o, const probe_spec *p, char *err, size_t errlen)
+{
+    int n = (o->default_redact ? 1 : 0) + o->nredact + (p ? p->nredact : 0);
+    if (n <= PEEKA_REDACT_MAX)
+        return 0;
+    snprintf(err, errlen, "--redact: at most %d rules per probe (the default set counts as one)",
+             PEEKA_REDACT_MAX);
+    return -1;
+}
+
+static int probe_redact(probe_spec *p, const char *kind, const char *rule, char *err, size_t errlen)
+{
+    if (!strcmp(kind, "monitor")) {
+        snprintf(err, errlen, "--redact does not apply to monitor: its records hold no argument "
+                 "values (it does to watch, trace and stack)");
+        return -1;
+    }
+    if (p->nredact == PEEKA_REDACT_MAX) {
+        snprintf(err, errlen, "--redact: at most %d rules per probe", PEEKA_REDACT_MAX);
+        return -1;
+    }
+    if (check_rule("--redact", rule, err, errlen) < 0)
+        return -1;
+    if (!(p->redact[p->nredact] = strdup(rule))) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    p->nredact++;
+    return 0;
+}
+
+/* --max-items / --max-attrs N (1..1000), --max-string N (1..1M): how much
+ * of a value is shown; the record limit (1 MiB) still bounds the whole. */
+static int parse_limit(probe_spec *p, const char *opt, const char *val, char *err, size_t errlen)
+{
+    long long v;
+    int string = !strcmp(opt, "--max-string");
+    long long hi = string ? 1048576 : 1000;
+    if (parse_int(val, &v) < 0 || v < 1 || v > hi) {
+        snprintf(err, errlen, "%s needs a count from 1 to %lld", opt, hi);
+        return -1;
+    }
+    if (string) p->max_string = (int)v;
+    else if (!strcmp(opt, "--max-items")) p->max_items = (int)v;
+    else p->max_attrs = (int)v;
+    return 0;
+}
+
+/* --mode: 0600 plus any of group read/write and other read.  Nothing
+ * executable, nothing anyone may write, nothing the owner cannot read and
+ * write (peeka writes it, the owner reads it back). */
+static int parse_mode(const char *s, unsigned *out, char *err, size_t errlen)
+{
+    char *end;
+    errno = 0;
+    unsigned long v = strtoul(s, &end, 8);
+    if (errno || end == s || *end || s[0] == '-' || v > 07777) {
+        snprintf(err, errlen, "--mode needs an octal mode like 0640, got '%s'", s);
+        return -1;
+    }
+    if (v & 0111) {
+        snprintf(err, errlen, "--mode %s: an archive is not executable (no x bits)", s);
+        return -1;
+    }
+    if (v & 0002) {
+        snprintf(err, errlen, "--mode %s: an archive others may write is refused", s);
+        return -1;
+    }
+    if (v & 07000 || (v & 0600) != 0600) {
+        snprintf(err, errlen, "--mode %s: must be 0600 plus any of 0060 and 0004 (0600..0664)", s);
+        return -1;
+    }
+    *out = (unsigned)v;
+    return 0;
+}
+
+static void probe_spec_free(probe_spec *p)
+{
+    free(p->pattern);
+    free(p->condition);
+    free(p->spec);
+    for (int k = 0; k < p->nredact; k++)
+        free(p->redact[k]);
+    for (int k = 0; k < p->nrecord; k++)
+        free(p->record[k]);
+    memset(p, 0, sizeof *p);
+}
+
+static int parse_probe_words(char **w, int n, rec_options *o, char *err, size_t errlen);
+
+/* words[0] is the kind, words[1] the pattern, then the probe's options;
+ * a probe refused leaves nothing allocated behind. */
 static int parse_probe(char **w, int n, rec_options *o, char *err, size_t errlen)
+{
+    int rc = parse_probe_words(w, n, o, err, errlen);
+    if (rc < 0 && o->nprobes < MAX_REC_PROBES)
+        probe_spec_free(&o->probes[o->nprobes]);
+    return rc;
+}
+
+static int parse_probe_words(char **w, int n, rec_options *o, char *err, size_t errlen)
 {
     if (o->nprobes == MAX_REC_PROBES) { snprintf(err, errlen, "too many probes (limit %d)", MAX_REC_PROBES); return -1; }
     if (n < 2 || w[1][0] == '-') { snprintf(err, errlen, "%s needs a PATTERN (module.function)", w[0]); return -1; }
@@ -230,6 +376,15 @@ static int parse_probe(char **w, int n, rec_options *o, char *err, size_t errlen
             if (!val) { snprintf(err, errlen, "--condition needs an expression"); return -1; }
             free(p->condition);
             p->condition = strdup(val); i++;
+        } else if (!strcmp(a, "--redact")) {
+            if (probe_redact(p, w[0], val, err, errlen) < 0) return -1;
+            i++;
+        } else if (!strcmp(a, "--record")) {
+            if (record_split(val, p->record, &p->nrecord, RECORD_EXPRS_MAX, err, errlen) < 0) return -1;
+            i++;
+        } else if (!strcmp(a, "--max-items") || !strcmp(a, "--max-attrs") || !strcmp(a, "--max-string")) {
+            if (parse_limit(p, a, val, err, errlen) < 0) return -1;
+            i++;
         } else if (!strcmp(a, "-b") || !strcmp(a, "--before")) b = 1;
         else if (!strcmp(a, "-s") || !strcmp(a, "--success")) s = 1;
         else if (!strcmp(a, "-e") || !strcmp(a, "--exception")) e = 1;
@@ -324,6 +479,19 @@ static int global_option(int argc, char **argv, int *i, rec_options *o, char *er
             return -1;
         }
         o->via = v;
+    } else if (!strcmp(a, "--mode")) {
+        if (!(v = need(argc, argv, i, err, errlen))) return -1;
+        return parse_mode(v, &o->mode, err, errlen);
+    } else if (!strcmp(a, "--redact")) {
+        if (!(v = need(argc, argv, i, err, errlen))) return -1;
+        if (o->nredact == PEEKA_REDACT_MAX) {
+            snprintf(err, errlen, "--redact: at most %d rules", PEEKA_REDACT_MAX);
+            return -1;
+        }
+        if (check_rule("--redact", v, err, errlen) < 0) return -1;
+        o->redact[o->nredact++] = v;
+    } else if (!strcmp(a, "--no-default-redact")) {
+        o->default_redact = 0;
     } else if (!strcmp(a, "--probe")) {
         if (!(v = need(argc, argv, i, err, errlen))) return -1;
         return parse_probe_string(v, o, err, errlen);
@@ -344,6 +512,8 @@ int options_parse(int argc, char **argv, rec_options *o, char *err, size_t errle
     o->buffer_bytes = 4u << 20;
     o->attach_timeout_s = 10;
     o->via = "auto";
+    o->mode = 0600;
+    o->default_redact = 1;
     int i = 1;
     for (; i < argc; i++) {
         const char *a = argv[i];
@@ -367,15 +537,14 @@ int options_parse(int argc, char **argv, rec_options *o, char *err, size_t errle
     if (o->nprobes == 0) { snprintf(err, errlen, "no probe given: e.g. watch app.module.function"); return -1; }
     if (!o->pid && !o->cmd) { snprintf(err, errlen, "give -p PID to attach, or -- CMD... to launch"); return -1; }
     if (o->pid && o->cmd) { snprintf(err, errlen, "-p PID and -- CMD cannot be combined"); return -1; }
+    for (int k = 0; k < o->nprobes; k++)
+        if (check_rule_count(o, &o->probes[k], err, errlen) < 0) return -1;
     return 0;
 }
 
 void options_free(rec_options *o)
 {
-    for (int i = 0; i < o->nprobes; i++) {
-        free(o->probes[i].pattern);
-        free(o->probes[i].condition);
-        free(o->probes[i].spec);
-    }
+    for (int i = 0; i < o->nprobes; i++)
+        probe_spec_free(&o->probes[i]);
     o->nprobes = 0;
 }

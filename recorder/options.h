@@ -6,6 +6,9 @@
 #include <stdio.h>
 #include <sys/types.h>
 
+#include "record_expr.h"
+#include "redact.h"
+
 #define MAX_REC_PROBES 64
 
 typedef struct {
@@ -22,6 +25,11 @@ typedef struct {
     double fold_below_ms;       /* trace: 0 = no folding */
     double interval_s;          /* monitor; its -c cycles are `times` */
     char *spec;                 /* as the user wrote it */
+    char *redact[PEEKA_REDACT_MAX];   /* this probe's own --redact rules */
+    int nredact;
+    char *record[RECORD_EXPRS_MAX];   /* watch --record expressions */
+    int nrecord;
+    int max_string, max_items, max_attrs;   /* formatting limits; 0: Peeka's */
 } probe_spec;
 
 typedef struct {
@@ -34,6 +42,10 @@ typedef struct {
     size_t buffer_bytes;
     double attach_timeout_s;
     const char *via;            /* "auto", "remote-exec", "ptrace" or "gdb" */
+    unsigned mode;              /* the archive's mode (--mode), 0600 by default */
+    int default_redact;         /* PEEKA_REDACT_DEFAULT applies (no --no-default-redact) */
+    const char *redact[PEEKA_REDACT_MAX];   /* --redact rules for every probe */
+    int nredact;
     probe_spec probes[MAX_REC_PROBES];
     int nprobes;
 } rec_options;
@@ -42,6 +54,9 @@ typedef struct {
  * printed something and the program should exit 0. */
 int options_parse(int argc, char **argv, rec_options *o, char *err, size_t errlen);
 void options_free(rec_options *o);
+/* Every rule probe p applies, in order: the default set (unless
+ * --no-default-redact), the global --redact rules, then p's own. */
+int options_redact_rules(const rec_options *o, const probe_spec *p, const char **out, int max);
 void options_usage(FILE *out);
 
 #endif

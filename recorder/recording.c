@@ -338,6 +338,16 @@ static char *install_request(const rec_options *o, int launch)
         }
         /* a launched program may still be setting up sys.path */
         cJSON_AddBoolToObject(j, "lenient", launch);
+        const char *rules[PEEKA_REDACT_MAX];
+        int nr = options_redact_rules(o, p, rules, PEEKA_REDACT_MAX);
+        if (nr > 0 && strcmp(p->kind, "monitor"))   /* monitor records hold no values */
+            cJSON_AddItemToObject(j, "redact", cJSON_CreateStringArray(rules, nr));
+        if (p->nrecord)
+            cJSON_AddItemToObject(j, "record", cJSON_CreateStringArray((const char *const *)p->record,
+                                                                        p->nrecord));
+        if (p->max_string) cJSON_AddNumberToObject(j, "max_string", p->max_string);
+        if (p->max_items) cJSON_AddNumberToObject(j, "max_items", p->max_items);
+        if (p->max_attrs) cJSON_AddNumberToObject(j, "max_attrs", p->max_attrs);
         cJSON_AddItemToArray(arr, j);
     }
     char *a = cJSON_PrintUnformatted(arr);

@@ -10,7 +10,23 @@
 #include <time.h>
 #include <unistd.h>
 
-static cJSON *target_argv(pid_t pid)
+/* A command line may carry a secret too (`--password x`, `token=x`):
+ * the rules every probe applies hide it. */
+static cJSON *argv_item(const peeka_redact *r, const char *word, int after_secret_option)
+{
+    if (after_secret_option)
+        return cJSON_CreateString(PEEKA_REDACTED);
+    char *clean;
+    size_t len;
+    int rc = peeka_redact_text(r, word, strlen(word), &clean, &len);
+    if (rc == 0)
+        return cJSON_CreateString(word);
+    cJSON *j = cJSON_CreateString(rc > 0 ? clean : PEEKA_REDACTED);
+    free(clean);
+    return j;
+}
+
+static cJSON *target_argv(pid_t pid, const rec_options *o)
 {
     cJSON *arr = cJSON_CreateArray();
     char path[64], buf[8192];
@@ -20,11 +36,23 @@ static cJSON *target_argv(pid_t pid)
         return arr;
     ssize_t n = read(fd, buf, sizeof buf - 1);
     close(fd);
+    buf[n > 0 ? n : 0] = 0;   /* a command line cut at the buffer ends here */
+    peeka_redact r;
+    peeka_redact_init(&r);
+    const char *rules[PEEKA_REDACT_MAX];
+    int nr = options_redact_rules(o, NULL, rules, PEEKA_REDACT_MAX);
+    char err[400];
+    for (int i = 0; i < nr; i++)
+        if (peeka_redact_add(&r, rules[i], err, sizeof err) < 0)
+            break;   /* unreachable: options.c compiled each one already */
+    int secret_next = 0;
     for (ssize_t i = 0; i < n;) {
         size_t l = strnlen(buf + i, (size_t)(n - i));
-        cJSON_AddItemToArray(arr, cJSON_CreateString(buf + i));
+        cJSON_AddItemToArray(arr, argv_item(&r, buf + i, secret_next));
+        secret_next = !secret_next && peeka_redact_option(&r, buf + i);
         i += (ssize_t)l + 1;
     }
+    peeka_redact_free(&r);
     return arr;
 }
 
@@ -39,7 +67,17 @@ static cJSON *probes_json(const rec_options *o)
         cJSON_AddStringToObject(j, "pattern", p->pattern);
         cJSON_AddStringToObject(j, "spec", p->spec);
         int watch = !strcmp(p->kind, "watch");
+        if (watch || !strcmp(p->kind, "stack")) {   /* the kinds that format values */
+            cJSON_AddNumberToObject(opt, "max_items", p->max_items ? p->max_items : 20);
+            cJSON_AddNumberToObject(opt, "max_attrs", p->max_attrs ? p->max_attrs : 10);
+            cJSON_AddNumberToObject(opt, "max_string", p->max_string ? p->max_string : 1000);
+        }
         if (watch) {
+            if (p->nrecord)
+                cJSON_AddItemToObject(opt, "record", cJSON_CreateStringArray(
+                                          (const char *const *)p->record, p->nrecord));
+            else
+                cJSON_AddNullToObject(opt, "record");
             cJSON_AddNumberToObject(opt, "depth", p->depth);
             cJSON_AddBoolToObject(opt, "at_enter", p->at_enter);
             cJSON_AddBoolToObject(opt, "at_success", p->at_success);
@@ -58,10 +96,25 @@ static cJSON *probes_json(const rec_options *o)
         cJSON_AddNumberToObject(opt, !strcmp(p->kind, "monitor") ? "cycles" : "times", (double)p->times);
         if (p->condition) cJSON_AddStringToObject(opt, "condition", p->condition);
         else cJSON_AddNullToObject(opt, "condition");
+        cJSON_AddItemToObject(opt, "redact", cJSON_CreateStringArray((const char *const *)p->redact,
+                                                                      p->nredact));
         cJSON_AddItemToObject(j, "options", opt);
         cJSON_AddItemToArray(arr, j);
     }
     return arr;
+}
+
+/* The rules, never what they hid: a probe applies these and its own
+ * options.redact (docs/format.md "Redaction"). */
+static cJSON *redaction_json(const rec_options *o)
+{
+    cJSON *j = cJSON_CreateObject();
+    const char *rules[PEEKA_REDACT_MAX];
+    int n = options_redact_rules(o, NULL, rules, PEEKA_REDACT_MAX);
+    cJSON_AddBoolToObject(j, "default", o->default_redact);
+    cJSON_AddItemToObject(j, "rules", cJSON_CreateStringArray(rules, n));
+    cJSON_AddStringToObject(j, "replacement", PEEKA_REDACTED);
+    return j;
 }
 
 char *recording_session_json(const recording *r)
@@ -75,7 +128,7 @@ char *recording_session_json(const recording *r)
     cJSON_AddStringToObject(s, "tool_version", PEEKA_VERSION);
     cJSON_AddStringToObject(s, "mode", r->mode);
     cJSON_AddNumberToObject(t, "pid", pid);
-    cJSON_AddItemToObject(t, "argv", target_argv(pid));
+    cJSON_AddItemToObject(t, "argv", target_argv(pid, o));
     char exe_link[64], exe[4096];
     snprintf(exe_link, sizeof exe_link, "/proc/%d/exe", (int)pid);
     ssize_t n = readlink(exe_link, exe, sizeof exe - 1);
@@ -113,6 +166,7 @@ char *recording_session_json(const recording *r)
     cJSON *agent = cJSON_AddObjectToObject(s, "agent");
     cJSON_AddNumberToObject(agent, "buffer_bytes", (double)o->buffer_bytes);
     cJSON_AddItemToObject(s, "probes", probes_json(o));
+    cJSON_AddItemToObject(s, "redaction", redaction_json(o));
     char *out = cJSON_PrintUnformatted(s);
     cJSON_Delete(s);
     return out;

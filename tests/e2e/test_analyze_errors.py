@@ -256,8 +256,8 @@ class NullFields(unittest.TestCase):
                 if name == "compare":
                     args.append(self.path)
                 args += [name, "--format", fmt]
-                if name == "slice":
-                    args += ["--arg", "out=" + os.path.join(self.tmp, "s-%s.tar.zst" % fmt)]
+                if name in ("slice", "redact"):
+                    args += ["--arg", "out=" + os.path.join(self.tmp, "%s-%s.tar.zst" % (name, fmt))]
                 p = run(*args)
                 self.assertEqual(p.returncode, 0, "%s --format %s: %s" % (name, fmt, p.stderr))
                 self.assertNotIn("error", p.stderr, "%s --format %s" % (name, fmt))
