@@ -195,8 +195,11 @@ static int try_remote_exec(const rec_options *o, const peeka_target *t, rundir *
      * withdrawal of its request must still find it. */
     if (st == PA_OK)
         ai->route = "remote-exec";
-    else if (st == PA_NOROUTE && !forced)
-        snprintf(ai->fallback, sizeof ai->fallback, "%s", err);
+    else if (st == PA_NOROUTE && !forced) {
+        size_t n = strnlen(err, sizeof ai->fallback - 1);   /* the reason, cut to fit */
+        memcpy(ai->fallback, err, n);
+        ai->fallback[n] = 0;
+    }
     return st;
 }
 
