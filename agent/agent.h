@@ -24,6 +24,7 @@ struct redactor;
  * --max-attrs) and its redaction rules (redactor.h), NULL for none. */
 typedef struct fmt_opts {
     int max_string, max_items, max_attrs;
+    int repr;                   /* --repr: repr() at the depth limit, contained */
     struct redactor *redact;
 } fmt_opts;
 

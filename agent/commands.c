@@ -176,6 +176,7 @@ static probe *probe_from_json(const cJSON *j, char *err, size_t errlen)
     p->fmt.max_string = int_in(j, "max_string", FMT_STRING, 1, PEEKA_RECORD_MAX);
     p->fmt.max_items = int_in(j, "max_items", FMT_ITEMS, 1, 1000);
     p->fmt.max_attrs = int_in(j, "max_attrs", FMT_ATTRS, 1, 1000);
+    p->fmt.repr = bool_field(j, "repr", 0);
     if (k != PK_WATCH)   /* their records are not watch's */
         p->at_enter = p->at_success = p->at_exception = 0;
     p->max_depth = (int)num_field(j, "max_depth", k == PK_TRACE ? 3 : 10);

@@ -336,11 +336,42 @@ static void fmt_object(jsonw *w, PyObject *v, int level, int depth)
     jsonw_lit(w, "}}");
 }
 
+/* --repr (Peeka's way): the value's repr() at the depth limit.  It runs
+ * the program's code, so everything it may do is contained: its exception
+ * is dropped (the record says so), its recursion is bounded, and its text
+ * goes through the probe's redaction rules like an exception message.
+ * 0, or -1 to fall back to the placeholder. */
+static int fmt_repr(jsonw *w, PyObject *v)
+{
+    if (Py_EnterRecursiveCall(" in peeka --repr")) {
+        PyErr_Clear();
+        return -1;
+    }
+    PyObject *r = PyObject_Repr(v);
+    Py_LeaveRecursiveCall();
+    if (!r || !PyUnicode_Check(r)) {
+        Py_XDECREF(r);
+        PyErr_Clear();
+        fmt_placeholder(w, "", Py_TYPE(v), " object, repr() failed");
+        return 0;
+    }
+    if (fmt_rules(w) && !(r = redactor_message(fmt_rules(w), r))) {
+        PyErr_Clear();
+        fmt_redacted(w);
+        return 0;
+    }
+    fmt_text(w, r, str_limit(w));
+    Py_DECREF(r);
+    return 0;
+}
+
 /* At the depth limit (-x): what the value is, without looking inside and
  * without its __repr__ (which may query a database, as Django's QuerySet
- * does). */
+ * does), unless the probe asked for --repr. */
 static void fmt_at_limit(jsonw *w, PyObject *v)
 {
+    if (w->fmt && w->fmt->repr && fmt_repr(w, v) == 0)
+        return;
     char len[48];
     Py_ssize_t n = PyTuple_Check(v) ? PyTuple_GET_SIZE(v) : PyList_Check(v) ? PyList_GET_SIZE(v)
                  : PyDict_Check(v) ? PyDict_GET_SIZE(v) : PyAnySet_Check(v) ? PySet_GET_SIZE(v) : -1;

@@ -26,7 +26,7 @@ void options_usage(FILE *out)
 "\n"
 "Probes (Peeka's commands):\n"
 "  watch PATTERN [-x DEPTH] [-n TIMES] [--condition EXPR] [-b] [-s] [-e] [-f]\n"
-"        [--record EXPR] [--max-items N] [--max-attrs N] [--max-string N]\n"
+"        [--record EXPR] [--max-items N] [--max-attrs N] [--max-string N] [--repr]\n"
 "      PATTERN: module.function, module.Class.method, globs (app.views.*)\n"
 "      -x, --depth N      formatting depth of arguments and results (2)\n"
 "      -n, --times N      stop this probe after N observations (-1: no limit)\n"
@@ -37,6 +37,8 @@ void options_usage(FILE *out)
 "      --max-items N      items of a list, tuple, dict or set shown (20)\n"
 "      --max-attrs N      attributes of an object shown (10)\n"
 "      --max-string N     characters of a string shown (1000)\n"
+"      --repr             at the depth limit, show repr() (runs the program's\n"
+"                         __repr__; off: type and length only, no program code)\n"
 "      --redact REGEX     one more redaction rule for this probe (watch, trace,\n"
 "                         stack; see --redact below)\n"
 "  trace PATTERN [-d DEPTH] [-n TIMES] [--condition EXPR] [--skip-builtin]\n"
@@ -49,7 +51,7 @@ void options_usage(FILE *out)
 "      --fold-below MS    fold nodes that took less than MS in all into their\n"
 "                         parent's self time (counted in its `folded`)\n"
 "  stack PATTERN [-n TIMES] [--condition EXPR] [--depth N] [--max-items N]\n"
-"        [--max-attrs N] [--max-string N]\n"
+"        [--max-attrs N] [--max-string N] [--repr]\n"
 "      the Python call stack at entry, innermost first, N frames (10)\n"
 "  monitor PATTERN [--interval SECONDS] [-c CYCLES]\n"
 "      per function every interval (60 s): calls, failures, rt avg/min/max,\n"
@@ -143,7 +145,7 @@ static int probe_opt_arity(const char *kind, const char *w)
     static const char *const watch_v[] = {"-x", "--depth", "-n", "--times", "--condition", "--redact",
                                           "--record", "--max-items", "--max-attrs", "--max-string", NULL};
     static const char *const watch_f[] = {"-b", "--before", "-s", "--success", "-e", "--exception",
-                                          "-f", "--finish", NULL};
+                                          "-f", "--finish", "--repr", NULL};
     static const char *const trace_v[] = {"-d", "--depth", "-n", "--times", "--condition",
                                           "--min-duration", "--fold-below", "--redact", NULL};
     static const char *const trace_f[] = {"--skip-builtin", NULL};
@@ -151,10 +153,11 @@ static int probe_opt_arity(const char *kind, const char *w)
                                           "--max-items", "--max-attrs", "--max-string", NULL};
     /* --redact is taken only to be refused with a reason */
     static const char *const monitor_v[] = {"--interval", "-c", "--cycles", "--redact", NULL};
+    static const char *const stack_f[] = {"--repr", NULL};
     static const char *const none[] = {NULL};
     const char *const *v = watch_v, *const *f = watch_f;
     if (!strcmp(kind, "trace")) { v = trace_v; f = trace_f; }
-    else if (!strcmp(kind, "stack")) { v = stack_v; f = none; }
+    else if (!strcmp(kind, "stack")) { v = stack_v; f = stack_f; }
     else if (!strcmp(kind, "monitor")) { v = monitor_v; f = none; }
     return in_list(w, v) ? 1 : in_list(w, f) ? 0 : -1;
 }
@@ -354,6 +357,8 @@ static int parse_probe_words(char **w, int n, rec_options *o, char *err, size_t 
             p->max_depth = (int)v; i++;
         } else if (!strcmp(a, "--skip-builtin")) {
             p->skip_builtin = 1;
+        } else if (!strcmp(a, "--repr")) {
+            p->repr = 1;
         } else if (!strcmp(a, "--min-duration")) {
             if (parse_num(val, &d) < 0 || d < 0) { snprintf(err, errlen, "--min-duration needs milliseconds (>= 0)"); return -1; }
             p->min_duration_ms = d; i++;

@@ -30,6 +30,7 @@ typedef struct {
     char *record[RECORD_EXPRS_MAX];   /* watch --record expressions */
     int nrecord;
     int max_string, max_items, max_attrs;   /* formatting limits; 0: Peeka's */
+    int repr;                   /* --repr: repr() at the depth limit */
 } probe_spec;
 
 typedef struct {

@@ -348,6 +348,7 @@ static char *install_request(const rec_options *o, int launch)
         if (p->max_string) cJSON_AddNumberToObject(j, "max_string", p->max_string);
         if (p->max_items) cJSON_AddNumberToObject(j, "max_items", p->max_items);
         if (p->max_attrs) cJSON_AddNumberToObject(j, "max_attrs", p->max_attrs);
+        if (p->repr) cJSON_AddTrueToObject(j, "repr");
         cJSON_AddItemToArray(arr, j);
     }
     char *a = cJSON_PrintUnformatted(arr);

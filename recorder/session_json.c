@@ -71,6 +71,7 @@ static cJSON *probes_json(const rec_options *o)
             cJSON_AddNumberToObject(opt, "max_items", p->max_items ? p->max_items : 20);
             cJSON_AddNumberToObject(opt, "max_attrs", p->max_attrs ? p->max_attrs : 10);
             cJSON_AddNumberToObject(opt, "max_string", p->max_string ? p->max_string : 1000);
+            cJSON_AddBoolToObject(opt, "repr", p->repr);
         }
         if (watch) {
             if (p->nrecord)

@@ -184,6 +184,26 @@ class WatchLaunch(unittest.TestCase):
         fails = [r for r in recs if r["func_name"] == "fmt_safe_mod.fail"]
         self.assertEqual([r["throwExp"] for r in fails], ["Fails: ('from args', 7)"] * 3)
 
+    def test_repr_opt_in_is_contained(self):
+        """--repr shows repr() at the depth limit: called once per value
+        formatted, its exception and runaway recursion stay in the agent,
+        its text is redacted like a message; without --repr it never runs."""
+        with tempfile.TemporaryDirectory() as tmp:
+            proc, out = launch(tmp, ["watch repr_mod.take -x 1 -s --repr"], "repr_calls.py")
+            self.assertEqual(proc.returncode, 0, proc.stderr)
+            recs = read_archive(out)[1]
+        self.assertIn("repr calls 3", proc.stdout)
+        self.assertEqual([r["params"][0] for r in recs], ["<Counted #%d>" % i for i in (1, 2, 3)])
+        self.assertEqual({r["params"][1] for r in recs}, {"<repr_mod.Raises object, repr() failed>"})
+        self.assertEqual({r["params"][2] for r in recs}, {"<repr_mod.Recurses object, repr() failed>"})
+        self.assertEqual({r["params"][3] for r in recs}, {"Secret(user=ann, password=[redacted])"})
+        with tempfile.TemporaryDirectory() as tmp:
+            proc, out = launch(tmp, ["watch repr_mod.take -x 1 -s"], "repr_calls.py")
+            recs = read_archive(out)[1]
+        self.assertIn("repr calls 0", proc.stdout)
+        self.assertEqual(recs[0]["params"], ["<repr_mod.Counted object>", "<repr_mod.Raises object>",
+                                             "<repr_mod.Recurses object>", "<repr_mod.Secret object>"])
+
     def test_methods_and_descriptors(self):
         _, recs, _ = self.record("watch wt.funcs.Shape.area", "watch wt.funcs.Shape.make",
                                  "watch wt.funcs.Shape.unit", "watch wt.funcs.Shape.label",
