@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <sys/types.h>
 #include "agent_conn.h"
+#include "launch.h"
 #include "archive_write.h"
 #include "options.h"
 
@@ -19,7 +20,8 @@ typedef enum {
     END_SIGNAL,          /* "signal": SIGINT, SIGTERM, SIGHUP */
     END_WRITE_ERROR,     /* "write-error" */
     END_AGENT_LOST,      /* "agent-lost": the agent went away, the target lives */
-    END_PROTOCOL_ERROR   /* "protocol-error": the agent broke the protocol */
+    END_PROTOCOL_ERROR,  /* "protocol-error": the agent broke the protocol */
+    END_OUTPUT_CLOSED    /* "output-closed": -o - and the reader went away */
 } rec_end;
 
 const char *rec_end_name(rec_end e);
@@ -29,6 +31,7 @@ typedef struct {
     agent_conn *conn;
     peeka_aw *aw;               /* NULL when streaming to stdout */
     const char *mode;           /* "attach" or "launch" */
+    const char *bootstrap;      /* how the agent got in: session.json agent.bootstrap */
     pid_t child;                /* launch mode */
     int child_status, child_done;
     long long per_probe[MAX_REC_PROBES + 1];
@@ -37,6 +40,7 @@ typedef struct {
     int fail;                   /* EX_PROTOCOL or EX_WRITE once the session cannot go on */
     int session_written;        /* session.json is in the archive: the probes are in */
     int discard;                /* main.c: nothing recorded, remove the .partial */
+    int out_closed;             /* -o -: stdout's reader went away */
     int odd_detach;             /* the agent detached for a reason we do not know */
     char error[512];            /* the protocol violation, for the summary */
     char *agent_stats;          /* the agent's final counts (JSON) */

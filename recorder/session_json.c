@@ -107,6 +107,8 @@ char *recording_session_json(const recording *r)
     cJSON_AddItemToObject(s, "limits", lim);
     cJSON *agent = cJSON_AddObjectToObject(s, "agent");
     cJSON_AddNumberToObject(agent, "buffer_bytes", (double)o->buffer_bytes);
+    if (r->bootstrap)
+        cJSON_AddStringToObject(agent, "bootstrap", r->bootstrap);
     cJSON_AddItemToObject(s, "probes", probes_json(o));
     char *out = cJSON_PrintUnformatted(s);
     cJSON_Delete(s);
