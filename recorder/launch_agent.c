@@ -122,10 +122,7 @@ static int late_attach(const rec_options *o, rundir *rd, agent_conn *conn, recor
                  "to it failed: %s", o->attach_timeout_s, fix ? msg : "out of memory");
         return unrecorded(0, why, err, errlen);
     }
-    fprintf(stderr, "peeka-rec: the program did not load the agent within %g s (python -I, -S or "
-            "-E in a wrapper or a #! line?); attached to it instead: its calls until now are not "
-            "recorded\n", o->attach_timeout_s);
-    rec->bootstrap = "late-attach";
+    rec->bootstrap = "late-attach";   /* recording.c says so once the probes are in */
     return EX_OK_REC;
 }
 

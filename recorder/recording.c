@@ -418,6 +418,10 @@ static int install_probes(recording *r, char *err, size_t errlen)
         if (r->fail)
             rc = r->fail;
     }
+    if (rc == EX_OK_REC && r->bootstrap && !strcmp(r->bootstrap, "late-attach"))
+        fprintf(stderr, "peeka-rec: the program did not load the agent within %g s (python -I, -S "
+                "or -E in a wrapper or a #! line?); attached to it instead: its calls until now "
+                "are not recorded\n", r->opt->attach_timeout_s);
     return rc;
 }
 
