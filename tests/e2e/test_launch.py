@@ -8,6 +8,7 @@ import shutil
 import signal
 import subprocess
 import tempfile
+import threading
 import time
 import unittest
 
@@ -18,10 +19,16 @@ PER_INTERPRETER = True
 CALLS = 7
 
 
-def rec_popen(args, **kw):
+def rec_popen(test, args, **kw):
+    """peeka-rec in a session of its own, killed with its program if the
+    test is stuck (a read that never returns would hang the suite)."""
     args = [str(a) for a in args]
-    return subprocess.Popen([REC] + args, env=tool_env(target_env(), "--" in args), cwd=TARGETS,
-                            text=True, **kw)
+    p = subprocess.Popen([REC] + args, env=tool_env(target_env(), "--" in args), cwd=TARGETS,
+                         text=True, start_new_session=True, **kw)
+    guard = threading.Timer(120, lambda: os.killpg(p.pid, signal.SIGKILL))
+    guard.start()
+    test.addCleanup(guard.cancel)
+    return p
 
 
 class LaunchBase(unittest.TestCase):
@@ -101,7 +108,7 @@ class InterpreterFlags(LaunchBase):
         runs; after --timeout peeka-rec attaches to its child and says that
         earlier calls are missing."""
         go = os.path.join(self.tmp, "go")
-        p = rec_popen(["-q", "--timeout", "1", "-o", self.out, "watch", "wt.funcs.add", "--",
+        p = rec_popen(self, ["-q", "--timeout", "1", "-o", self.out, "watch", "wt.funcs.add", "--",
                        "/bin/sh", "-c", 'exec "$0" -I "$@"', PY,
                        os.path.join(TARGETS, "launch_calls.py"), 2, CALLS, 3, go],
                       stderr=subprocess.PIPE)
@@ -183,7 +190,7 @@ class Signals(LaunchBase):
     on (a second one too), recorded until it exits, its status returned."""
 
     def start(self, limit, status, flags=()):
-        p = rec_popen(["-q", "-o", self.out, "watch", "wt.funcs.add", "--", PY] + list(flags) +
+        p = rec_popen(self, ["-q", "-o", self.out, "watch", "wt.funcs.add", "--", PY] + list(flags) +
                       [os.path.join(TARGETS, "launch_signals.py"), CALLS, limit, status],
                       stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         self.assertEqual(p.stdout.readline(), "ready\n")
@@ -233,7 +240,7 @@ class ClosedStdout(LaunchBase):
         try:
             t.wait_for("ready")
             threads = t.threads()
-            p = rec_popen(["-p", t.pid, "-o", "-", "watch", "wt.funcs.add"],
+            p = rec_popen(self, ["-p", t.pid, "-o", "-", "watch", "wt.funcs.add"],
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE)
             self.assertEqual(json.loads(p.stdout.readline())["func_name"], "wt.funcs.add")
             p.stdout.close()
@@ -254,7 +261,7 @@ class ClosedStdout(LaunchBase):
 
     def test_launch_mode(self):
         go = os.path.join(self.tmp, "go")
-        p = rec_popen(["-o", "-", "watch", "wt.funcs.add", "--", PY,
+        p = rec_popen(self, ["-o", "-", "watch", "wt.funcs.add", "--", PY,
                        os.path.join(TARGETS, "launch_calls.py"), CALLS, CALLS, 3, go],
                       stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         self.assertEqual(json.loads(p.stdout.readline())["params"], [0, 1])
