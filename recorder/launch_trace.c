@@ -25,7 +25,8 @@
 
 /* The signals peeka-rec passes on, and SIGCHLD, are blocked while we trace:
  * next_event() takes them with sigtimedwait, so that the child is never
- * signalled after it was reaped. */
+ * signalled after it was reaped.  (sigprocmask fails only on bad
+ * arguments.) */
 static void block_signals(sigset_t *old)
 {
     sigset_t set;
@@ -70,8 +71,10 @@ static int next_event(ltrace *L, int *st)
     for (;;) {
         pid_t r = waitpid(L->pid, st, WNOHANG | __WALL);
         if (r == L->pid) {
-            if (!WIFEXITED(*st) && !WIFSIGNALED(*st))
-                return L->stopped = 1;
+            if (!WIFEXITED(*st) && !WIFSIGNALED(*st)) {
+                L->stopped = 1;
+                return 1;
+            }
             L->exited = 1;
             L->status = *st;
             return 0;
@@ -370,6 +373,8 @@ void ltrace_release(ltrace *L)
         } else {
             long sig = L->stopped ? 0 : stop_for_release(L);
             bp_clear(L);
+            /* fails only if it is gone, or would not stop: then the kernel
+             * detaches it when we exit */
             if (sig >= 0)
                 ptrace(PTRACE_DETACH, L->pid, 0, (void *)sig);
         }
