@@ -316,11 +316,14 @@ int ltrace_to_first_frame(ltrace *L, int timeout_ms, char *err, size_t errlen)
                  resume(L, PTRACE_CONT, sig) < 0)
             rc = failed(L, err, errlen, "PTRACE_CONT");
     }
-    if (rc == PA_TIMEOUT && L->t.pid == 0 && !err[0])
-        snprintf(err, errlen, "the program (pid %d) did not start Python within %d ms",
-                 (int)L->pid, timeout_ms);
-    else if (rc == PA_TIMEOUT && !L->held)
+    if (rc == PA_TIMEOUT && L->bp == L->t.eval_frame && L->bp)
         snprintf(err, errlen, "Python in the program (pid %d) did not finish starting within %d ms",
+                 (int)L->pid, timeout_ms);
+    else if (rc == PA_TIMEOUT && err[0])   /* what on_entry found instead of Python */
+        snprintf(err + strlen(err), errlen - strlen(err), ", and it did not exec Python within %d ms",
+                 timeout_ms);
+    else if (rc == PA_TIMEOUT)
+        snprintf(err, errlen, "the program (pid %d) did not start Python within %d ms",
                  (int)L->pid, timeout_ms);
     restore_signals(L, &old);
     return rc;
