@@ -4,6 +4,8 @@ hidden in a wrapper), venvs, signals sent to peeka-rec, a reader of -o -
 that goes away, and an agent that cannot be loaded at all."""
 import json
 import os
+import pty
+import select
 import shutil
 import signal
 import subprocess
@@ -229,6 +231,42 @@ class Signals(LaunchBase):
         _, recs, summary, _ = read_archive(self.out)
         self.assertEqual(summary["target_exit"], 128 + signal.SIGTERM)
         self.assertEqual(summary["records"], len(recs))
+
+
+class Terminal(LaunchBase):
+    """Ctrl-C on peeka-rec's terminal reaches the program once: the tty sent
+    it to the whole foreground process group, the program included."""
+
+    def read_until(self, fd, text, seen):
+        end = time.monotonic() + 60
+        while text not in seen[0]:
+            self.assertLess(time.monotonic(), end, "never saw %r in %r" % (text, seen[0]))
+            r, _, _ = select.select([fd], [], [], 1)
+            if r:
+                try:
+                    seen[0] += os.read(fd, 4096).decode(errors="replace")
+                except OSError:   # EIO: every process of the terminal is gone
+                    break
+
+    def test_ctrl_c_not_doubled(self):
+        args = [REC, "-q", "-o", self.out, "watch", "wt.funcs.add", "--", PY,
+                os.path.join(TARGETS, "launch_signals.py"), CALLS, 2, 4]
+        env = tool_env(target_env(), True)
+        pid, fd = pty.fork()
+        if pid == 0:   # a session of its own, the pty its controlling terminal
+            os.chdir(TARGETS)
+            os.execve(REC, [str(a) for a in args], env)
+        self.addCleanup(os.close, fd)
+        seen = [""]
+        self.read_until(fd, "ready", seen)
+        os.write(fd, b"\x03")
+        self.read_until(fd, "got %d 1" % signal.SIGINT, seen)
+        os.kill(pid, signal.SIGTERM)   # from a process: passed on
+        self.read_until(fd, "got %d 2" % signal.SIGTERM, seen)
+        _, status = os.waitpid(pid, 0)
+        self.assertEqual(os.waitstatus_to_exitcode(status), 4, seen[0])
+        self.assertNotIn("got %d 2" % signal.SIGINT, seen[0])
+        self.assert_calls([[i, 1] for i in range(CALLS)] + [[101, 1], [102, 1]], "sitecustomize", 4)
 
 
 class ClosedStdout(LaunchBase):
