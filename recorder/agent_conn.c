@@ -20,10 +20,13 @@ static int64_t mono_ms(void)
     return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
 }
 
+/* Without reaping it (wait4 refuses WNOWAIT: waitid). */
 static int child_gone(pid_t child)
 {
-    int st;
-    return child > 0 && waitpid(child, &st, WNOHANG | WNOWAIT | __WALL) == child;
+    siginfo_t si;
+    si.si_pid = 0;
+    return child > 0 && waitid(P_PID, (id_t)child, &si, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+           si.si_pid == child;
 }
 
 /* Launch mode: the bootstrap wrote why it could not start the agent (in
