@@ -82,10 +82,11 @@ static int traced_in(const rec_options *o, rundir *rd, ltrace *L, const char *fl
     if (refused)
         kill(L->pid, SIGKILL);   /* as the sitecustomize does: not one line of it runs */
     ltrace_release(L);
-    if (L->exited && L->status != -1) {
-        rec->child_done = 1;
+    if (L->exited) {
+        rec->child_done = 1;   /* reaped while traced */
         rec->child_status = L->status;
-    } else if (L->exited) {
+    }
+    if (L->exited && L->status == -1) {
         snprintf(err, errlen, "lost the program's exit status (it exited while being traced)");
         return EX_INTERNAL;
     }
