@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -19,10 +20,23 @@ static int64_t mono_ms(void)
     return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
 }
 
+/* Without reaping it (wait4 refuses WNOWAIT: waitid). */
 static int child_gone(pid_t child)
 {
-    int st;
-    return child > 0 && waitpid(child, &st, WNOHANG | WNOWAIT | __WALL) == child;
+    siginfo_t si;
+    si.si_pid = 0;
+    return child > 0 && waitid(P_PID, (id_t)child, &si, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+           si.si_pid == child;
+}
+
+/* Launch mode: the bootstrap wrote why it could not start the agent (in
+ * one write, when its file closes: an empty file is not done yet). */
+static int boot_failed(const rundir *r, pid_t child)
+{
+    char path[400];
+    struct stat st;
+    snprintf(path, sizeof path, "%s/boot-error", r->dir);
+    return child > 0 && stat(path, &st) == 0 && st.st_size > 0;
 }
 
 static int accept_one(rundir *r, pid_t child, int timeout_ms, char *err, size_t errlen)
@@ -43,6 +57,10 @@ static int accept_one(rundir *r, pid_t child, int timeout_ms, char *err, size_t 
                 snprintf(err, errlen, "accept: %s", strerror(errno));
                 return -EX_INTERNAL;
             }
+        }
+        if (boot_failed(r, child)) {
+            snprintf(err, errlen, "the bootstrap could not start the agent");
+            return -EX_ATTACH;
         }
         if (child_gone(child)) {
             snprintf(err, errlen, "the program exited before the agent connected");

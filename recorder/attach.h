@@ -42,6 +42,8 @@ typedef struct peeka_target {
     uint64_t save_thread;      /* PyEval_SaveThread (informational) */
     uint64_t runtime;          /* _PyRuntime */
     uint64_t is_finalizing;    /* Py_IsFinalizing / _Py_IsFinalizing, 0 if absent */
+    uint64_t is_initialized;   /* Py_IsInitialized, 0 if absent (launch mode's first frame) */
+    uint64_t eval_frame;       /* _PyEval_EvalFrameDefault, 0 if absent (the same) */
     char libc[PEEKA_PATH_MAX];
     uint64_t libc_munmap;      /* munmap() */
     uint64_t syscall_insn;     /* address of a `syscall` instruction (0f 05) */

@@ -87,6 +87,60 @@ char *bootstrap_attach_code(const char *agent_path, const rundir *r, size_t buff
     return code;
 }
 
+char *bootstrap_first_frame_code(const char *agent_path, const rundir *r, size_t buffer)
+{
+    char qa[8192], qs[1024], qt[200], qe[700], errfile[600];
+    py_quote(qa, sizeof qa, agent_path);
+    py_quote(qs, sizeof qs, r->sock);
+    py_quote(qt, sizeof qt, r->token);
+    snprintf(errfile, sizeof errfile, "%s/boot-error", r->dir);
+    py_quote(qe, sizeof qe, errfile);
+    const char *fmt =
+        "exec(\"try:\\n"
+        " import sys\\n"
+        " import importlib.machinery as im, importlib.util as iu\\n"
+        " l = im.ExtensionFileLoader('_peeka_agent', P)\\n"
+        " m = iu.module_from_spec(iu.spec_from_file_location('_peeka_agent', P, loader=l))\\n"
+        " l.exec_module(m)\\n"
+        " sys.modules['_peeka_agent'] = m\\n"
+        " m.start(S, T, B, 15000)\\n"
+        "except Exception as e:\\n"
+        " try:\\n"
+        "  with open(E, 'w') as f:\\n"
+        "   f.write('%%s: %%s' %% (type(e).__name__, e))\\n"
+        " except Exception:\\n"
+        "  pass\\n\", {'P': %s, 'S': %s, 'T': %s, 'B': %zu, 'E': %s})\n";
+    size_t n = strlen(fmt) + strlen(qa) + strlen(qs) + strlen(qt) + strlen(qe) + 32;
+    char *code = malloc(n);
+    if (code)
+        snprintf(code, n, fmt, qa, qs, qt, buffer, qe);
+    return code;
+}
+
+char *bootstrap_env_restore_code(const rundir *r)
+{
+    char qd[700], site[600];
+    snprintf(site, sizeof site, "%s/site", r->dir);
+    py_quote(qd, sizeof qd, site);
+    const char *fmt =
+        "exec(\"try:\\n"
+        " import os\\n"
+        " p = os.environ.get('PYTHONPATH', '')\\n"
+        " if p == D or p.startswith(D + ':'):\\n"
+        "  old = os.environ.pop('PEEKA_SAVED_PYTHONPATH', None)\\n"
+        "  if old is None:\\n"
+        "   os.environ.pop('PYTHONPATH', None)\\n"
+        "  else:\\n"
+        "   os.environ['PYTHONPATH'] = old\\n"
+        "except Exception:\\n"
+        " pass\\n\", {'D': %s})\n";
+    size_t n = strlen(fmt) + strlen(qd) + 1;
+    char *code = malloc(n);
+    if (code)
+        snprintf(code, n, fmt, qd);
+    return code;
+}
+
 /* Launch mode: found first on PYTHONPATH, runs before the program's first
  * line.  It removes every trace of itself (sys.path entry, environment,
  * module), chains to the real sitecustomize if there is one, and blocks

@@ -12,6 +12,14 @@ int  peeka_libdir(char *out, size_t outlen);
  * interpreter and how to build its agent when there is none. */
 int  agent_path_for(int major, int minor, char *out, size_t outlen, char *err, size_t errlen);
 char *bootstrap_attach_code(const char *agent_path, const rundir *r, size_t buffer_bytes);
+/* Launch mode without the sitecustomize (python -I, -S, -E): run as a
+ * pending call before the program's first bytecode, it loads the agent and
+ * waits for the recorder's word, as the sitecustomize does; a failure is
+ * written to boot-error.  A Ctrl-C meanwhile reaches the program. */
+char *bootstrap_first_frame_code(const char *agent_path, const rundir *r, size_t buffer_bytes);
+/* Undoes what launch mode put in the environment for the sitecustomize,
+ * when the program still has it (it never read the sitecustomize). */
+char *bootstrap_env_restore_code(const rundir *r);
 char *bootstrap_sitecustomize(const char *agent_dir, const rundir *r, size_t buffer_bytes);
 
 #endif

@@ -603,6 +603,30 @@ int peeka_inject_python(const peeka_target *t, const char *code, int timeout_ms,
     return s;
 }
 
+int pk_queue_pending(const peeka_target *t, pk_thread *th, const char *code, char *err,
+                     size_t errlen)
+{
+    if (!t->syscall_insn || strlen(code) > PK_CODE_MAX) {
+        snprintf(err, errlen, "pk_queue_pending: bad arguments");
+        return PA_FAILED;
+    }
+    char *wrapped = pk_wrap_code(code);
+    if (!wrapped) {
+        snprintf(err, errlen, "out of memory");
+        return PA_FAILED;
+    }
+    ctx c = {t, wrapped, strlen(wrapped), th->deadline, err, errlen};
+    uint64_t req = 0;
+    int s = hand_over(&c, th, R_PENDING, &req);
+    free(wrapped);
+    if (s == PA_OK)
+        last_route = "pending";
+    if (s == RETRY)
+        snprintf(err, errlen, "pid %d: its pending-call state is not as expected; nothing "
+                 "was queued", (int)t->pid);
+    return s == RETRY ? PA_FAILED : s;
+}
+
 /* --- the wrapper ------------------------------------------------------ */
 
 char *pk_wrap_code(const char *code)

@@ -9,6 +9,7 @@
 #include <sys/types.h>
 
 #include "attach.h"
+#include "ptrace_thread.h"
 
 #define PK_CODE_MAX (1u << 20) /* longest source accepted */
 
@@ -22,6 +23,15 @@ int pk_rest_score(pid_t pid, long nr, const uint64_t args[6]);
  * inside a try statement that binds no name, swallows every exception and
  * hands a KeyboardInterrupt back to the main thread.  malloc'd, or NULL. */
 char *pk_wrap_code(const char *code);
+
+/* Launch mode: queues `code` (wrapped as above) as a pending call, from
+ * the main thread `th`, which we hold stopped where the interpreter is
+ * about to run bytecode with the GIL (launch_trace.c).  The code runs at
+ * the next eval-breaker check, i.e. before that bytecode.  It does not
+ * wait for the code, which may itself wait for the caller.  A PA_* status;
+ * th's registers still need putting back. */
+int pk_queue_pending(const peeka_target *t, pk_thread *th, const char *code, char *err,
+                     size_t errlen);
 
 /* How the last successful peeka_inject_python() in this process got the
  * code run: "thread" (helper thread started from a resting thread) or

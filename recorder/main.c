@@ -1,15 +1,14 @@
 /* peeka-rec: attach to (or launch) a Python process, record, detach. */
 #include "agent_conn.h"
-#include "attach.h"
-#include "bootstrap.h"
+#include "attach_target.h"
 #include "exitcodes.h"
-#include "inject.h"
-#include "inject_gdb.h"
 #include "launch.h"
+#include "launch_agent.h"
+#include "launch_flags.h"
 #include "options.h"
 #include "recording.h"
-#include "remote_exec.h"
 #include "rundir.h"
+#include "signals.h"
 
 #include <errno.h>
 #include <libgen.h>
@@ -23,29 +22,9 @@
 #include <time.h>
 #include <unistd.h>
 
-static void on_signal(int sig)
-{
-    g_stop_signal = sig;
-}
-
-static int install_signals(void)
-{
-    struct sigaction sa = {0};
-    sa.sa_handler = on_signal;   /* no SA_RESTART: poll() must return */
-    sigemptyset(&sa.sa_mask);
-    if (sigaction(SIGINT, &sa, NULL) < 0 || sigaction(SIGTERM, &sa, NULL) < 0 ||
-        sigaction(SIGHUP, &sa, NULL) < 0)
-        return -1;
-    return signal(SIGPIPE, SIG_IGN) == SIG_ERR ? -1 : 0;
-}
-
 /* The widest pid Linux gives (PID_MAX_LIMIT): a launched program's name
  * is checked with it before the program exists. */
 #define WIDEST_PID 4194304
-/* How long the PEP 768 route waits for a thread to reach a safe point
- * before --via auto withdraws the request and uses ptrace (an idle process
- * blocked in epoll_wait would never get there). */
-#define REMOTE_EXEC_GRACE_MS 250
 
 /* strftime fields and {pid}; default peeka-{pid}-%Y%m%d-%H%M%S.tar.zst */
 static int expand_output(const char *tmpl, pid_t pid, char *out, size_t outlen, char *err, size_t errlen)
@@ -160,124 +139,62 @@ static int64_t mono_ns(void)
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-static int attach_status_to_exit(int st)
-{
-    switch (st) {
-    case PA_NOPROC: return EX_NOPROC;
-    case PA_NOTPYTHON: case PA_UNSUPPORTED: return EX_NOTPYTHON;
-    case PA_PERM: case PA_DISABLED: return EX_PERM;
-    case PA_STOPPED: return EX_STOPPED;
-    case PA_SECCOMP: return EX_SECCOMP;
-    case PA_EXITED: return EX_EXITED;
-    case PA_TIMEOUT: return EX_TIMEOUT;
-    default: return EX_ATTACH;
-    }
-}
-
-/* PEP 768 first where it exists (3.14+): the interpreter runs our file at
- * a safe point of its own choosing, nothing is injected.  PA_NOROUTE lets
- * --via auto go on with ptrace; the reason is kept for session.json. */
-static int try_remote_exec(const rec_options *o, const peeka_target *t, rundir *rd,
-                           const char *code, attach_info *ai, char *err, size_t errlen)
-{
-    int forced = !strcmp(o->via, "remote-exec");
-    if (!forced && (t->major < 3 || (t->major == 3 && t->minor < 14)))
-        return PA_NOROUTE;
-    int st = peeka_remote_exec_check(t, err, errlen);
-    char path[400];
-    if (st == PA_OK && rundir_write(rd, "remote-exec.py", code, path, sizeof path) < 0) {
-        snprintf(err, errlen, "cannot write the bootstrap for the PEP 768 route in %s", rd->dir);
-        return PA_FAILED;
-    }
-    if (st == PA_OK)
-        st = peeka_remote_exec(t, path, rd->listen_fd, REMOTE_EXEC_GRACE_MS, err, errlen);
-    /* The file stays until the run directory goes: a thread that raced the
-     * withdrawal of its request must still find it. */
-    if (st == PA_OK)
-        ai->route = "remote-exec";
-    else if (st == PA_NOROUTE && !forced) {
-        size_t n = strnlen(err, sizeof ai->fallback - 1);   /* the reason, cut to fit */
-        memcpy(ai->fallback, err, n);
-        ai->fallback[n] = 0;
-    }
-    return st;
-}
-
-static int attach_target(const rec_options *o, rundir *rd, attach_info *ai, char *err,
-                         size_t errlen)
-{
-    static peeka_target t;
-    int st = peeka_target_inspect(o->pid, &t, err, errlen);
-    if (st != PA_OK)
-        return attach_status_to_exit(st);
-    char agent[4096];
-    if (agent_path_for(t.major, t.minor, agent, sizeof agent, err, errlen) < 0)
-        return EX_NOAGENT;
-    struct stat pst;
-    char proc[32];
-    snprintf(proc, sizeof proc, "/proc/%d", (int)o->pid);
-    if (stat(proc, &pst) == 0 && rundir_give_to(rd, pst.st_uid, pst.st_gid, err, errlen) < 0)
-        return EX_ATTACH;
-    char *code = bootstrap_attach_code(agent, rd, o->buffer_bytes);
-    if (!code) {
-        snprintf(err, errlen, "out of memory");
-        return EX_INTERNAL;
-    }
-    int timeout_ms = (int)(o->attach_timeout_s * 1000);
-    if (!strcmp(o->via, "gdb")) {
-        char path[400];
-        st = rundir_write(rd, "bootstrap.py", code, path, sizeof path) < 0
-                 ? (snprintf(err, errlen, "cannot write the bootstrap for gdb"), PA_FAILED)
-                 : peeka_inject_gdb(o->pid, path, timeout_ms, err, errlen);
-        unlink(path);
-        ai->route = "gdb";
-    } else {
-        st = strcmp(o->via, "ptrace") ? try_remote_exec(o, &t, rd, code, ai, err, errlen)
-                                      : PA_NOROUTE;
-        if (st == PA_NOROUTE && strcmp(o->via, "remote-exec")) {
-            st = peeka_inject_python(&t, code, timeout_ms, err, errlen);
-            ai->route = pk_last_route();
-        }
-    }
-    free(code);
-    return st == PA_OK ? EX_OK_REC : attach_status_to_exit(st);
-}
-
-/* Launch mode: why the bootstrap could not start the agent, if it said.
- * An interpreter peeka does not support (free-threaded) is exit 11, as in
- * attach mode; the bootstrap has stopped the program before its first line. */
-static int boot_error(rundir *rd, int rc, char *err, size_t errlen)
-{
-    static const char unsupported[] = "unsupported: ";
-    char path[400], msg[600];
-    snprintf(path, sizeof path, "%s/boot-error", rd->dir);
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return rc;
-    size_t n = fread(msg, 1, sizeof msg - 1, f);
-    msg[n] = 0;
-    fclose(f);
-    if (!strncmp(msg, unsupported, sizeof unsupported - 1)) {
-        snprintf(err, errlen, "%s", msg + sizeof unsupported - 1);
-        return EX_NOTPYTHON;
-    }
-    snprintf(err, errlen, "the agent could not start in the program: %s", msg);
-    return rc;
-}
-
+/* Launch mode: the program's own status is what CI wants to see, unless
+ * the recording itself failed. */
 static int finish_child(pid_t child, recording *r, int rc)
 {
     if (child <= 0)
         return rc;
     if (!r->child_done) {
-        while (waitpid(child, &r->child_status, 0) < 0 && errno == EINTR)
-            ;
+        if (launch_reap(child, &r->child_status, 1) < 0) {
+            fprintf(stderr, "peeka-rec: waiting for the program: %s\n", strerror(errno));
+            return EX_INTERNAL;
+        }
         r->child_done = 1;
     }
-    /* In launch mode the program's own status is what CI wants to see,
-     * unless the recording itself failed. */
     if (rc == EX_OK_REC || rc == EX_TARGET_EXITED)
         return launch_exit_code(r->child_status);
+    return rc;
+}
+
+/* Launch mode up to a connected agent: start the program, open the
+ * archive named after its pid (it waits meanwhile: in its bootstrap, or
+ * traced at its exec), get the agent in (launch_agent.h). */
+static int start_launch(const rec_options *o, rundir *rd, ltrace *L, agent_conn *conn,
+                        recording *rec, char *outpath, size_t outlen, int pid_later, char *err,
+                        size_t errlen)
+{
+    char flag[8] = "", why[300] = "";
+    int64_t t0 = mono_ns();
+    launch_route route = launch_skips_site(o->cmd, flag, sizeof flag) ? LAUNCH_TRACE : LAUNCH_SITE;
+    pid_t child = launch_program(o->cmd, rd, o->buffer_bytes, route, L, why, sizeof why, err, errlen);
+    if (child < 0)
+        return EX_USAGE_REC;
+    rec->child = child;
+    signals_forward_to(child);
+    if (outpath[0] && ((pid_later && expand_output(o->output, child, outpath, outlen, err, errlen) < 0) ||
+                       !(rec->aw = open_archive(o, outpath, err, errlen)))) {
+        kill(child, SIGTERM);   /* pending before its first instruction: it never runs */
+        ltrace_release(L);
+        return EX_WRITE;
+    }
+    int rc = launch_agent_in(o, rd, L, route, flag, why, conn, rec, err, errlen);
+    rec->attach.ms = (double)(mono_ns() - t0) / 1e6;
+    return rc;
+}
+
+/* Attach mode up to a connected agent; the archive exists before the
+ * target is touched. */
+static int start_attach(const rec_options *o, rundir *rd, agent_conn *conn, recording *rec,
+                        const char *outpath, char *err, size_t errlen)
+{
+    if (outpath[0] && !(rec->aw = open_archive(o, outpath, err, errlen)))
+        return EX_WRITE;
+    int64_t t0 = mono_ns();
+    int rc = attach_target(o->pid, o, rd, NULL, &rec->attach, err, errlen);
+    if (rc == EX_OK_REC)
+        rc = conn_accept(conn, rd, o->pid, 0, (int)(o->attach_timeout_s * 1000), 5000, err, errlen);
+    rec->attach.ms = (double)(mono_ns() - t0) / 1e6;
     return rc;
 }
 
@@ -292,7 +209,7 @@ int main(int argc, char **argv)
         options_free(&o);
         return prc > 0 ? EX_OK_REC : EX_USAGE_REC;
     }
-    if (install_signals() < 0) {
+    if (signals_install() < 0) {
         fprintf(stderr, "peeka-rec: cannot install signal handlers: %s\n", strerror(errno));
         return EX_INTERNAL;
     }
@@ -311,48 +228,26 @@ int main(int argc, char **argv)
     rundir rd;
     agent_conn conn = {.fd = -1};
     recording rec = {.opt = &o, .conn = &conn, .mode = o.pid ? "attach" : "launch"};
-    int rc = EX_OK_REC;
-    pid_t child = 0, target = o.pid;
+    ltrace lt;
+    ltrace_init(&lt);
+    int rc = EX_OK_REC, unrecorded = 0;
     if (rundir_create(&rd, err, sizeof err) < 0) {
         rc = EX_INTERNAL;
         goto out;
     }
-    /* attach mode: the archive exists before the target is touched */
-    if (o.pid && !to_stdout && !(rec.aw = open_archive(&o, outpath, err, sizeof err))) {
-        rc = EX_WRITE;
-        goto out;
+    rc = o.pid ? start_attach(&o, &rd, &conn, &rec, outpath, err, sizeof err)
+               : start_launch(&o, &rd, &lt, &conn, &rec, outpath, sizeof outpath, pid_later, err,
+                              sizeof err);
+    if (rc == LAUNCH_UNRECORDED) {   /* said once; the program's status decides */
+        fprintf(stderr, "peeka-rec: %s\n", err);
+        err[0] = 0;
+        rc = EX_TARGET_EXITED;
+        unrecorded = 1;
     }
-    int64_t t0 = mono_ns();
-    if (o.pid) {
-        rc = attach_target(&o, &rd, &rec.attach, err, sizeof err);
-    } else if ((child = target = launch_program(o.cmd, &rd, o.buffer_bytes, err, sizeof err)) < 0) {
-        child = 0;
-        rc = EX_USAGE_REC;
-    }
-    /* launch mode: the program waits in its bootstrap for our word */
-    if (rc == EX_OK_REC && child && !to_stdout &&
-        ((pid_later && expand_output(o.output, child, outpath, sizeof outpath, err, sizeof err) < 0) ||
-         !(rec.aw = open_archive(&o, outpath, err, sizeof err)))) {
-        rc = EX_WRITE;
-        kill(child, SIGTERM);
-    }
-    if (rc == EX_OK_REC) {
-        rec.child = child;
-        rc = conn_accept(&conn, &rd, target, child, (int)(o.attach_timeout_s * 1000), 5000, err, sizeof err);
-        rec.attach.ms = (double)(mono_ns() - t0) / 1e6;
-        if (child)
-            rec.attach.route = "launch";
-        if (rc != EX_OK_REC && child)
-            rc = boot_error(&rd, rc, err, sizeof err);
-        else if (child)
-            launch_cleanup(&rd);   /* imported already; leaves only the socket */
-        if (rc == EX_OK_REC)
-            rc = recording_run(&rec, err, sizeof err);
-        else
-            rec.discard = 1;   /* nothing recorded */
-    } else {
-        rec.discard = 1;
-    }
+    if (rc == EX_OK_REC)
+        rc = recording_run(&rec, err, sizeof err);
+    else
+        rec.discard = 1;   /* nothing recorded */
     if (rec.aw && (rc == EX_PROBE || rec.discard)) {   /* nothing was recorded */
         peeka_aw_discard(rec.aw);
     } else if (rec.aw) {   /* an error after the archive was opened: keep what it holds */
@@ -361,16 +256,16 @@ int main(int argc, char **argv)
     }
     /* Launch mode: the program is still parked in the bootstrap, before its
      * first line; it must not run unobserved as if all were well. */
-    if (child > 0 && rc == EX_PROBE && !rec.child_done)
-        kill(child, SIGTERM);
+    if (rec.child > 0 && rc == EX_PROBE && !rec.child_done)
+        kill(rec.child, SIGTERM);
 out:
     if (rc != EX_OK_REC && rc != EX_TARGET_EXITED && err[0])
         fprintf(stderr, "peeka-rec: %s\n", err);
-    else if (rc == EX_OK_REC && !o.quiet && !to_stdout && isatty(2))
+    else if (rc == EX_OK_REC && !unrecorded && !o.quiet && !to_stdout && isatty(2))
         fprintf(stderr, "peeka-rec: %lld observations in %s\n", rec.records, outpath);
     conn_close(&conn);
     rundir_remove(&rd);
-    rc = finish_child(child, &rec, rc);
+    rc = finish_child(rec.child, &rec, rc);
     free(rec.agent_stats);
     options_free(&o);
     return rc;

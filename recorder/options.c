@@ -90,8 +90,9 @@ void options_usage(FILE *out)
 "\n"
 "Exit codes: 0 ok, 2 usage, 3 probe error, 4 target exited (archive complete),\n"
 "5 write error, 6 agent lost, 7 agent protocol error, 10-19 attach errors\n"
-"(see README).  In launch mode, the program's own exit status when it ends\n"
-"first.\n", out);
+"(see README).  In launch mode, the program's own exit status (128+N if\n"
+"signal N killed it); SIGINT, SIGTERM and SIGHUP are passed on to it, and it\n"
+"runs to its end even when the agent cannot be loaded.\n", out);
 }
 
 /* Shell-like words: whitespace separates, '...' and "..." group, \\ escapes. */

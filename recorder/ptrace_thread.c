@@ -228,6 +228,22 @@ int pk_thread_seize(pk_thread *th, pid_t pid, pid_t tid, int64_t deadline)
     return rc;
 }
 
+int pk_thread_adopt(pk_thread *th, pid_t pid, pid_t tid, int64_t deadline)
+{
+    memset(th, 0, sizeof *th);
+    th->pid = pid;
+    th->tid = tid;
+    th->memfd = -1;
+    th->deadline = deadline;
+    th->seized = 1;
+    int rc = open_mem(th);
+    if (rc == PK_OK)
+        rc = get_regs(th, &th->saved);
+    if (rc == PK_OK)
+        rc = save_fp(th);
+    return rc;
+}
+
 /* Stops a thread that is running our code after the deadline, so that it
  * can be put back; bounded by GRACE_NS. */
 static int interrupt_now(pk_thread *th)
@@ -281,6 +297,25 @@ int pk_thread_release(pk_thread *th)
             rc = PK_GONE;
         th->seized = 0;
     }
+    if (th->memfd >= 0)
+        close(th->memfd);
+    th->memfd = -1;
+    free(th->xsave);
+    th->xsave = NULL;
+    return rc;
+}
+
+int pk_thread_put_back(pk_thread *th)
+{
+    int rc = PK_OK;
+    if (th->seized && th->modified && th->xsave &&
+        (set_regs(th, &th->saved) != PK_OK || set_fp(th, th->xsave) != PK_OK))
+        rc = PK_GONE;
+    th->modified = 0;
+    for (int i = 0; i < th->nsigs; i++)
+        syscall(SYS_tgkill, th->pid, th->tid, th->sigs[i]);
+    th->nsigs = 0;
+    th->seized = 0;   /* still traced, but no longer ours to detach */
     if (th->memfd >= 0)
         close(th->memfd);
     th->memfd = -1;

@@ -47,6 +47,14 @@ int pk_thread_seize(pk_thread *th, pid_t pid, pid_t tid, int64_t deadline);
  * again and detaches.  Safe to call on any path; returns PK_OK or PK_GONE. */
 int pk_thread_release(pk_thread *th);
 
+/* For a thread that we already trace and that is in a ptrace-stop (launch
+ * mode follows its own child from exec): saves its state as
+ * pk_thread_seize does, so that the calls below can be used on it. */
+int pk_thread_adopt(pk_thread *th, pid_t pid, pid_t tid, int64_t deadline);
+/* Puts back the saved registers and FP state and raises the kept signals
+ * again, leaving the thread traced and stopped; the pk_thread is done. */
+int pk_thread_put_back(pk_thread *th);
+
 /* Runs syscall nr with args by single-stepping over the `syscall`
  * instruction at insn.  *ret is the raw kernel result (-errno on error). */
 int pk_thread_syscall(pk_thread *th, uint64_t insn, long nr, const uint64_t args[6],

@@ -4,6 +4,7 @@
 
 #include <cJSON.h>
 #include <errno.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -137,7 +138,13 @@ static int take_records(recording *r, const uint8_t *data, uint32_t len, char *e
     }
     r->records += (long long)lines;
     if (!r->aw) {
+        if (r->out_closed)
+            return 0;
         if (fwrite(data, 1, len, stdout) != len || fflush(stdout) != 0) {
+            if (errno == EPIPE) {   /* `| head`: the reader has what it wanted */
+                r->out_closed = 1;
+                return 0;
+            }
             snprintf(err, errlen, "cannot write to stdout: %s", strerror(errno));
             r->fail = EX_WRITE;
             return -1;
@@ -423,6 +430,10 @@ static int install_probes(recording *r, char *err, size_t errlen)
         if (r->fail)
             rc = r->fail;
     }
+    if (rc == EX_OK_REC && r->attach.late)
+        fprintf(stderr, "peeka-rec: the program did not load the agent within %g s (python -I, -S "
+                "or -E in a wrapper or a #! line?); attached to it instead: its calls until now "
+                "are not recorded\n", r->opt->attach_timeout_s);
     return rc;
 }
 
@@ -459,8 +470,21 @@ static void check_child(recording *r)
 {
     if (r->child <= 0 || r->child_done)
         return;
-    if (waitpid(r->child, &r->child_status, WNOHANG) == r->child)
+    if (launch_reap(r->child, &r->child_status, 0) == 1)
         r->child_done = 1;
+}
+
+/* -o -: a reader that went away (a pipe's POLLERR, a socket's or a tty's
+ * POLLHUP) ends the recording as cleanly as a limit, even when no record
+ * is on its way to find out by writing. */
+static int output_gone(recording *r)
+{
+    if (r->aw || r->out_closed)
+        return r->out_closed;
+    struct pollfd p = {STDOUT_FILENO, 0, 0};
+    if (poll(&p, 1, 0) == 1 && (p.revents & (POLLERR | POLLHUP)))
+        r->out_closed = 1;
+    return r->out_closed;
 }
 
 /* The agent's socket closed: did the target exit, or only the agent?  A
@@ -501,6 +525,7 @@ const char *rec_end_name(rec_end e)
     case END_WRITE_ERROR:    return "write-error";
     case END_AGENT_LOST:     return "agent-lost";
     case END_PROTOCOL_ERROR: return "protocol-error";
+    case END_OUTPUT_CLOSED:  return "output-closed";
     case END_NONE:           break;
     }
     return "unknown";
@@ -529,7 +554,7 @@ static rec_end failed(const recording *r)
 /* The main loop: returns the reason the recording ends. */
 static rec_end pump(recording *r, char *err, size_t errlen)
 {
-    int64_t next_ping = mono_ns() + 1000000000LL;
+    int64_t next_ping = mono_ns() + 1000000000LL, next_out_check = 0;
     int64_t end = r->opt->duration_s > 0 ? r->start_mono + (int64_t)(r->opt->duration_s * 1e9) : 0;
     for (;;) {
         uint8_t type;
@@ -549,6 +574,10 @@ static rec_end pump(recording *r, char *err, size_t errlen)
         }
         if (g_stop_signal)
             return END_SIGNAL;
+        if (r->out_closed || (now >= next_out_check && output_gone(r)))
+            return END_OUTPUT_CLOSED;
+        if (now >= next_out_check)
+            next_out_check = now + 100000000LL;
         if (counts_reached(r))
             return END_COUNT;
         if (end && now >= end)

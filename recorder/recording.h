@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <sys/types.h>
 #include "agent_conn.h"
+#include "launch.h"
 #include "archive_write.h"
 #include "options.h"
 
@@ -19,16 +20,18 @@ typedef enum {
     END_SIGNAL,          /* "signal": SIGINT, SIGTERM, SIGHUP */
     END_WRITE_ERROR,     /* "write-error" */
     END_AGENT_LOST,      /* "agent-lost": the agent went away, the target lives */
-    END_PROTOCOL_ERROR   /* "protocol-error": the agent broke the protocol */
+    END_PROTOCOL_ERROR,  /* "protocol-error": the agent broke the protocol */
+    END_OUTPUT_CLOSED    /* "output-closed": -o - and the reader went away */
 } rec_end;
 
 const char *rec_end_name(rec_end e);
 
 /* How peeka got into the target, for session.json's "attach". */
 typedef struct {
-    const char *route;          /* remote-exec, thread, pending, gdb, launch */
-    double ms;                  /* from peeka-rec's first look to the agent's hello */
+    const char *route;          /* remote-exec, thread, pending, gdb, launch, launch-first-frame */
+    double ms;                  /* from peeka-rec's first look (or the program's start) to the hello */
     char fallback[400];         /* why the preferred route was not used, or "" */
+    int late;                   /* launch mode attached to its program after the timeout */
 } attach_info;
 
 typedef struct {
@@ -45,6 +48,7 @@ typedef struct {
     int fail;                   /* EX_PROTOCOL or EX_WRITE once the session cannot go on */
     int session_written;        /* session.json is in the archive: the probes are in */
     int discard;                /* main.c: nothing recorded, remove the .partial */
+    int out_closed;             /* -o -: stdout's reader went away */
     int odd_detach;             /* the agent detached for a reason we do not know */
     char error[512];            /* the protocol violation, for the summary */
     char *agent_stats;          /* the agent's final counts (JSON) */

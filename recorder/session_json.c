@@ -164,6 +164,8 @@ char *recording_session_json(const recording *r)
     cJSON_AddNumberToObject(via, "ms", (double)(long long)(r->attach.ms * 10 + 0.5) / 10);
     if (r->attach.fallback[0])
         cJSON_AddStringToObject(via, "fallback", r->attach.fallback);
+    if (r->attach.late)
+        cJSON_AddTrueToObject(via, "late");
     cJSON *agent = cJSON_AddObjectToObject(s, "agent");
     cJSON_AddNumberToObject(agent, "buffer_bytes", (double)o->buffer_bytes);
     cJSON_AddItemToObject(s, "probes", probes_json(o));

@@ -145,6 +145,10 @@ static int resolve_python(peeka_target *t, const pk_elf *e, char *err, size_t er
     if (!v)
         v = pk_elf_symbol(e, "_Py_IsFinalizing", NULL);
     t->is_finalizing = v ? v + t->image_bias : 0;
+    v = pk_elf_symbol(e, "Py_IsInitialized", NULL);
+    t->is_initialized = v ? v + t->image_bias : 0;
+    v = pk_elf_symbol(e, "_PyEval_EvalFrameDefault", NULL);
+    t->eval_frame = v ? v + t->image_bias : 0;
     return PA_OK;
 }
 

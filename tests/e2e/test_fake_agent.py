@@ -24,8 +24,10 @@ class FakeAgent(unittest.TestCase):
 
     def run_fake(self, scenario, *extra):
         out = os.path.join(self.tmp.name, "fake.tar.zst")
-        p = rec("-o", out, "-d", "3", *extra, "watch", "fake.func", "--", PY, "-S",
-                os.path.join(TARGETS, "fake_agent.py"), scenario, timeout=60)
+        # python -S behind a shell: peeka-rec cannot see the flag, takes the
+        # sitecustomize route, and the fake reads the socket from it
+        p = rec("-o", out, "-d", "3", *extra, "watch", "fake.func", "--", "/bin/sh", "-c",
+                'exec "$0" -S "$@"', PY, os.path.join(TARGETS, "fake_agent.py"), scenario, timeout=60)
         self.assertGreaterEqual(p.returncode, 0, "peeka-rec died of a signal: " + p.stderr)
         self.assertNotIn("runtime error", p.stderr)     # UBSan
         self.assertNotIn("AddressSanitizer", p.stderr)

@@ -48,6 +48,17 @@ class FreeThreaded(unittest.TestCase):
     def test_abi_tag_in_the_name(self):
         self.refused(self.build("python3.13t"))
 
+    def test_launch_mode_with_isolated_flag(self):
+        """python -I: peeka-rec follows the program from its exec and refuses
+        it at its entry point, before any of its code runs, as the
+        sitecustomize does."""
+        exe = self.build("python3.13t", "-DDEBUG_OFFSETS", "-DFREE_THREADED=1")
+        r = rec("-q", "-o", os.path.join(self.tmp, "x.tar.zst"), "watch", "app.f", "--", exe, "-I")
+        self.assertEqual(r.returncode, 11, r.stderr)
+        self.assertIn("free-threaded CPython 3.13", r.stderr)
+        self.assertEqual(r.stdout, "", "the program ran")
+        self.assertEqual([f for f in os.listdir(self.tmp) if f.startswith("x.tar")], [])
+
     def test_default_build_is_not_refused_as_free_threaded(self):
         exe = self.build("python-gil", "-DDEBUG_OFFSETS", "-DFREE_THREADED=0")
         p = subprocess.Popen([exe], stdout=subprocess.PIPE)

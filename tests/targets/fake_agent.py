@@ -1,7 +1,8 @@
 """A fake agent for the recorder's side of the protocol (test_fake_agent.py).
 
-peeka-rec launches it with `python -S` so the real bootstrap (the
-sitecustomize peeka-rec put first on PYTHONPATH) never runs; it reads the
+peeka-rec launches it as `sh -c 'exec python -S ...'`, so that the real
+bootstrap (the sitecustomize peeka-rec put first on PYTHONPATH) never runs
+and peeka-rec, seeing no -S, does not bring the agent in otherwise; it reads the
 socket path and token from that bootstrap, connects, says HELLO, reads
 WELCOME, answers install and ready, sends three good records, then does
 what argv[1] names.  Afterwards it waits for peeka-rec to hang up (answering

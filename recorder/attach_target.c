@@ -1,0 +1,123 @@
+#include "attach_target.h"
+#include "attach.h"
+#include "bootstrap.h"
+#include "exitcodes.h"
+#include "inject.h"
+#include "inject_gdb.h"
+#include "remote_exec.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+int attach_status_to_exit(int st)
+{
+    switch (st) {
+    case PA_NOPROC: return EX_NOPROC;
+    case PA_NOTPYTHON: case PA_UNSUPPORTED: return EX_NOTPYTHON;
+    case PA_PERM: case PA_DISABLED: return EX_PERM;
+    case PA_STOPPED: return EX_STOPPED;
+    case PA_SECCOMP: return EX_SECCOMP;
+    case PA_EXITED: return EX_EXITED;
+    case PA_TIMEOUT: return EX_TIMEOUT;
+    default: return EX_ATTACH;
+    }
+}
+
+/* prefix + code in one string (code is freed); NULL when out of memory. */
+static char *with_prefix(const char *prefix, char *code)
+{
+    if (!prefix || !code)
+        return code;
+    size_t a = strlen(prefix), b = strlen(code);
+    char *both = malloc(a + b + 1);
+    if (both) {
+        memcpy(both, prefix, a);
+        memcpy(both + a, code, b + 1);
+    }
+    free(code);
+    return both;
+}
+
+/* How long the PEP 768 route waits for a thread to reach a safe point
+ * before --via auto withdraws the request and uses ptrace (an idle process
+ * blocked in epoll_wait would never get there). */
+#define REMOTE_EXEC_GRACE_MS 250
+
+/* PEP 768 first where it exists (3.14+): the interpreter runs our file at
+ * a safe point of its own choosing, nothing is injected.  PA_NOROUTE lets
+ * --via auto go on with ptrace; the reason is kept for session.json. */
+static int try_remote_exec(const rec_options *o, const peeka_target *t, rundir *rd,
+                           const char *code, attach_info *ai, char *err, size_t errlen)
+{
+    int forced = !strcmp(o->via, "remote-exec");
+    if (!forced && (t->major < 3 || (t->major == 3 && t->minor < 14)))
+        return PA_NOROUTE;
+    int st = peeka_remote_exec_check(t, err, errlen);
+    char path[400];
+    if (st == PA_OK && rundir_write(rd, "remote-exec.py", code, path, sizeof path) < 0) {
+        snprintf(err, errlen, "cannot write the bootstrap for the PEP 768 route in %s", rd->dir);
+        return PA_FAILED;
+    }
+    if (st == PA_OK)
+        st = peeka_remote_exec(t, path, rd->listen_fd, REMOTE_EXEC_GRACE_MS, err, errlen);
+    /* The file stays until the run directory goes: a thread that raced the
+     * withdrawal of its request must still find it. */
+    if (st == PA_OK)
+        ai->route = "remote-exec";
+    else if (st == PA_NOROUTE && !forced) {
+        size_t n = strnlen(err, sizeof ai->fallback - 1);   /* the reason, cut to fit */
+        memcpy(ai->fallback, err, n);
+        ai->fallback[n] = 0;
+    }
+    return st;
+}
+
+static int inject(const rec_options *o, const peeka_target *t, rundir *rd, const char *code,
+                  attach_info *ai, char *err, size_t errlen)
+{
+    int timeout_ms = (int)(o->attach_timeout_s * 1000);
+    if (!strcmp(o->via, "gdb")) {
+        char path[400];
+        int st = rundir_write(rd, "bootstrap.py", code, path, sizeof path) < 0
+                     ? (snprintf(err, errlen, "cannot write the bootstrap for gdb"), PA_FAILED)
+                     : peeka_inject_gdb(t->pid, path, timeout_ms, err, errlen);
+        unlink(path);
+        ai->route = "gdb";
+        return st;
+    }
+    int st = strcmp(o->via, "ptrace") ? try_remote_exec(o, t, rd, code, ai, err, errlen)
+                                      : PA_NOROUTE;
+    if (st == PA_NOROUTE && strcmp(o->via, "remote-exec")) {
+        st = peeka_inject_python(t, code, timeout_ms, err, errlen);
+        ai->route = pk_last_route();
+    }
+    return st;
+}
+
+int attach_target(pid_t pid, const rec_options *o, rundir *rd, const char *prefix,
+                  attach_info *ai, char *err, size_t errlen)
+{
+    static peeka_target t;
+    int st = peeka_target_inspect(pid, &t, err, errlen);
+    if (st != PA_OK)
+        return attach_status_to_exit(st);
+    char agent[4096];
+    if (agent_path_for(t.major, t.minor, agent, sizeof agent, err, errlen) < 0)
+        return EX_NOAGENT;
+    struct stat pst;
+    char proc[32];
+    snprintf(proc, sizeof proc, "/proc/%d", (int)pid);
+    if (stat(proc, &pst) == 0 && rundir_give_to(rd, pst.st_uid, pst.st_gid, err, errlen) < 0)
+        return EX_ATTACH;
+    char *code = with_prefix(prefix, bootstrap_attach_code(agent, rd, o->buffer_bytes));
+    if (!code) {
+        snprintf(err, errlen, "out of memory");
+        return EX_INTERNAL;
+    }
+    st = inject(o, &t, rd, code, ai, err, errlen);
+    free(code);
+    return st == PA_OK ? EX_OK_REC : attach_status_to_exit(st);
+}

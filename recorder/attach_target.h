@@ -1,0 +1,22 @@
+/* Attach mode's way in: find CPython in a running process and make it run
+ * the bootstrap that loads the agent (PEP 768 on 3.14+, ptrace, or gdb
+ * with --via gdb).
+ * Launch mode uses it too, as a last resort, on its own child. */
+#ifndef PEEKA_ATTACH_TARGET_H
+#define PEEKA_ATTACH_TARGET_H
+
+#include <stddef.h>
+#include <sys/types.h>
+#include "options.h"
+#include "recording.h"
+#include "rundir.h"
+
+/* A peeka_attach_status as peeka-rec's exit code (exitcodes.h). */
+int attach_status_to_exit(int status);
+/* Loads the agent into pid; `prefix` is Python code run first (or NULL).
+ * EX_OK_REC once the bootstrap ran, else the EX_* code and err; ai gets
+ * the route taken (and why the preferred one was not). */
+int attach_target(pid_t pid, const rec_options *o, rundir *rd, const char *prefix,
+                  attach_info *ai, char *err, size_t errlen);
+
+#endif
