@@ -14,7 +14,7 @@ import tempfile
 import time
 import unittest
 
-from peeka_testlib import REC, TARGETS, probes_in, read_archive, rec, target_env
+from peeka_testlib import REC, TARGETS, agent_threads, probes_in, read_archive, rec, target_env
 
 PER_INTERPRETER = False
 SYSTEM_PY = "/usr/bin/python3"
@@ -23,6 +23,21 @@ N = 24
 
 def have_gunicorn():
     return subprocess.run([SYSTEM_PY, "-c", "import flask, gunicorn"], capture_output=True).returncode == 0
+
+
+def fd_kinds(pid):
+    """'socket', 'pipe', 'anon_inode:[eventpoll]' or 'file' per open fd
+    (gunicorn gives each worker a heartbeat file of its own name)."""
+    kinds = []
+    for fd in os.listdir("/proc/%d/fd" % pid):
+        try:
+            link = os.readlink("/proc/%d/fd/%s" % (pid, fd))
+        except OSError:
+            continue
+        if link.startswith("/"):
+            link = "file"
+        kinds.append(link.split(":[")[0] if ":[" in link and not link.startswith("anon") else link)
+    return sorted(kinds)
 
 
 def free_port():
@@ -121,6 +136,55 @@ class FlaskUnderGunicorn(unittest.TestCase):
         self.assertEqual(rows["__class__"], "flaskapp.db.LazyRows")
         self.assertEqual(rows["__attrs__"], {"table": "items"})
         self.assertEqual({r["returnObj"]["table"] for r in items}, {"items"})
+
+    def test_worker_forked_while_the_master_is_recorded(self):
+        """SIGTTIN makes the master fork a worker while peeka is in the
+        master: that worker starts without peeka's hooks or socket, and its
+        own recording counts each of its requests once (the fork defect
+        recorded every SyncWorker call twice)."""
+        out = os.path.join(self.tmp, "master.tar.zst")
+        p = subprocess.Popen([REC, "-q", "-p", str(self.master.pid), "-o", out,
+                              "watch", "gunicorn.workers.sync.SyncWorker.handle"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             env=target_env())
+        end = time.monotonic() + 30
+        while p.poll() is None and not probes_in(out) and time.monotonic() < end:
+            time.sleep(0.02)
+        os.kill(self.master.pid, signal.SIGTTIN)
+        new = None
+        while new is None and time.monotonic() < end:
+            kids = subprocess.run(["pgrep", "-P", str(self.master.pid)], capture_output=True,
+                                  text=True).stdout.split()
+            fresh = [int(k) for k in kids if int(k) not in self.workers]
+            new = fresh[0] if fresh else None
+            time.sleep(0.05)
+        self.assertIsNotNone(new, "gunicorn did not fork a third worker")
+        p.send_signal(signal.SIGINT)
+        _, err = p.communicate(timeout=30)
+        self.assertEqual(p.returncode, 0, err)
+        self.assertEqual(agent_threads(new), [])
+        # the same kinds of descriptors as a worker forked before peeka came
+        self.assertEqual(fd_kinds(new), fd_kinds(self.workers[0]))
+        wout = os.path.join(self.tmp, "new.tar.zst")
+        w = subprocess.Popen([REC, "-q", "-p", str(new), "-o", wout,
+                              "--probe", "watch gunicorn.workers.sync.SyncWorker.handle",
+                              "--probe", "watch flaskapp.views.get_item"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             env=target_env())
+        end = time.monotonic() + 30
+        while w.poll() is None and not probes_in(wout) and time.monotonic() < end:
+            time.sleep(0.02)
+        served = [n for n in range(3 * N) if self.get(n)[1] == new]
+        w.send_signal(signal.SIGINT)
+        _, err = w.communicate(timeout=30)
+        self.assertEqual((w.returncode, err), (0, ""))
+        recs = read_archive(wout)[1]
+        self.assertGreater(len(served), 0, "the new worker served no request")
+        handle = [r for r in recs if r["func_name"] == "gunicorn.workers.sync.SyncWorker.handle"]
+        items = [r for r in recs if r["func_name"] == "flaskapp.views.get_item"]
+        self.assertEqual(len(handle), len(served))
+        self.assertEqual(sorted(r["params"][0] for r in items), served)
+        self.assertEqual(sorted(r["seq"] for r in items), list(range(1, len(served) + 1)))
 
     def test_recording_the_master_names_the_workers(self):
         p = rec("-q", "-p", self.master.pid, "-o", os.path.join(self.tmp, "m.tar.zst"), "-d", "1",
