@@ -6,6 +6,7 @@
 #include "observe.h"
 #include "monitor.h"
 #include "trace.h"
+#include "watch_async.h"
 
 #include <cJSON.h>
 #include <stdio.h>
@@ -32,6 +33,7 @@ static void probe_free_state(probe *p)
     p->cond = NULL;
     monitor_state_free(p);
     trace_probe_free(p);
+    watch_async_probe_free(p);
 }
 
 /* Only for a probe no hook has ever seen (still being built), or through
