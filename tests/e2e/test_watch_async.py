@@ -1,0 +1,193 @@
+"""watch on async def functions: each call is timed to the end of its
+coroutine, and the program sees its own coroutine, names and tracebacks
+as without peeka.  The target (wa_calls.py) runs a fixed scenario and
+prints what it saw; a run without peeka gives the expected output.  Launch
+and attach mode; after an attach, nothing of peeka is left (3.12+: no
+sys.monitoring events on the code, the tool id free)."""
+import os
+import signal
+import subprocess
+import tempfile
+import time
+import unittest
+
+from peeka_testlib import (PY, REC, TARGET_VERSION, TARGETS, Target, launch, read_archive, rec,
+                           target_env)
+
+PER_INTERPRETER = True
+WATCH_ALL = ["watch wa.funcs.double", "watch wa.funcs.fail", "watch wa.funcs.forever"]
+# the 13 calls of double awaited to their end, in order (wa_calls.py)
+DOUBLED = [0, 1, 2, 10, 11, 12, 20, 21, 22, 30, 40, 50, 5]
+SLEEP_NS = 20_000_000   # wa.funcs.SLEEP
+# asyncio may wake a timer up to its clock resolution early, and it adds
+# the delay to a float of the monotonic clock: a few microseconds at most
+EARLY_NS = 10_000
+AFTER_CLEAN = "AFTER events=0 tools=FREE type=exact identity=OK hooks=0"
+_plain = {}
+
+
+def lines_of(text):
+    """The scenario's KEY value lines (peeka prints nothing into them)."""
+    return [l for l in text.splitlines() if l.split(" ", 1)[0].isupper()]
+
+
+def plain_output():
+    """The scenario's lines without peeka, once per interpreter."""
+    if PY not in _plain:
+        p = subprocess.run([PY, os.path.join(TARGETS, "wa_calls.py"), "run"], capture_output=True,
+                           text=True, env=target_env(), cwd=TARGETS, timeout=60, check=True)
+        _plain[PY] = lines_of(p.stdout)
+    return _plain[PY]
+
+
+class Checks:
+    def assert_program_unchanged(self, output):
+        """Every line as without peeka; before 3.12 the proxy's type is its own."""
+        want = plain_output()
+        got = lines_of(output)
+        if TARGET_VERSION < (3, 12):
+            want = [l if not l.startswith("TYPE ") else "TYPE other:coroutine" for l in want]
+        self.assertEqual(got, want)
+        self.assertIn("TYPE exact", plain_output())
+        tracebacks = [l for l in got if l.startswith("TRACEBACK ")]
+        self.assertEqual(len(tracebacks), 2)
+        for tb in tracebacks:
+            self.assertNotIn("_peeka", tb)
+            self.assertNotIn("<string>", tb)
+        self.assertIn("QUALNAME double", got)
+        self.assertIn("NAME double", got)
+        self.assertIn("CR_CODE True", got)
+        self.assertIn("ISCOROUTINE True True True", got)
+        self.assertIn("NEVER [\"coroutine 'double' was never awaited\"] collected", got)
+
+    def assert_outcomes(self, recs):
+        double = [r for r in recs if r["func_name"] == "wa.funcs.double"]
+        self.assertEqual([r["params"] for r in double], [[v] for v in DOUBLED])
+        self.assertEqual([r["returnObj"] for r in double], [2 * v for v in DOUBLED])
+        self.assertEqual({r["location"] for r in double}, {"AtExit"})
+        for r in double:
+            self.assertGreater(r["cost_ns"], SLEEP_NS - EARLY_NS)
+        fail = [r for r in recs if r["func_name"] == "wa.funcs.fail"]
+        self.assertEqual([(r["location"], r["params"], r["throwExp"], r["success"]) for r in fail],
+                         [("AtExceptionExit", ["k"], "KeyError: 'k'", False),
+                          ("AtExceptionExit", ["n"], "KeyError: 'n'", False)])
+        forever = [r for r in recs if r["func_name"] == "wa.funcs.forever"]
+        self.assertEqual(len(forever), 1)
+        self.assertEqual(forever[0]["location"], "AtExceptionExit")
+        self.assertTrue(forever[0]["throwExp"].startswith("CancelledError"))
+        self.assertEqual(len(recs), 16)
+
+
+class Launched(Checks, unittest.TestCase):
+    def record(self, *probes):
+        with tempfile.TemporaryDirectory() as tmp:
+            proc, out = launch(tmp, probes, "wa_calls.py", "run")
+            self.assertEqual(proc.returncode, 0, proc.stderr)
+            self.assertIn("scenario done", proc.stdout)
+            _, recs, summary, _ = read_archive(out)
+        self.assertEqual(summary["records"], len(recs))
+        self.assertEqual(summary["drops"], 0)
+        return proc.stdout, recs, summary
+
+    def test_outcomes_and_the_program_unchanged(self):
+        out, recs, summary = self.record(*WATCH_ALL)
+        self.assert_outcomes(recs)
+        self.assertEqual([p["observations"] for p in summary["probes"]], [13, 2, 1])
+        self.assert_program_unchanged(out)
+
+    def test_outcome_flags(self):
+        _, recs, summary = self.record("watch wa.funcs.fail -e", "watch wa.funcs.double -e",
+                                       "watch wa.funcs.double -s -n 4", "watch wa.funcs.fail -s")
+        self.assertEqual([p["observations"] for p in summary["probes"]], [2, 0, 4, 0])
+        self.assertEqual([r["throwExp"] for r in recs if r["probe_id"] == 1],
+                         ["KeyError: 'k'", "KeyError: 'n'"])
+        self.assertEqual([r["returnObj"] for r in recs if r["probe_id"] == 3], [0, 2, 4, 20])
+
+    def test_entry_records_at_the_call(self):
+        _, recs, _ = self.record("watch wa.funcs.double -b -s")
+        enter = [r for r in recs if r["location"] == "AtEnter"]
+        self.assertEqual([r["params"] for r in enter], [[v] for v in DOUBLED + [99]])
+        self.assertEqual({r["cost"] for r in enter}, {0})
+        self.assertEqual([r["returnObj"] for r in recs if r["location"] == "AtExit"],
+                         [2 * v for v in DOUBLED])
+        self.assertEqual(len(recs), 27)
+
+    def test_with_trace_on_the_same_functions(self):
+        out, recs, summary = self.record(*WATCH_ALL, "trace wa.funcs.double", "trace wa.funcs.fail")
+        self.assert_outcomes([r for r in recs if r["kind"] == "watch"])
+        traces = [r for r in recs if r["kind"] == "trace"]
+        # trace's tree is the call itself, which makes the coroutine: 14 and 2
+        self.assertEqual([p["observations"] for p in summary["probes"]], [13, 2, 1, 14, 2])
+        self.assertEqual(sorted({r["func_name"] for r in traces}), ["wa.funcs.double", "wa.funcs.fail"])
+        self.assertTrue(all(r["success"] for r in traces))
+        self.assert_program_unchanged(out)
+
+
+class Attached(Checks, unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory()
+        self.out = os.path.join(self.tmp.name, "a.tar.zst")
+
+    def tearDown(self):
+        self.tmp.cleanup()
+
+    def after(self, t, want):
+        """The target's AFTER line, asked until it is `want` (the agent
+        gives the tool id back just after the recorder has hung up)."""
+        line = None
+        said = lambda: [l for l in t.output().splitlines() if l.startswith("AFTER ")]
+        for _ in range(20):
+            n = len(said())
+            os.kill(t.pid, signal.SIGUSR1)
+            for _ in range(250):
+                lines = said()
+                if len(lines) > n:
+                    line = lines[-1]
+                    break
+                time.sleep(0.02)
+            if line == want:
+                break
+            time.sleep(0.05)
+        return line
+
+    def test_outcomes_then_nothing_left(self):
+        t = Target("wa_calls.py", "attach")
+        try:
+            t.wait_for("ready")
+            args = []
+            for p in WATCH_ALL:
+                args += ["--probe", p]
+            p = subprocess.Popen([REC, "-p", str(t.pid), "-q", "-o", self.out] + args,
+                                 env=target_env(), stderr=subprocess.PIPE, text=True)
+            t.wait_for("scenario done", timeout=60)
+            p.send_signal(signal.SIGINT)
+            self.assertEqual(p.wait(20), 0, p.stderr.read())
+            p.stderr.close()
+            _, recs, summary, _ = read_archive(self.out)
+            self.assertEqual(summary["reason"], "signal")
+            self.assertEqual(summary["records"], len(recs))
+            self.assert_outcomes(recs)
+            self.assert_program_unchanged(t.output())
+            self.assertEqual(self.after(t, AFTER_CLEAN), AFTER_CLEAN, t.output()[-3000:])
+            self.assertIsNone(t.proc.poll(), "target died")
+        finally:
+            t.stop()
+
+    @unittest.skipIf(TARGET_VERSION < (3, 12), "sys.monitoring tools exist from 3.12")
+    def test_no_free_tool_id_fails_clearly(self):
+        t = Target("wa_calls.py", "attach", "--hog-tools")
+        try:
+            t.wait_for("ready")
+            p = rec("-q", "-p", t.pid, "-d", "5", "-o", self.out, "watch", "wa.funcs.double")
+            self.assertNotEqual(p.returncode, 0)
+            self.assertIn("cannot hook wa.funcs.double: watch of an async def: no free "
+                          "sys.monitoring tool id", p.stderr)
+            self.assertIn("0=hog", p.stderr)
+            self.assertEqual(self.after(t, AFTER_CLEAN), AFTER_CLEAN)
+            self.assertNotIn("scenario done", t.output())
+        finally:
+            t.stop()
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,23 @@
+"""async def functions for watch, with known results and known sleeps."""
+import asyncio
+
+SLEEP = 0.02
+
+
+async def double(v):
+    await asyncio.sleep(SLEEP)
+    return v * 2
+
+
+async def fail(v):
+    await asyncio.sleep(0.001)
+    raise KeyError(v)
+
+
+async def forever():
+    await asyncio.sleep(3600)
+
+
+async def outer(v):
+    """Not watched: its frame must show in fail's traceback as it is."""
+    return await fail(v)
