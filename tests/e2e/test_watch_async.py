@@ -4,15 +4,17 @@ as without peeka.  The target (wa_calls.py) runs a fixed scenario and
 prints what it saw; a run without peeka gives the expected output.  Launch
 and attach mode; after an attach, nothing of peeka is left (3.12+: no
 sys.monitoring events on the code, the tool id free)."""
+import json
 import os
 import signal
+import socket
 import subprocess
 import tempfile
 import time
 import unittest
 
-from peeka_testlib import (PY, REC, TARGET_VERSION, TARGETS, Target, launch, read_archive, rec,
-                           target_env)
+from peeka_testlib import (BUILD, PY, REC, TARGET_VERSION, TARGETS, Target, agent_frame, launch,
+                           read_agent_frame, read_archive, rec, target_env)
 
 PER_INTERPRETER = True
 WATCH_ALL = ["watch wa.funcs.double", "watch wa.funcs.fail", "watch wa.funcs.forever"]
@@ -187,6 +189,62 @@ class Attached(Checks, unittest.TestCase):
             self.assertNotIn("scenario done", t.output())
         finally:
             t.stop()
+
+
+class Removed(unittest.TestCase):
+    """The recorder removes the watch probe of an async def while one of its
+    coroutines is suspended and a trace probe stays on the function: that
+    coroutine is not followed any more (no record, 3.12+: no weak reference
+    left on it), its events are off, and the program gets its results."""
+
+    def reply(self, conn, want_id):
+        while True:
+            t, body = read_agent_frame(conn)
+            self.assertIsNotNone(t, "the agent hung up")
+            if t == 4 and json.loads(body).get("id") == want_id:
+                rep = json.loads(body)
+                self.assertTrue(rep["ok"], rep)
+                return rep
+
+    def test_remove_while_suspended(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "s.sock")
+            srv = socket.socket(socket.AF_UNIX)
+            srv.bind(path)
+            srv.listen(1)
+            srv.settimeout(10)
+            proc = subprocess.Popen([PY, os.path.join(TARGETS, "wa_remove.py"), BUILD, path],
+                                    stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                    stderr=subprocess.PIPE, text=True, env=target_env(), cwd=TARGETS)
+            conn, _ = srv.accept()
+            conn.settimeout(10)
+            try:
+                self.assertEqual(read_agent_frame(conn)[0], 1)
+                conn.sendall(agent_frame(2, b'{"proto":1,"lease_ms":10000}'))
+                conn.sendall(agent_frame(3, json.dumps({"id": 1, "cmd": "install", "probes": [
+                    {"id": 1, "kind": "watch", "pattern": "wa.funcs.double"},
+                    {"id": 2, "kind": "trace", "pattern": "wa.funcs.double"}]}).encode()))
+                self.reply(conn, 1)
+                self.assertEqual(proc.stdout.readline(), "suspended\n")
+                conn.sendall(agent_frame(3, b'{"id":2,"cmd":"remove","probe_id":1}'))
+                self.reply(conn, 2)
+                proc.stdin.write("go\n")
+                proc.stdin.flush()
+                results = proc.stdout.readline()
+                self.assertEqual(proc.stdout.readline(), "done\n")
+                conn.sendall(agent_frame(3, b'{"id":3,"cmd":"detach"}'))
+                final = self.reply(conn, 3)
+            finally:
+                conn.close()
+                srv.close()
+            out, err = proc.communicate(timeout=30)
+        self.assertEqual(proc.returncode, 0, err)
+        self.assertEqual(err, "")
+        local = "0 tool=peeka" if TARGET_VERSION >= (3, 12) else "n/a"
+        self.assertEqual(results, "results 0 2 4 weakrefs=0 local=%s\n" % local)
+        self.assertEqual(out, "detached active=False hooks=0\n")
+        # watch saw double(0) end before it was removed; trace every call
+        self.assertEqual([p["observations"] for p in final["probes"]], [1, 3])
 
 
 if __name__ == "__main__":
