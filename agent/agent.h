@@ -55,6 +55,7 @@ typedef struct hooked {
     int is_coro;                /* async def: time the awaited result */
     PyObject *async_code;       /* 3.12+: the code object whose events are on for its
                                    watch probes (strong; watch_async_events.c) */
+    int async_unwind;           /* 3.12-3.14: counts in the global PY_UNWIND (same file) */
     char *name_json;            /* "module.Qualname" as a JSON string */
     size_t name_json_len;
     PyObject *replacements;     /* 3.11: list of (namespace, key, original, wrapper) */

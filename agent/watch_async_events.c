@@ -2,9 +2,9 @@
  * own coroutine, untouched.  Its end is seen through sys.monitoring
  * events of the agent's tool (monitoring.h) on the function's code object:
  * PY_RETURN (a local event), and PY_UNWIND, which can be local from 3.15
- * only and is global before (on while any async def is watched; every
- * frame that exits by an exception then calls the handler, which looks no
- * further than the code object).
+ * only and is global before: on while a watch probe on an async def wants
+ * exceptions (not with -s); every frame that exits by an exception then
+ * calls the handler, which looks no further than the code object.
  *
  * The event is paired with its call through the coroutine of the frame
  * that returns, in coro_table.  The entry holds a weak reference to the
@@ -36,6 +36,7 @@ static struct {
     int *users;
     int n, cap;
     int unwind_local;           /* -1: not known yet; 1: PY_UNWIND can be local (3.15+) */
+    int unwinders;              /* else: armed functions whose watch probes want exceptions */
 } A = {.unwind_local = -1};
 
 /* An entry out of the table: the table's reference to its weakref goes,
@@ -194,12 +195,6 @@ static int codes_add(PyObject *code)
     }
     if (code_on(code) < 0)
         return -1;
-    if (A.n == 0 && A.unwind_local == 0 && mon_set_global(MON_ASYNC, mon_bit(MEV_UNWIND)) < 0) {
-        if (mon_set_local(code, 0) < 0)
-            PyErr_Clear();
-        PyErr_SetString(PyExc_RuntimeError, "sys.monitoring refused the PY_UNWIND event");
-        return -1;
-    }
     Py_INCREF(code);
     A.code[A.n] = code;
     A.users[A.n++] = 1;
@@ -216,8 +211,32 @@ static void codes_remove(PyObject *code)
     Py_DECREF(A.code[i]);
     A.code[i] = A.code[--A.n];
     A.users[i] = A.users[A.n];
-    if (A.n == 0)
-        (void)mon_set_global(MON_ASYNC, 0);
+}
+
+static int wants_exceptions(const hooked *h)
+{
+    for (int i = 0; i < h->nprobes; i++)
+        if (h->probes[i]->kind == PK_WATCH && h->probes[i]->at_exception)
+            return 1;
+    return 0;
+}
+
+/* h's share of the global PY_UNWIND, where it cannot be local: on with the
+ * first function that wants it, off with the last. */
+static int set_unwind(hooked *h, int want)
+{
+    want = want && A.unwind_local == 0;
+    if (want == h->async_unwind)
+        return 0;
+    int n = A.unwinders + (want ? 1 : -1);
+    if ((n > 0) != (A.unwinders > 0) &&
+        mon_set_global(MON_ASYNC, n > 0 ? mon_bit(MEV_UNWIND) : 0) < 0 && want) {
+        PyErr_SetString(PyExc_RuntimeError, "sys.monitoring refused the PY_UNWIND event");
+        return -1;
+    }   /* refused to go off: it stays on, the handler ignores what is not ours */
+    A.unwinders = n;
+    h->async_unwind = want;
+    return 0;
 }
 
 struct dropping {
@@ -260,6 +279,7 @@ static void disarm(hooked *h)
      * must not find it half armed */
     kept_exc pending;
     exc_keep(&pending);
+    (void)set_unwind(h, 0);
     drop_entries(h);
     codes_remove(code);
     Py_DECREF(code);
@@ -288,11 +308,19 @@ int observe_probes_changed(hooked *h, probe *added)
         }
         added->holds_events = 1;
     }
-    int watched = h->nprobes > h->other_kinds;
-    if (watched && !h->async_code)
-        return arm(h);
-    if (!watched && h->async_code)
-        disarm(h);
+    if (h->nprobes == h->other_kinds) {   /* no watch probe left */
+        if (h->async_code)
+            disarm(h);
+        return 0;
+    }
+    int fresh = !h->async_code;
+    if (fresh && arm(h) < 0)
+        return -1;
+    if (set_unwind(h, wants_exceptions(h)) < 0) {
+        if (fresh)
+            disarm(h);
+        return -1;
+    }
     return 0;
 }
 

@@ -29,8 +29,9 @@ _plain = {}
 
 
 def lines_of(text):
-    """The scenario's KEY value lines (peeka prints nothing into them)."""
-    return [l for l in text.splitlines() if l.split(" ", 1)[0].isupper()]
+    """The scenario's KEY value lines, up to "scenario done"."""
+    lines = text.split("scenario done\n", 1)[0].splitlines()
+    return [l for l in lines if l.split(" ", 1)[0].isupper()]
 
 
 def plain_output():
@@ -152,28 +153,49 @@ class Attached(Checks, unittest.TestCase):
             time.sleep(0.05)
         return line
 
-    def test_outcomes_then_nothing_left(self):
+    def attach(self, probes):
+        """Records the scenario in attach mode, ends the recording with
+        SIGINT; returns (records, the target's DURING line, its output)
+        once nothing of peeka is left in it."""
         t = Target("wa_calls.py", "attach")
         try:
             t.wait_for("ready")
             args = []
-            for p in WATCH_ALL:
+            for p in probes:
                 args += ["--probe", p]
             p = subprocess.Popen([REC, "-p", str(t.pid), "-q", "-o", self.out] + args,
                                  env=target_env(), stderr=subprocess.PIPE, text=True)
-            t.wait_for("scenario done", timeout=60)
+            t.wait_for("DURING", timeout=60)
             p.send_signal(signal.SIGINT)
             self.assertEqual(p.wait(20), 0, p.stderr.read())
             p.stderr.close()
             _, recs, summary, _ = read_archive(self.out)
             self.assertEqual(summary["reason"], "signal")
             self.assertEqual(summary["records"], len(recs))
-            self.assert_outcomes(recs)
-            self.assert_program_unchanged(t.output())
             self.assertEqual(self.after(t, AFTER_CLEAN), AFTER_CLEAN, t.output()[-3000:])
             self.assertIsNone(t.proc.poll(), "target died")
+            out = t.output()
         finally:
             t.stop()
+        return recs, [l for l in out.splitlines() if l.startswith("DURING ")][0], out
+
+    def test_outcomes_then_nothing_left(self):
+        recs, during, out = self.attach(WATCH_ALL)
+        self.assert_outcomes(recs)
+        self.assert_program_unchanged(out)
+        if TARGET_VERSION < (3, 12):
+            self.assertEqual(during, "DURING n/a")
+        elif TARGET_VERSION < (3, 15):   # PY_UNWIND cannot be local before 3.15
+            self.assertEqual(during, "DURING global=PY_UNWIND local=PY_RETURN")
+        else:
+            self.assertEqual(during, "DURING global=- local=PY_RETURN|PY_UNWIND")
+
+    @unittest.skipIf(TARGET_VERSION < (3, 12), "sys.monitoring tools exist from 3.12")
+    def test_success_only_needs_no_global_event(self):
+        recs, during, _ = self.attach(["watch wa.funcs.double -s"])
+        self.assertEqual([r["returnObj"] for r in recs], [2 * v for v in DOUBLED])
+        local = "PY_RETURN" if TARGET_VERSION < (3, 15) else "PY_RETURN|PY_UNWIND"
+        self.assertEqual(during, "DURING global=- local=%s" % local)
 
     @unittest.skipIf(TARGET_VERSION < (3, 12), "sys.monitoring tools exist from 3.12")
     def test_no_free_tool_id_fails_clearly(self):

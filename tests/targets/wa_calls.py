@@ -4,7 +4,9 @@ peeka (the traceback byte for byte), except TYPE before 3.12.
 
   wa_calls.py run      the scenario once, then exit 0 (plain or launch mode)
   wa_calls.py attach   print "ready"; once the agent has hooked something,
-                       the scenario, then "scenario done"; at each SIGUSR1
+                       the scenario, then "scenario done" and a DURING
+                       line: peeka's sys.monitoring events (3.12+), global
+                       and on double's code; at each SIGUSR1
                        an AFTER line: what is left of peeka; exit 0 at
                        SIGTERM.  With --hog-tools (3.12+) every free
                        sys.monitoring tool id is taken first.
@@ -100,6 +102,20 @@ def scenario():
     never_awaited()
 
 
+def event_names(mask):
+    names = [n for n in dir(sys.monitoring.events) if n.isupper() and n != "NO_EVENTS"]
+    return "|".join(sorted(n for n in names if getattr(sys.monitoring.events, n) & mask)) or "-"
+
+
+def during():
+    mon = getattr(sys, "monitoring", None)
+    tool = [i for i in range(6) if mon and mon.get_tool(i) == "peeka"]
+    if not tool:
+        return "n/a"
+    return "global=%s local=%s" % (event_names(mon.get_events(tool[0])),
+                                   event_names(mon.get_local_events(tool[0], funcs.double.__code__)))
+
+
 def after(signum, frame):
     """What peeka left: monitoring events and tool ids (3.12+), the
     functions, the hooks, and what calling the function gives now."""
@@ -135,5 +151,6 @@ else:
         time.sleep(0.01)
     scenario()
     print("scenario done", flush=True)
+    say("DURING", during())
     while True:
         time.sleep(0.05)
