@@ -115,6 +115,19 @@ class Launched(Checks, unittest.TestCase):
                          [2 * v for v in DOUBLED])
         self.assertEqual(len(recs), 27)
 
+    def test_no_leaks(self):
+        """131 rounds, each: 50 awaited, one raising, one cancelled, one
+        closed unstarted, one never awaited, one dropped while suspended."""
+        with tempfile.TemporaryDirectory() as tmp:
+            proc, out = launch(tmp, ["watch wa.funcs.quick", "watch wa.funcs.quick_fail",
+                                     "watch wa.funcs.forever"], "wa_calls.py", "leaks")
+            self.assertEqual(proc.returncode, 0, proc.stderr)
+            _, recs, summary, _ = read_archive(out)
+        self.assertEqual([p["observations"] for p in summary["probes"]], [131 * 50, 131, 131])
+        leaks = [l for l in proc.stdout.splitlines() if l.startswith("LEAKS ")][0].split()
+        self.assertLess(int(leaks[1].split("=")[1]), 15)   # half a block per round of 50+ calls
+        self.assertEqual(leaks[2], "refs=same")
+
     def test_with_trace_on_the_same_functions(self):
         out, recs, summary = self.record(*WATCH_ALL, "trace wa.funcs.double", "trace wa.funcs.fail")
         self.assert_outcomes([r for r in recs if r["kind"] == "watch"])

@@ -3,6 +3,11 @@ printed as KEY value lines that must read the same with and without
 peeka (the traceback byte for byte), except TYPE before 3.12.
 
   wa_calls.py run      the scenario once, then exit 0 (plain or launch mode)
+  wa_calls.py leaks    rounds of quick, quick_fail and forever calls ending
+                       every way a coroutine ends, in one event loop; a
+                       LEAKS line: the quietest window's growth in
+                       allocated blocks, and whether the argument's
+                       reference count is what it was after the warmup
   wa_calls.py attach   print "ready"; once the agent has hooked something,
                        the scenario, then "scenario done" and a DURING
                        line: peeka's sys.monitoring events (3.12+), global
@@ -116,6 +121,49 @@ def during():
                                    event_names(mon.get_local_events(tool[0], funcs.double.__code__)))
 
 
+async def one_round(arg):
+    for _ in range(50):
+        await funcs.quick(arg)
+    try:
+        await funcs.quick_fail(arg)
+    except KeyError:
+        pass
+    t = asyncio.ensure_future(funcs.forever())
+    await asyncio.sleep(0)
+    t.cancel()
+    try:
+        await t
+    except asyncio.CancelledError:
+        pass
+    funcs.quick(arg).close()          # closed before it started
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        funcs.quick(arg)              # never awaited
+    c = funcs.forever()
+    c.send(None)                      # suspended in its sleep, then dropped
+    del c
+
+
+async def leaks(warmup=40, rounds=30, windows=3):
+    """Caches fill up and then stop (or grow in bursts); a leak of one
+    block per call grows every window by at least `rounds` * 50.  So the
+    quietest of three windows tells a leak from a cache."""
+    arg = [1, 2]
+    quietest, last, refs = None, 0, 0
+    for i in range(warmup + windows * rounds + 1):
+        if i >= warmup and (i - warmup) % rounds == 0:
+            gc.collect()
+            now = sys.getallocatedblocks()
+            if i > warmup and (quietest is None or now - last < quietest):
+                quietest = now - last
+            last = now
+            if i == warmup:
+                refs = sys.getrefcount(arg)   # its references now include what asyncio keeps
+        await one_round(arg)
+    gc.collect()
+    say("LEAKS", "quietest=%d refs=%s" % (quietest, "same" if sys.getrefcount(arg) == refs else "changed"))
+
+
 def after(signum, frame):
     """What peeka left: monitoring events and tool ids (3.12+), the
     functions, the hooks, and what calling the function gives now."""
@@ -140,6 +188,8 @@ def after(signum, frame):
 if sys.argv[1] == "run":
     scenario()
     print("scenario done", flush=True)
+elif sys.argv[1] == "leaks":
+    asyncio.run(leaks())
 else:
     signal.signal(signal.SIGUSR1, after)
     if "--hog-tools" in sys.argv and hasattr(sys, "monitoring"):

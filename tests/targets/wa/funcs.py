@@ -21,3 +21,11 @@ async def forever():
 async def outer(v):
     """Not watched: its frame must show in fail's traceback as it is."""
     return await fail(v)
+
+
+async def quick(v):
+    return v
+
+
+async def quick_fail(v):
+    raise KeyError(v)
