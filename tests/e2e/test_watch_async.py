@@ -115,6 +115,27 @@ class Launched(Checks, unittest.TestCase):
                          [2 * v for v in DOUBLED])
         self.assertEqual(len(recs), 27)
 
+    def test_inside_a_traced_call(self):
+        """trace's events (global while its call runs) and watch's (on
+        double's code) reach both through the one tool: each sees double."""
+        with tempfile.TemporaryDirectory() as tmp:
+            proc, out = launch(tmp, ["watch wa.funcs.double", "trace wa.funcs.run_double -d 64"],
+                               "wa_calls.py", "traced")
+            self.assertEqual(proc.returncode, 0, proc.stderr)
+            _, recs, summary, _ = read_archive(out)
+        self.assertIn("TRACED [0, 2, 4]", proc.stdout)
+        watch = [r for r in recs if r["kind"] == "watch"]
+        self.assertEqual([(r["params"], r["returnObj"]) for r in watch], [([0], 0), ([1], 2), ([2], 4)])
+        trees = [r["call_tree"] for r in recs if r["kind"] == "trace"]
+        self.assertEqual(len(trees), 3)
+
+        def find(node, name):
+            if node["func"] == name:
+                return [node]
+            return [n for c in node["children"] for n in find(c, name)]
+        for tree in trees:   # one node, two resumptions: the start, after the sleep
+            self.assertEqual([n["count"] for n in find(tree, "wa.funcs.double")], [2])
+
     def test_no_leaks(self):
         """131 rounds, each: 50 awaited, one raising, one cancelled, one
         closed unstarted, one never awaited, one dropped while suspended."""

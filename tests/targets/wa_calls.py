@@ -3,6 +3,7 @@ printed as KEY value lines that must read the same with and without
 peeka (the traceback byte for byte), except TYPE before 3.12.
 
   wa_calls.py run      the scenario once, then exit 0 (plain or launch mode)
+  wa_calls.py traced   run_double(0), (1), (2): double runs inside those calls
   wa_calls.py leaks    rounds of quick, quick_fail and forever calls ending
                        every way a coroutine ends, in one event loop; a
                        LEAKS line: the quietest window's growth in
@@ -188,6 +189,8 @@ def after(signum, frame):
 if sys.argv[1] == "run":
     scenario()
     print("scenario done", flush=True)
+elif sys.argv[1] == "traced":
+    say("TRACED", [funcs.run_double(i) for i in range(3)])
 elif sys.argv[1] == "leaks":
     asyncio.run(leaks())
 else:

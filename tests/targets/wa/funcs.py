@@ -29,3 +29,8 @@ async def quick(v):
 
 async def quick_fail(v):
     raise KeyError(v)
+
+
+def run_double(v):
+    """A plain function that runs double to its end: traced around it."""
+    return asyncio.run(double(v))
