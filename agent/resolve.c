@@ -7,6 +7,7 @@
  * such attribute in an imported module) is an error before anything is
  * installed. */
 #include "hooks.h"
+#include "observe.h"
 #include "wrapper.h"
 #include "pattern.h"
 #include "session.h"
@@ -108,8 +109,9 @@ static int defined_in(PyObject *v, PyObject *modname)
 /* "cannot hook X", with the reason hooks_install raised; cleared. */
 static void hook_error(ctx *c, const char *label)
 {
-    PyObject *e = NULL, *t = NULL, *tb = NULL;
-    PyErr_Fetch(&t, &e, &tb);
+    kept_exc k;
+    exc_keep(&k);
+    PyObject *e = exc_value(&k);
     PyObject *s = e ? PyObject_Str(e) : NULL;
     const char *why = s ? PyUnicode_AsUTF8(s) : NULL;
     if (why && why[0])
@@ -117,9 +119,7 @@ static void hook_error(ctx *c, const char *label)
     else
         snprintf(c->err, c->errlen, "cannot hook %s", label);
     Py_XDECREF(s);
-    Py_XDECREF(t);
-    Py_XDECREF(e);
-    Py_XDECREF(tb);
+    exc_restore(&k);
     PyErr_Clear();
 }
 
