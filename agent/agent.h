@@ -55,7 +55,8 @@ typedef struct probe {
     int skip_builtin;           /* trace: no nodes for C functions */
     int64_t min_duration_ns;    /* trace: drop faster trees */
     int64_t fold_below_ns;      /* trace: fold nodes that took less (0: off) */
-    int holds_events;           /* trace, 3.12+: holds the sys.monitoring tool */
+    int holds_events;           /* 3.12+: holds the sys.monitoring tool (monitoring.h): a
+                                   trace probe, a watch probe on an async def */
     int64_t interval_ns;        /* monitor */
     struct monitor_state *mon;  /* monitor: aggregates (monitor.c) */
     fmt_opts fmt;               /* limits and redaction rules of its values */
@@ -70,6 +71,9 @@ typedef struct hooked {
     int nprobes;
     int has_self;               /* args[0] is self/cls, reported as `target` */
     int is_coro;                /* async def: time the awaited result */
+    PyObject *async_code;       /* 3.12+: the code object whose events are on for its
+                                   watch probes (strong; watch_async_events.c) */
+    int async_unwind;           /* 3.12-3.14: counts in the global PY_UNWIND (same file) */
     char *name_json;            /* "module.Qualname" as a JSON string */
     size_t name_json_len;
     PyObject *replacements;     /* 3.13+: what wrapper.c replaced (wrapper.h) */

@@ -8,6 +8,7 @@
 #include "record.h"
 #include "redactor.h"
 #include "trace.h"
+#include "watch_async.h"
 
 #include <cJSON.h>
 #include <stdio.h>
@@ -44,6 +45,7 @@ static void probe_free_state(probe *p)
     record_free(p);
     redactor_free(p->fmt.redact);
     p->fmt.redact = NULL;
+    watch_async_probe_free(p);
 }
 
 /* Only for a probe no hook has ever seen (still being built), or through

@@ -88,6 +88,15 @@ int hooks_install(probe *p, PyObject *func, int has_self, PyObject *ns, PyObject
     }
     h->probes[h->nprobes++] = p;
     h->other_kinds += p->kind != PK_WATCH;
+    if (observe_probes_changed(h, p) < 0) {
+        h->nprobes--;
+        h->other_kinds -= p->kind != PK_WATCH;
+        if (fresh) {   /* never hooked: nothing to restore */
+            hooks_table_remove(h);
+            hooked_free(h);
+        }
+        return -1;
+    }
     if (fresh) {
         set_vectorcall(func, hook_vectorcall);
         if (retype_function(func) < 0)
@@ -115,6 +124,7 @@ static void unhook(hooked *h)
     hooks_table_remove(h);
     h->nprobes = 0;
     h->other_kinds = 0;
+    (void)observe_probes_changed(h, NULL);   /* cannot fail when taking away */
     if (h->inflight)
         h->dead = 1;
     else
@@ -139,6 +149,8 @@ void hooks_remove_probe(probe *p)
             memmove(&h->probes[j], &h->probes[j + 1], sizeof(probe *) * (size_t)(h->nprobes - j - 1));
             h->nprobes--;
             h->other_kinds -= p->kind != PK_WATCH;
+            if (h->nprobes > 0)
+                (void)observe_probes_changed(h, NULL);
             break;
         }
         if (h->nprobes == 0)

@@ -10,6 +10,7 @@
 #include "monitor.h"
 #include "stack.h"
 #include "trace.h"
+#include "watch_async.h"
 
 static int kinds_of(const hooked *h)
 {
@@ -27,8 +28,12 @@ static void after_call(call *c, PyObject **res, trace_run *tr, int64_t t0, int64
 {
     hooked *h = c->h;
     int live = !h->dead && !observe_stopping();
-    int watch_exit = live && (kinds & (1 << PK_WATCH)) && watch_wants(h, *res ? AT_EXIT : AT_EXCEPTION);
-    if (!tr->p && !watch_exit && !(live && (kinds & (1 << PK_MONITOR))))
+    int watch = live && (kinds & (1 << PK_WATCH));
+    int watch_exit = watch && watch_wants(h, *res ? AT_EXIT : AT_EXCEPTION);
+    /* a coroutine's outcome is its end's, whichever of the two is wanted */
+    int follow = watch && *res && h->is_coro && PyCoro_CheckExact(*res) &&
+                 (watch_exit || watch_wants(h, AT_EXCEPTION));
+    if (!tr->p && !watch_exit && !follow && !(live && (kinds & (1 << PK_MONITOR))))
         return;
     observe_guard g;
     observe_enter(&g);
@@ -45,11 +50,11 @@ static void after_call(call *c, PyObject **res, trace_run *tr, int64_t t0, int64
     c->exc = observe_exception(&g);
     if (tr->p)
         trace_emit(tr, c);
-    if (watch_exit && *res && h->is_coro && PyCoro_CheckExact(*res)) {
-        PyObject *wrapped = watch_async_wrap(c, t0, *res);
-        if (wrapped) {
+    if (follow) {
+        PyObject *followed = watch_async_follow(c, t0, *res);
+        if (followed) {
             Py_DECREF(*res);
-            *res = wrapped;
+            *res = followed;
             watch_exit = 0;
         }
     }

@@ -1,5 +1,5 @@
-/* A few things are simpler and safer written in Python (an import hook, an
- * awaiting coroutine).  They are compiled from source in a private
+/* A few things are simpler and safer written in Python (the import hook).
+ * They are compiled from source in a private
  * namespace: nothing is added to the target's modules. */
 #include "agent.h"
 

@@ -9,6 +9,7 @@
 #include "retype.h"
 #include "suggest.h"
 #include "hooks.h"
+#include "observe.h"
 #include "wrapper.h"
 #include "pattern.h"
 #include "session.h"
@@ -107,6 +108,23 @@ static int defined_in(PyObject *v, PyObject *modname)
     return same;
 }
 
+/* "cannot hook X", with the reason hooks_install raised; cleared. */
+static void hook_error(ctx *c, const char *label)
+{
+    kept_exc k;
+    exc_keep(&k);
+    PyObject *e = exc_value(&k);
+    PyObject *s = e ? PyObject_Str(e) : NULL;
+    const char *why = s ? PyUnicode_AsUTF8(s) : NULL;
+    if (why && why[0])
+        snprintf(c->err, c->errlen, "cannot hook %s: %s", label, why);
+    else
+        snprintf(c->err, c->errlen, "cannot hook %s", label);
+    Py_XDECREF(s);
+    exc_restore(&k);
+    PyErr_Clear();
+}
+
 static int hook_value(ctx *c, PyObject *v, int in_class, PyObject *ns, PyObject *key, const char *label)
 {
     int has_self;
@@ -121,8 +139,7 @@ static int hook_value(ctx *c, PyObject *v, int in_class, PyObject *ns, PyObject 
     }
     for (int i = 0; i < n; i++) {
         if (hooks_install(c->p, fs[i], has_self, ns, key) < 0) {
-            snprintf(c->err, c->errlen, "cannot hook %s", label);
-            PyErr_Clear();
+            hook_error(c, label);
             return -1;
         }
     }

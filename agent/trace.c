@@ -256,66 +256,66 @@ static const void *c_callee(PyObject *f, PyObject *arg0)
 {
     if (PyCFunction_Check(f))
         return ((PyCFunctionObject *)f)->m_ml;
-    if (Py_TYPE(f) == &PyMethodDescr_Type && arg0 != tmon_missing)
+    if (Py_TYPE(f) == &PyMethodDescr_Type && arg0 != mon_missing)
         return ((PyMethodDescrObject *)f)->d_method;
     return NULL;
 }
 
 /* PY_START, PY_RESUME, PY_THROW: (code, offset[, exception]) */
-static PyObject *ev_start(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+static void ev_start(trace_tls *t, PyObject *const *args, Py_ssize_t nargs)
 {
-    (void)self;
-    trace_tls *t = building();
-    if (t && nargs >= 1) {
-        int64_t now = TICKS();
-        PyObject *code = args[0];
-        if (!t->root_seen && t->depth == 0 && (const void *)code == t->nodes[0].key)
-            t->root_seen = 1;
-        else
-            on_call(t, code, code, NULL, 0, now);
-    }
-    Py_RETURN_NONE;
-}
-
-/* PY_RETURN, PY_YIELD, PY_UNWIND */
-static PyObject *ev_return(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
-{
-    (void)self, (void)args, (void)nargs;
-    trace_tls *t = building();
-    if (t)
-        on_return(t, TICKS());
-    Py_RETURN_NONE;
+    if (nargs < 1)
+        return;
+    int64_t now = TICKS();
+    PyObject *code = args[0];
+    if (!t->root_seen && t->depth == 0 && (const void *)code == t->nodes[0].key)
+        t->root_seen = 1;
+    else
+        on_call(t, code, code, NULL, 0, now);
 }
 
 /* CALL: (code, offset, callable, arg0) */
-static PyObject *ev_call(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+static void ev_call(trace_tls *t, PyObject *const *args, Py_ssize_t nargs)
 {
-    (void)self;
-    trace_tls *t = building();
-    if (t && !t->skip_builtin && nargs >= 4) {
-        const void *key = c_callee(args[2], args[3]);
-        if (key)
-            on_call(t, key, args[2], NULL, 1, TICKS());
-    }
-    Py_RETURN_NONE;
+    if (t->skip_builtin || nargs < 4)
+        return;
+    const void *key = c_callee(args[2], args[3]);
+    if (key)
+        on_call(t, key, args[2], NULL, 1, TICKS());
 }
 
 /* C_RETURN, C_RAISE: (code, offset, callable, arg0) */
-static PyObject *ev_c_return(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+static void ev_c_return(trace_tls *t, PyObject *const *args, Py_ssize_t nargs)
 {
-    (void)self;
-    trace_tls *t = building();
-    if (t && !t->skip_builtin && nargs >= 4 && c_callee(args[2], args[3]))
+    if (!t->skip_builtin && nargs >= 4 && c_callee(args[2], args[3]))
         on_return(t, TICKS());
-    Py_RETURN_NONE;
 }
 
-static PyMethodDef ev_defs[] = {
-    {"peeka_trace_start", (PyCFunction)(void (*)(void))ev_start, METH_FASTCALL, NULL},
-    {"peeka_trace_return", (PyCFunction)(void (*)(void))ev_return, METH_FASTCALL, NULL},
-    {"peeka_trace_call", (PyCFunction)(void (*)(void))ev_call, METH_FASTCALL, NULL},
-    {"peeka_trace_c_return", (PyCFunction)(void (*)(void))ev_c_return, METH_FASTCALL, NULL},
-};
+/* Every event of the agent's tool comes here, also those switched on for
+ * watch's async functions (monitoring.h): building() keeps only this
+ * thread's events of a tree being built. */
+static void on_event(enum mon_event ev, PyObject *const *args, Py_ssize_t nargs)
+{
+    trace_tls *t = building();
+    if (!t)
+        return;
+    switch (ev) {
+    case MEV_START: case MEV_RESUME: case MEV_THROW:
+        ev_start(t, args, nargs);
+        break;
+    case MEV_RETURN: case MEV_YIELD: case MEV_UNWIND:
+        on_return(t, TICKS());
+        break;
+    case MEV_CALL:
+        ev_call(t, args, nargs);
+        break;
+    case MEV_C_RETURN: case MEV_C_RAISE:
+        ev_c_return(t, args, nargs);
+        break;
+    default:
+        break;
+    }
+}
 #else
 static int profile_cb(PyObject *obj, PyFrameObject *frame, int what, PyObject *arg)
 {
@@ -362,9 +362,8 @@ static int profile_cb(PyObject *obj, PyFrameObject *frame, int what, PyObject *a
 int trace_probe_init(probe *p, char *err, size_t errlen)
 {
 #if TRACE_MONITORING
-    static const tmon_callbacks cbs = {&ev_defs[0], &ev_defs[1], &ev_defs[2], &ev_defs[3]};
     tclock_init();
-    if (tmon_acquire(&cbs, err, errlen) < 0)
+    if (tmon_acquire(on_event, err, errlen) < 0)
         return -1;
     p->holds_events = 1;
 #else
@@ -376,9 +375,10 @@ int trace_probe_init(probe *p, char *err, size_t errlen)
 void trace_probe_free(probe *p)
 {
 #if TRACE_MONITORING
-    if (p->holds_events)
+    if (p->kind == PK_TRACE && p->holds_events) {
         tmon_release();
-    p->holds_events = 0;
+        p->holds_events = 0;
+    }
 #else
     (void)p;
 #endif

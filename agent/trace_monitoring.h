@@ -1,33 +1,25 @@
-/* trace's event source on CPython 3.12+: a sys.monitoring (PEP 669) tool of
- * its own.  There PyEval_SetProfile is a shim over sys.monitoring that
- * makes a frame object per event; a tool with C callbacks gets the code
- * object directly.  Tools sit beside each other, so a profiler the target
- * already runs (cProfile, sys.setprofile, coverage) is neither replaced nor
- * chained: it keeps its own tool.
+/* trace's event source on CPython 3.12+: the agent's sys.monitoring tool
+ * (monitoring.h).  There PyEval_SetProfile is a shim over sys.monitoring
+ * that makes a frame object per event; a tool with C callbacks gets the
+ * code object directly.  Tools sit beside each other, so a profiler the
+ * target already runs (cProfile, sys.setprofile, coverage) is neither
+ * replaced nor chained: it keeps its own tool.
  *
  * Events are per interpreter, not per thread: they are on only while some
- * thread runs a traced call, and trace.c's callbacks drop other threads'
- * events.  GIL held for everything here. */
+ * thread runs a traced call, and trace.c's handler drops other threads'
+ * events (and those of the tool's other user).  GIL held for everything
+ * here. */
 #ifndef PEEKA_TRACE_MONITORING_H
 #define PEEKA_TRACE_MONITORING_H
 
-#include "agent.h"
+#include "monitoring.h"
 
 #if PY_VERSION_HEX >= 0x030C0000
 
-/* trace.c's callbacks, METH_FASTCALL, registered with the tool. */
-typedef struct {
-    PyMethodDef *start;         /* PY_START, PY_RESUME, PY_THROW */
-    PyMethodDef *ret;           /* PY_RETURN, PY_YIELD, PY_UNWIND */
-    PyMethodDef *call;          /* CALL */
-    PyMethodDef *c_ret;         /* C_RETURN, C_RAISE */
-} tmon_callbacks;
-
-/* Every trace probe holds the tool from creation to its end: the first one
- * claims a free tool id and registers the callbacks, the last one gives it
- * back.  -1 with a message in err when no id is free or sys.monitoring
- * refused. */
-int  tmon_acquire(const tmon_callbacks *cbs, char *err, size_t errlen);
+/* Every trace probe holds the tool from creation to its end (the first
+ * one of the agent claims a free tool id).  -1 with a message in err when
+ * no id is free or sys.monitoring refused. */
+int  tmon_acquire(mon_handler handler, char *err, size_t errlen);
 void tmon_release(void);
 
 /* A traced call starts / ends on some thread: events go on with the first,
@@ -36,9 +28,6 @@ void tmon_release(void);
  * generation from before a release does nothing. */
 unsigned tmon_begin(int builtins);
 void tmon_end(unsigned gen, int builtins);
-
-/* sys.monitoring.MISSING: the arg0 of a call without arguments. */
-extern PyObject *tmon_missing;
 
 #endif
 #endif

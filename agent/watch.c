@@ -5,6 +5,7 @@
 #include "watch.h"
 #include "dispatch.h"
 #include "record.h"
+#include "watch_async.h"
 
 #include <string.h>
 
@@ -102,13 +103,15 @@ PyObject *observe_call(hooked *h, PyObject *callable, PyObject *const *args,
     PyObject *res = h->orig(callable, args, nargsf, kwnames);
     c.cost = now_mono_ns() - t0;
     enum where at = res ? AT_EXIT : AT_EXCEPTION;
-    if ((want & (1u << at)) && !h->dead && !observe_stopping()) {
-        PyObject *wrapped = res && h->is_coro && PyCoro_CheckExact(res)
-                                ? watch_async_wrap(&c, t0, res) : NULL;
-        if (wrapped) {
+    /* a coroutine's outcome is its end's, whichever of the two is wanted */
+    int follow = res && h->is_coro && PyCoro_CheckExact(res) &&
+                 (want & ((1u << AT_EXIT) | (1u << AT_EXCEPTION)));
+    if ((follow || (want & (1u << at))) && !h->dead && !observe_stopping()) {
+        PyObject *followed = follow ? watch_async_follow(&c, t0, res) : NULL;
+        if (followed) {
             Py_DECREF(res);
-            res = wrapped;
-        } else {
+            res = followed;
+        } else if (want & (1u << at)) {
             observe_enter(&g);
             c.ret = res;
             c.exc = observe_exception(&g);

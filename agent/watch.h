@@ -1,4 +1,4 @@
-/* The watch kind: what watch.c shares with watch_async.c and probe_call.c. */
+/* The watch kind: what watch.c shares with watch_async*.c and probe_call.c. */
 #ifndef PEEKA_WATCH_H
 #define PEEKA_WATCH_H
 
@@ -8,11 +8,6 @@
 void watch_observe(const call *c, enum where at);
 /* The watch probes on h that still want `at`. */
 int  watch_wants(const hooked *h, enum where at);
-/* async def: returns a coroutine that awaits `coro` and reports its
- * outcome through watch_observe, holding c->h until then; or NULL (then
- * report `coro` itself).  Outside the guard: it may run Python code that
- * is not an observation. */
-PyObject *watch_async_wrap(const call *c, int64_t t0, PyObject *coro);
 /* probe_call.c: a hooked call of a function that carries a trace, stack or
  * monitor probe (watch.c's observe_call sends it there). */
 PyObject *probe_call(hooked *h, PyObject *callable, PyObject *const *args,

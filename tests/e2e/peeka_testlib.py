@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 import signal
+import struct
 import subprocess
 import sys
 import tarfile
@@ -171,3 +172,23 @@ def launch(tmp, probes, script, *args, extra=()):
 def peeka_sockets():
     """Socket directories peeka-rec leaves behind (there must be none)."""
     return [d for d in os.listdir(RUNTIME_DIR) if d.startswith("peeka-")]
+
+
+def agent_frame(ftype, body, reserved=b"\0\0\0"):
+    """One frame of the recorder <-> agent protocol (docs/protocol.md)."""
+    return struct.pack("<IB", len(body), ftype) + reserved + body
+
+
+def read_agent_frame(conn):
+    """(type, body) of the next frame on a socket, (None, None) at EOF."""
+    hdr = b""
+    while len(hdr) < 8:
+        chunk = conn.recv(8 - len(hdr))
+        if not chunk:
+            return None, None
+        hdr += chunk
+    n, t = struct.unpack("<IB", hdr[:5])
+    body = b""
+    while len(body) < n:
+        body += conn.recv(n - len(body))
+    return t, body

@@ -10,7 +10,7 @@ import tempfile
 import time
 import unittest
 
-from peeka_testlib import BUILD, PY, TARGETS, target_env
+from peeka_testlib import BUILD, PY, TARGETS, agent_frame as frame, read_agent_frame, target_env
 
 PER_INTERPRETER = True
 
@@ -31,10 +31,6 @@ for i in range(400):
 print("threads", threading.active_count(), "active", m.status()["active"], "hooks", m.status()["hooks"],
       "same", funcs.add.__code__.co_name, flush=True)
 """
-
-
-def frame(ftype, body, reserved=b"\0\0\0"):
-    return struct.pack("<IB", len(body), ftype) + reserved + body
 
 
 class FakeRecorder(unittest.TestCase):
@@ -61,17 +57,7 @@ class FakeRecorder(unittest.TestCase):
         return out
 
     def read_frame(self, conn):
-        hdr = b""
-        while len(hdr) < 8:
-            chunk = conn.recv(8 - len(hdr))
-            if not chunk:
-                return None, None
-            hdr += chunk
-        n, t = struct.unpack("<IB", hdr[:5])
-        body = b""
-        while len(body) < n:
-            body += conn.recv(n - len(body))
-        return t, body
+        return read_agent_frame(conn)
 
     def welcome_and_install(self, conn):
         t, body = self.read_frame(conn)
