@@ -13,7 +13,9 @@ PEEKA_REC=${PEEKA_REC:-/usr/local/bin/peeka-rec}
 [ $# -ge 2 ] || { echo "usage: $0 MASTER_PID PEEKA-REC-ARGUMENTS..." >&2; exit 2; }
 master=$1
 shift
-workers=$(pgrep -P "$master") || { echo "peeka-workers: pid $master has no workers" >&2; exit 10; }
+# the children of every thread of the master (no procps needed)
+workers=$(cat /proc/"$master"/task/*/children 2>/dev/null)
+[ -n "$workers" ] || { echo "peeka-workers: pid $master has no workers" >&2; exit 10; }
 jobs=""
 for w in $workers; do
     "$PEEKA_REC" -p "$w" "$@" &

@@ -63,6 +63,18 @@ def read_archive(path):
     return session, records, summary, names
 
 
+def children(pid):
+    """The pids whose parent is pid (from /proc: minimal machines have no pgrep)."""
+    kids = []
+    for task in os.listdir("/proc/%d/task" % pid):
+        try:
+            with open("/proc/%d/task/%s/children" % (pid, task)) as f:
+                kids += [int(k) for k in f.read().split()]
+        except OSError:
+            pass
+    return sorted(kids)
+
+
 def probes_in(archive):
     """True once peeka-rec has written session.json into ARCHIVE.partial,
     which it does when the agent has installed the probes."""

@@ -14,7 +14,7 @@ import tempfile
 import time
 import unittest
 
-from peeka_testlib import REC, TARGETS, agent_threads, probes_in, read_archive, rec, target_env
+from peeka_testlib import REC, TARGETS, agent_threads, children, probes_in, read_archive, rec, target_env
 
 PER_INTERPRETER = False
 SYSTEM_PY = "/usr/bin/python3"
@@ -73,8 +73,7 @@ class FlaskUnderGunicorn(unittest.TestCase):
         """Both workers booted and answering."""
         end = time.monotonic() + 30
         while time.monotonic() < end:
-            kids = subprocess.run(["pgrep", "-P", str(self.master.pid)], capture_output=True,
-                                  text=True).stdout.split()
+            kids = children(self.master.pid)
             seen = set()
             if len(kids) == 2:
                 for _ in range(40):
@@ -82,7 +81,7 @@ class FlaskUnderGunicorn(unittest.TestCase):
                         seen.add(self.get(1)[1])
                     except OSError:
                         break
-                if seen == {int(k) for k in kids}:
+                if seen == set(kids):
                     return sorted(seen)
             time.sleep(0.1)
         self.log.seek(0)
@@ -153,9 +152,7 @@ class FlaskUnderGunicorn(unittest.TestCase):
         os.kill(self.master.pid, signal.SIGTTIN)
         new = None
         while new is None and time.monotonic() < end:
-            kids = subprocess.run(["pgrep", "-P", str(self.master.pid)], capture_output=True,
-                                  text=True).stdout.split()
-            fresh = [int(k) for k in kids if int(k) not in self.workers]
+            fresh = [k for k in children(self.master.pid) if k not in self.workers]
             new = fresh[0] if fresh else None
             time.sleep(0.05)
         self.assertIsNotNone(new, "gunicorn did not fork a third worker")
