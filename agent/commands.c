@@ -268,6 +268,20 @@ static void add_stats(cJSON *r)
     cJSON_AddNumberToObject(r, "hooks", hooks_count());
 }
 
+/* Resolving can let the GIL go (it asks importlib whether a module exists),
+ * and an import another thread finished in that time, before the import
+ * hook was on sys.meta_path, told no one: a gunicorn worker loading its app
+ * while we attach.  Every later import is told, so one more look at the
+ * probes still pending closes the gap. */
+static void look_again(int first)
+{
+    for (int i = first; i < g_agent.nprobes; i++) {
+        char ignored[256] = "";
+        if (g_agent.probes[i]->pending && resolve_probe(g_agent.probes[i], ignored, sizeof ignored) < 0)
+            PyErr_Clear();   /* as after any import: the probe stays pending */
+    }
+}
+
 /* All or nothing: a probe that fails to resolve removes the ones before it,
  * so a typo never leaves half a recording installed. */
 static int install(const cJSON *req, cJSON *r, char *err, size_t errlen)
@@ -298,6 +312,7 @@ static int install(const cJSON *req, cJSON *r, char *err, size_t errlen)
         PyErr_Clear();
         goto undo;
     }
+    look_again(first);
     add_stats(r);
     return 0;
 undo: ;
