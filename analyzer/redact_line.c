@@ -96,6 +96,20 @@ static long value(rctx *c, size_t i, int hit, int depth)
     return v;
 }
 
+/* After an object member or array element ending before v: 0 with *i at
+ * the next one, the index past `close` (> 0), or -1. */
+static long next_item(rctx *c, long v, char close, size_t *i)
+{
+    *i = ws(c, (size_t)v);
+    if (*i < c->n && c->s[*i] == ',') {
+        *i = ws(c, *i + 1);
+        return 0;
+    }
+    if (*i < c->n && c->s[*i] == close)
+        return (long)*i + 1;
+    return pa_jfail(c->e, close == '}' ? "expected ',' or '}'" : "expected ',' or ']'", *i);
+}
+
 static long walk_object(rctx *c, size_t i, int depth)
 {
     i = ws(c, i + 1);
@@ -117,14 +131,9 @@ static long walk_object(rctx *c, size_t i, int depth)
         long v = value(c, ws(c, i + 1), hit, depth);
         if (v < 0)
             return -1;
-        i = ws(c, (size_t)v);
-        if (i < c->n && c->s[i] == ',') {
-            i = ws(c, i + 1);
-            continue;
-        }
-        if (i < c->n && c->s[i] == '}')
-            return (long)i + 1;
-        return pa_jfail(c->e, "expected ',' or '}'", i);
+        long end = next_item(c, v, '}', &i);
+        if (end != 0)
+            return end;
     }
 }
 
@@ -149,14 +158,9 @@ static long walk_array(rctx *c, size_t i, int depth, const span *names, int nnam
         long v = value(c, i, hit, depth);
         if (v < 0)
             return -1;
-        i = ws(c, (size_t)v);
-        if (i < c->n && c->s[i] == ',') {
-            i = ws(c, i + 1);
-            continue;
-        }
-        if (i < c->n && c->s[i] == ']')
-            return (long)i + 1;
-        return pa_jfail(c->e, "expected ',' or ']'", i);
+        long end = next_item(c, v, ']', &i);
+        if (end != 0)
+            return end;
     }
 }
 

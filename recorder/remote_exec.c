@@ -109,17 +109,27 @@ static int disabled(rx *x)
     return PA_DISABLED;
 }
 
-int peeka_remote_exec_check(const peeka_target *t, char *err, size_t errlen)
+/* The target's offsets read and checked, remote debugging on: *s is
+ * PA_OK, or why not (x is NULL only when out of memory). */
+static rx *rx_open(const peeka_target *t, char *err, size_t errlen, int *s)
 {
     rx *x = calloc(1, sizeof *x);
     if (!x) {
         snprintf(err, errlen, "out of memory");
-        return PA_FAILED;
+        *s = PA_FAILED;
+        return NULL;
     }
     *x = (rx){.t = t, .err = err, .errlen = errlen};
-    int s = load(x);
-    if (s == PA_OK)
-        s = disabled(x);
+    *s = load(x);
+    if (*s == PA_OK)
+        *s = disabled(x);
+    return x;
+}
+
+int peeka_remote_exec_check(const peeka_target *t, char *err, size_t errlen)
+{
+    int s;
+    rx *x = rx_open(t, err, errlen, &s);
     if (s == PA_OK && !same_mount_ns(t->pid))
         s = noroute(x, "it runs in another mount namespace (a container?), where the script "
                        "path would not exist");
@@ -332,15 +342,8 @@ static int wait_taken(rx *x, int ready_fd, int grace_ms)
 int peeka_remote_exec(const peeka_target *t, const char *script, int ready_fd, int grace_ms,
                       char *err, size_t errlen)
 {
-    rx *x = calloc(1, sizeof *x);
-    if (!x) {
-        snprintf(err, errlen, "out of memory");
-        return PA_FAILED;
-    }
-    *x = (rx){.t = t, .err = err, .errlen = errlen};
-    int s = load(x);
-    if (s == PA_OK)
-        s = disabled(x);
+    int s;
+    rx *x = rx_open(t, err, errlen, &s);
     if (s == PA_OK && strlen(script) >= off(x, x->L->script_path_size))
         s = noroute(x, "the script path is longer than the interpreter's buffer");
     if (s == PA_OK)
