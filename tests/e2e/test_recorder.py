@@ -247,6 +247,13 @@ class Recorder(unittest.TestCase):
         self.assertEqual((p.returncode, p.stderr), (0, ""))
         for w in workers:
             self.assertEqual(len(read_archive(self.out("%d.tar.zst" % w))[1]), 30)
+        # a process with no workers: said, exit 10, nothing recorded
+        p = subprocess.run(["sh", script, str(workers[0]), "-q", "-o", self.out("none-{pid}.tar.zst"),
+                            "watch", "wt.funcs.add"], capture_output=True, text=True,
+                           env=target_env({"PEEKA_REC": REC}), timeout=60)
+        self.assertEqual((p.returncode, p.stderr),
+                         (10, "peeka-workers: pid %d has no workers\n" % workers[0]))
+        self.assertEqual(glob.glob(self.out("none-*")), [])
 
     def test_nothing_left_in_runtime_dir(self):
         self.assertEqual(peeka_sockets(), [])
