@@ -306,6 +306,8 @@ static int parse_probe_words(char **w, int n, rec_options *o, char *err, size_t 
     }
     if (p->pk->kind == PK_WATCH)
         watch_events(p);
+    if (p->pk->kind == PK_THREAD && pt_num(&p->v, "interval_s", 0) == 0)
+        p->v.num[pt_key_index(p->pk, "times")] = 1;   /* no --interval: one snapshot */
     if (p->pk->operand) {
         char buf[PEEKA_PATTERN_MAX], *parts[PEEKA_PATTERN_PARTS];
         if (peeka_pattern_split(w[1], buf, parts, err, errlen) < 0)
