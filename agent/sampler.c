@@ -117,6 +117,19 @@ static int mark_due(int64_t now)
     return any;
 }
 
+/* SM.mu held, after a round: the next one of each probe comes at least
+ * half an interval after this one ended.  A round that waited long for
+ * the GIL would otherwise be followed at once by the next, and the
+ * threads it wants to see would not have run in between. */
+static void space_out(int64_t end)
+{
+    for (int i = 0; i < SM.nent; i++) {
+        entry *e = &SM.ent[i];
+        if (e->wanted && e->next_ns < end + e->interval_ns / 2)
+            e->next_ns = end + e->interval_ns / 2;
+    }
+}
+
 static void *sampler_main(void *arg)
 {
     (void)arg;
@@ -143,6 +156,7 @@ static void *sampler_main(void *arg)
         pthread_mutex_unlock(&SM.mu);
         PyGILState_Release(g);
         pthread_mutex_lock(&SM.mu);
+        space_out(now_mono_ns());
     }
     pthread_mutex_unlock(&SM.mu);
     return NULL;
@@ -210,6 +224,21 @@ int sampler_install(probe *p, char *err, size_t errlen)
     return rc;
 }
 
+/* The futex the sampler waits on for the GIL, or 0.  A waiter wakes every
+ * switch interval (5 ms) to ask the holder to let go, so one look may
+ * find it awake: a few looks, 250 us apart. */
+static unsigned long gil_futex(void)
+{
+    for (int i = 0; SM.tid[1] && i < 40; i++) {
+        task_state st;
+        if (task_state_read(SM.tid[1], &st) == 0 && !strcmp(task_state_word(&st), "lock"))
+            return st.arg0;
+        struct timespec ts = {0, 250000};
+        nanosleep(&ts, NULL);
+    }
+    return 0;
+}
+
 /* SM.mu held, no GIL: a snapshot asked for longer ago than its --wait is
  * recorded as such, with what the kernel says of each thread.  The
  * sampler waits for the GIL on a futex: the threads waiting on the same
@@ -223,11 +252,7 @@ static void check_timeouts(int64_t now)
         if (!p)
             continue;
         e->timed_out = 1;
-        task_state st;
-        unsigned long futex = 0;
-        if (SM.tid[1] && task_state_read(SM.tid[1], &st) == 0 && !strcmp(task_state_word(&st), "lock"))
-            futex = st.arg0;
-        e->pending += snapshot_timeout(p, &SM.out, ++e->cycle, now - SM.asked_ns, SM.tid, 2, futex);
+        e->pending += snapshot_timeout(p, &SM.out, ++e->cycle, now - SM.asked_ns, SM.tid, 2, gil_futex());
         if (e->times > 0 && e->cycle >= e->times)
             e->dead = 1;
     }

@@ -357,7 +357,8 @@ static int task_named(const task_info *v, int n, int name)
 }
 
 /* The one thread that is not waiting for the GIL and is running, else the
- * one Python thread not waiting for it; -1 when the kernel cannot tell. */
+ * one Python thread in a system call that is neither a wait nor a sleep;
+ * -1 when the kernel cannot tell. */
 static int likely_holder(const task_info *v, int n)
 {
     int running = -1, nrunning = 0, python = -1, npython = 0;
@@ -368,7 +369,8 @@ static int likely_holder(const task_info *v, int n)
             running = i;
             nrunning++;
         }
-        if (v[i].name >= 0 && strcmp(task_state_word(&v[i].ts), "idle")) {
+        const char *st = task_state_word(&v[i].ts);
+        if (v[i].name >= 0 && strcmp(st, "idle") && strcmp(st, "lock")) {   /* waiting, not holding */
             python = i;
             npython++;
         }
