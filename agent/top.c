@@ -58,7 +58,7 @@ int top_prime(probe *p, const unsigned long *skip, int nskip)
 }
 
 static int write_sample(jsonw *w, probe *p, int64_t cycle, int64_t wall, PyThreadState *t,
-                         long native, PyObject *name, int64_t cpu, PyFrameObject *f)
+                         long native, PyObject *name, int64_t cpu, PyFrameObject *f, int64_t began)
 {
     size_t mark = w->len;
     write_head(w, "top", p, cycle, wall, "null", 4);
@@ -77,7 +77,10 @@ static int write_sample(jsonw *w, probe *p, int64_t cycle, int64_t wall, PyThrea
         jsonw_lit(w, "null");
     jsonw_lit(w, ",\"stack\":[");
     pyframes_write(w, f, p->max_depth, 1, 0);
-    jsonw_lit(w, "]}\n");
+    /* how long this sample has kept the GIL from the program so far */
+    jsonw_lit(w, "],\"sample_ns\":");
+    jsonw_i64(w, now_mono_ns() - began);
+    jsonw_lit(w, "}\n");
     if (!w->overflow)
         return 1;
     w->len = mark;
@@ -95,7 +98,7 @@ int top_sample(probe *p, jsonw *w, int64_t cycle, const unsigned long *skip, int
         return 0;
     PyThreadState *self = PyThreadState_Get();
     PyObject *active = pythread_active();
-    int64_t wall = wall_of_mono(now_mono_ns());
+    int64_t began = now_mono_ns(), wall = wall_of_mono(began);
     for (PyThreadState *t = PyInterpreterState_ThreadHead(self->interp); t; t = PyThreadState_Next(t)) {
         if (t == self || skipped(t->thread_id, skip, nskip))
             continue;
@@ -105,7 +108,7 @@ int top_sample(probe *p, jsonw *w, int64_t cycle, const unsigned long *skip, int
         int64_t cpu = cpu_delta(p->top, native);
         PyFrameObject *f = w && (p->idle || cpu > 0) ? pyframe_of_thread(t) : NULL;
         if (f)
-            written += write_sample(w, p, cycle, wall, t, native, name, cpu, f);
+            written += write_sample(w, p, cycle, wall, t, native, name, cpu, f, began);
         Py_XDECREF(f);
         Py_XDECREF(name);
     }
