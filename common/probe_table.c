@@ -229,7 +229,7 @@ static void option_help(FILE *out, const pt_option *o)
     snprintf(left, sizeof left, "%s%s%s%s%s", o->alias ? o->alias : "", o->alias ? ", " : "",
              o->name, pt_takes_value(o) ? " " : "", pt_takes_value(o) ? o->metavar : "");
     int n = fprintf(out, "      %s", left);
-    if (n < 25)
+    if (n < 24) /* two spaces at least: help2man-like readers (mk/man.py) split there */
         fprintf(out, "%*s", 25 - n, "");
     else
         fprintf(out, "\n%25s", "");
