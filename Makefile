@@ -95,6 +95,7 @@ agents:
 scripts:
 	@mkdir -p $(SCRIPTS_OUT)
 	@cp scripts/*.lua $(SCRIPTS_OUT)/ 2>/dev/null || true
+	@mkdir -p $(SCRIPTS_OUT)/lib && cp scripts/lib/*.lua $(SCRIPTS_OUT)/lib/
 
 # Unit tests link everything but the two main() files.
 $(BUILD)/tests/test_%: tests/unit/test_%.c $(REC_OBJ) $(ANA_OBJ) $(COMMON_OBJ)
@@ -136,6 +137,8 @@ install: all
 	install -m 755 $(BIN_REC) $(BIN_ANA) $(DESTDIR)$(PREFIX)/bin/
 	cp -R $(BUILD)/lib/peeka/. $(DESTDIR)$(PREFIX)/lib/peeka/
 	install -m 644 scripts/*.lua $(DESTDIR)$(PREFIX)/share/peeka/scripts/
+	install -d $(DESTDIR)$(PREFIX)/share/peeka/scripts/lib
+	install -m 644 scripts/lib/*.lua $(DESTDIR)$(PREFIX)/share/peeka/scripts/lib/
 	install -m 644 README.md docs/*.md $(DESTDIR)$(PREFIX)/share/doc/peeka/
 	install -d $(DESTDIR)$(PREFIX)/share/peeka/examples/cron
 	install -m 644 examples/cron/peeka-checkout.* examples/cron/checkout.probes $(DESTDIR)$(PREFIX)/share/peeka/examples/cron/

@@ -394,22 +394,34 @@ class Compare(unittest.TestCase):
         af.write_archive(path, [af.watch_record(func, c, seq=i + 1) for i, c in enumerate(costs)])
         return path
 
-    def test_injected_slowdown_fails(self):
+    def test_one_run_per_side_flags_only_beyond_2x(self):
+        """One recording per side: run-to-run noise cannot be estimated, so
+        1.5x the work passes (with a warning saying so) and 3x fails."""
         base = measure(work, 300)
-        head = measure(lambda: (work(), work()), 300)        # twice the work
-        b, h = self.write("base.tar.zst", base), self.write("head.tar.zst", head)
+        b = self.write("base.tar.zst", base)
+        h15 = self.write("head15.tar.zst", [c * 3 // 2 for c in base])
+        p = run(b, h15, "compare", check_rc=0)
+        self.assertIn("run-to-run noise cannot be estimated", p.stdout)
+        self.assertIn("only changes beyond 2x are flagged", p.stderr)
+        row = json.loads(run(b, h15, "compare", "-f", "json", check_rc=0).stdout)["rows"][0]
+        self.assertEqual((row["rule"], row["verdict"]), ("one run", "unchanged"))
+        self.assertAlmostEqual(row["change"], 0.5, delta=0.01)
+        head = measure(lambda: (work(), work(), work()), 300)        # three times the work
+        h = self.write("head.tar.zst", head)
         p = run(b, h, "compare", "--format", "markdown", check_rc=1)
-        self.assertIn("REGRESSED", p.stdout)
-        self.assertIn("| app.work |", p.stdout)
+        self.assertIn("| 🔴 ↑ | app.work |", p.stdout)
         self.assertIn("regression: app.work", p.stderr)
-        rows = json.loads(run(b, h, "compare", "--format", "json", check_rc=1).stdout)["rows"]
-        row = [r for r in rows if r["function"] == "app.work"][0]
+        doc = json.loads(run(b, h, "compare", "--format", "json", check_rc=1).stdout)
+        row = doc["rows"][0]
         self.assertIsInstance(row["change"], float)    # numbers, not "+99.8%"
         self.assertIsInstance(row["p-value"], float)
-        # what REGRESSED means (the default rule), read back as numbers
-        self.assertEqual(row["verdict"], "REGRESSED")
-        self.assertGreater(row["change"], 0.10)
-        self.assertLess(row["p-value"], 0.01)
+        self.assertEqual((row["verdict"], row["rule"]), ("REGRESSED", "one run"))
+        self.assertGreater(row["change"], 1.0)
+        self.assertLess(row["p-value"], 0.05)
+        self.assertNotIn("ci low", row)                # no interval from one run per side
+        self.assertEqual(doc["rule"]["mode"], "one run")
+        self.assertEqual(doc["counts"], {"regressed": 1, "improved": 0, "unchanged": 0, "not_judged": 0,
+                                         "functions": 1})
 
     def test_same_code_passes_repeatedly(self):
         for i in range(5):
@@ -422,6 +434,88 @@ class Compare(unittest.TestCase):
             h = self.write("same-head-%d.tar.zst" % i, head)
             p = run(b, h, "compare", check_rc=0)
             self.assertNotIn("REGRESSED", p.stdout)
+
+    def runs(self, prefix, medians_by_func, calls=25):
+        """One archive per run; every call of f in run k costs medians_by_func[f][k]."""
+        paths = []
+        for k in range(len(next(iter(medians_by_func.values())))):
+            recs = []
+            for f, medians in sorted(medians_by_func.items()):
+                recs += [af.watch_record(f, medians[k], seq=len(recs) + 1) for _ in range(calls)]
+            path = os.path.join(self.tmp, "%s-%d.tar.zst" % (prefix, k))
+            af.write_archive(path, recs)
+            paths.append(path)
+        return paths
+
+    def test_groups_judge_per_run_medians(self):
+        """3 runs per side: Welch's t on the logs of the per-run medians,
+        checked against the same arithmetic here (equal spread on both
+        sides gives exactly 4 degrees of freedom: t(0.975, 4) from tables)."""
+        d = 0.04
+        spread = [math.exp(-d), 1, math.exp(d)]
+        base = [int(200000 * x) for x in spread]
+        head = [int(260000 * x) for x in spread[::-1]]
+        flat = [50000, 51000, 49000]
+        b = self.runs("wb", {"app.slow": base, "app.flat": flat})
+        h = self.runs("wh", {"app.slow": head, "app.flat": flat})
+        doc = json.loads(run(*b, *h, "compare", "--arg", "base=3", "-f", "json", check_rc=1).stdout)
+        rows = {r["function"]: r for r in doc["rows"]}
+        lb, lh = [math.log(x) for x in base], [math.log(x) for x in head]
+        mb, mh = sum(lb) / 3, sum(lh) / 3
+        var = lambda xs, m: sum((x - m) ** 2 for x in xs) / 2
+        se = math.sqrt(var(lb, mb) / 3 + var(lh, mh) / 3)
+        t975_4 = 2.7764451051977987
+        slow = rows["app.slow"]
+        self.assertEqual((slow["rule"], slow["verdict"], slow["base runs"], slow["head runs"]),
+                         ("runs", "REGRESSED", 3, 3))
+        self.assertAlmostEqual(slow["change"], math.exp(mh - mb) - 1, places=12)
+        self.assertAlmostEqual(slow["ci low"], math.exp(mh - mb - t975_4 * se) - 1, places=9)
+        self.assertAlmostEqual(slow["ci high"], math.exp(mh - mb + t975_4 * se) - 1, places=9)
+        self.assertEqual((slow["base calls"], slow["head calls"], slow["base p50"], slow["head p50"]),
+                         (75, 75, base[1], head[1]))
+        flat_row = rows["app.flat"]
+        self.assertEqual((flat_row["verdict"], flat_row["change"], flat_row["p-value"]), ("unchanged", 0.0, 1.0))
+        self.assertEqual(doc["counts"], {"regressed": 1, "improved": 0, "unchanged": 1, "not_judged": 0,
+                                         "functions": 2})
+        self.assertEqual((doc["rule"]["mode"], doc["rule"]["alpha"], doc["rule"]["threshold"]),
+                         ("runs", 0.05, 0.1))
+        md = run(*b, *h, "compare", "--arg", "base=3", "-f", "markdown", check_rc=1).stdout
+        self.assertIn("**1 regressed, 0 improved, 1 unchanged, 0 not judged**", md)
+        self.assertIn("| 🔴 ↑ | app.slow | 3 | 3 | 75 | 75 |", md)
+        self.assertIn("> 3 BASE vs 3 HEAD recordings: a function regressed when", md)
+        self.assertIn("<details><summary>All 2 functions</summary>", md)
+        changed = md.split("<details>")[0]
+        self.assertNotIn("app.flat", changed)        # the first table holds changed functions only
+        # improvements mirror it: HEAD as BASE
+        doc = json.loads(run(*h, *b, "compare", "--arg", "base=3", "-f", "json", check_rc=0).stdout)
+        self.assertEqual(doc["counts"]["improved"], 1)
+
+    def test_run_to_run_noise_is_not_a_regression(self):
+        """The machine's speed moves whole runs (1.0x .. 1.7x here): HEAD's
+        runs happening to be slower is not a regression; a reference
+        function of the same runs cancels the speed and shows the true +20%."""
+        speed_b, speed_h = [1.0, 1.7, 1.1], [1.6, 1.5, 1.3]
+        b = self.runs("nb", {"app.f": [int(100000 * s) for s in speed_b],
+                             "app.ref": [int(80000 * s) for s in speed_b]})
+        h = self.runs("nh", {"app.f": [int(100000 * s) for s in speed_h],
+                             "app.ref": [int(80000 * s) for s in speed_h]})
+        doc = json.loads(run(*b, *h, "compare", "--arg", "base=3", "-f", "json", check_rc=0).stdout)
+        self.assertEqual([r["verdict"] for r in doc["rows"]], ["unchanged", "unchanged"])
+        # a per-call test on the pooled calls would call that significant
+        one = json.loads(run(b[0], h[0], "compare", "-f", "json", "--arg", "single_threshold=0.1",
+                             check_rc=1).stdout)
+        self.assertEqual(one["rows"][0]["verdict"], "REGRESSED")
+        h20 = self.runs("rh", {"app.f": [int(120000 * s) for s in speed_h],
+                               "app.ref": [int(80000 * s) for s in speed_h]})
+        doc = json.loads(run(*b, *h20, "compare", "--arg", "base=3", "--arg", "reference=app.ref", "-f", "json",
+                             check_rc=1).stdout)
+        self.assertEqual([r["function"] for r in doc["rows"]], ["app.f"])   # the reference is not judged
+        row = doc["rows"][0]
+        self.assertEqual((row["rule"], row["verdict"]), ("runs/ref", "REGRESSED"))
+        self.assertAlmostEqual(row["change"], 0.2, places=4)
+        same = json.loads(run(*b, *h, "compare", "--arg", "base=3", "--arg", "reference=app.ref", "-f", "json",
+                              check_rc=0).stdout)
+        self.assertAlmostEqual(same["rows"][0]["change"], 0.0, places=4)
 
     def test_groups_and_too_few_calls(self):
         b1 = self.write("g-b1.tar.zst", [1000000] * 5)
