@@ -7,8 +7,9 @@
 --
 -- With --arg diff=N the first N archives are BASE and the graph is HEAD's
 -- (the others), each frame coloured by how its self weight changed: red
--- grew, blue shrank, white unchanged (BASE scaled to HEAD's total first,
--- as flamegraph.pl's difffolded -n; frames only in BASE are not drawn).
+-- grew, blue shrank, white unchanged, the deepest colour for the largest
+-- change (with normalize=true BASE is first scaled to HEAD's total, as
+-- flamegraph.pl's difffolded -n; frames only in BASE are not drawn).
 local profile = require("profile")
 local args = peeka.script{
   description = "Interactive SVG flame graph (search, zoom, tooltips) of trace trees, stacks and calls; diff=N: differential",
@@ -22,6 +23,8 @@ local args = peeka.script{
     {name = "weight", type = "string", default = "auto", choices = {"auto", "time", "calls", "samples"},
      help = "what a frame's width is: time (traces, watch calls), calls (stack records), samples; " ..
             "auto: the first of these the archives have"},
+    {name = "normalize", type = "boolean", default = false,
+     help = "diff: scale BASE to HEAD's total first (compare shares, not amounts)"},
     {name = "title", type = "string", help = "the graph's title (default: Flame graph / Differential flame graph)"},
     {name = "width", type = "integer", default = 1200, help = "width in pixels"},
   },
@@ -78,7 +81,7 @@ end
 local FRAME_H, PAD, TOP, BOTTOM = 16, 10, 48, 28
 local usable = args.width - 2 * PAD
 local frames, max_depth, max_delta = {}, 0, 0
-local scale = (base and tree and base:total() > 0) and tree:total() / base:total() or 1
+local scale = (args.normalize and base and tree and base:total() > 0) and tree:total() / base:total() or 1
 
 -- Frames in drawing order with their place as fractions of the total.
 local function layout(n, depth, x, path)
@@ -240,8 +243,17 @@ put('</g>\n<script type="text/ecmascript"><![CDATA[\n', [[
     if ((e.ctrlKey || e.metaKey) && e.key === "f") { e.preventDefault(); ask(); }
   });
   window.peekaFlamegraph = {search: search, zoom: zoom, unzoom: unzoom};
+  // FILE.svg#search=REGEX&zoom=REGEX: a link to a search, or to the
+  // outermost frame whose name matches, zoomed.
   var m = /[#&]search=([^&]*)/.exec(location.hash);
   if (m) search(decodeURIComponent(m[1]));
+  var z = /[#&]zoom=([^&]*)/.exec(location.hash);
+  if (z) {
+    var zre = new RegExp(decodeURIComponent(z[1]));
+    var at = frames.filter(function (f) { return zre.test(f.getAttribute("data-n")); })
+                   .sort(function (a, b) { return num(a, "d") - num(b, "d"); })[0];
+    if (at) zoom(at);
+  }
 })();
 ]], ']]></script>\n</svg>\n')
 
