@@ -10,7 +10,9 @@ install=""
 for a in "$@"; do
     case $a in
     --install) install=1 ;;
-    --tests) PKGS="$PKGS python3-flask gunicorn gdb chromium npm" ;;
+    --tests) PKGS="$PKGS python3-flask gunicorn gdb chromium"
+             # a nodejs from elsewhere brings its own npm (Debian's would conflict)
+             command -v npm >/dev/null 2>&1 || PKGS="$PKGS npm" ;;
     *) echo "usage: $0 [--install] [--tests]" >&2; exit 2 ;;
     esac
 done
