@@ -52,7 +52,9 @@ def unavailable():
 def _run(args, timeout=90):
     base = [chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
             "--no-first-run", "--user-data-dir=" + os.path.join(CACHE, "chromium-profile")]
-    return subprocess.run(base + args, capture_output=True, text=True, timeout=timeout, check=False)
+    # under make asan the tests preload libasan: not into the browser
+    env = {k: v for k, v in os.environ.items() if k not in ("LD_PRELOAD", "ASAN_OPTIONS")}
+    return subprocess.run(base + args, capture_output=True, text=True, timeout=timeout, check=False, env=env)
 
 
 def dom(url, budget_ms=8000, size="1200,800"):
@@ -61,6 +63,11 @@ def dom(url, budget_ms=8000, size="1200,800"):
     if p.returncode != 0:
         raise AssertionError("chromium --dump-dom failed (%d): %s" % (p.returncode, p.stderr[-1500:]))
     return p.stdout
+
+
+def console(url, budget_ms=5000):
+    """What the page logged to its console (chromium's log lines)."""
+    return _run(["--enable-logging=stderr", "--v=0", "--virtual-time-budget=%d" % budget_ms, "--dump-dom", url]).stderr
 
 
 def screenshot(url, path, budget_ms=8000, size="1200,800"):

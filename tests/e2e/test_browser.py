@@ -8,7 +8,6 @@ import os
 import re
 import shutil
 import struct
-import subprocess
 import tempfile
 import unittest
 import urllib.parse
@@ -57,10 +56,7 @@ class Browser(unittest.TestCase):
             dom = browser.dom(self.speedscope_url(base, "sandwich"))
             shot = browser.screenshot(self.speedscope_url(base, "time-ordered"),
                                       os.path.join(self.tmp, "speedscope.png"))
-            console = subprocess.run([browser.chromium(), "--headless", "--no-sandbox", "--disable-gpu",
-                                      "--enable-logging=stderr", "--v=0", "--virtual-time-budget=5000",
-                                      "--dump-dom", self.speedscope_url(base, "time-ordered")],
-                                     capture_output=True, text=True, timeout=90, check=False).stderr
+            console = browser.console(self.speedscope_url(base, "time-ordered"))
         self.assertIn("<title>%s - speedscope</title>" % os.path.basename(self.archive), dom)
         rows = sandwich_rows(dom)
         # the first profile: MainThread's calls over time, from the trace trees
