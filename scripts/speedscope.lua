@@ -30,11 +30,7 @@ local function frame(name, file, line)
   return i
 end
 
-local origin
-for _, a in ipairs(peeka.archives) do
-  local s = a.session and a.session.start_ns
-  if s and (not origin or s < origin) then origin = s end
-end
+local origin = profile.start_ns()
 
 -- Calls over time per (archive, thread): intervals {start, stop, depth, frame}.
 local timelines, order = {}, {}

@@ -4,6 +4,7 @@
 -- prints every call in time order per thread, nested calls indented.
 -- Calls are watch calls (ts_ns is their start) and trace roots.  Times
 -- are UTC, as in the archive.
+local profile = require("profile")
 local args = peeka.script{
   description = "Calls over time per thread as a text chart or list: what was this worker doing at 12:03?",
   usage = "peeka-analyze ARCHIVE... timeline [--arg from=12:03] [--arg to=12:04] [--arg thread=worker-*] [--arg mode=list]",
@@ -20,11 +21,7 @@ local args = peeka.script{
   },
 }
 
-local origin
-for _, a in ipairs(peeka.archives) do
-  local s = a.session and a.session.start_ns
-  if s and (not origin or s < origin) then origin = s end
-end
+local origin = profile.start_ns()
 
 local NS = 1000000000
 local function clock(ns, micro)

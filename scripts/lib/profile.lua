@@ -44,6 +44,17 @@ profile.sources = {
   end,
 }
 
+-- The earliest session start_ns of the archives given (nil without any):
+-- the zero of the time axis for several archives at once.
+function profile.start_ns()
+  local first
+  for _, a in ipairs(peeka.archives) do
+    local s = a.session and a.session.start_ns
+    if s and (not first or s < first) then first = s end
+  end
+  return first
+end
+
 -- The kinds profile.sources reads, for a records{kind = ...} filter.
 function profile.kinds()
   local k = {}
