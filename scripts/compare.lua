@@ -18,8 +18,9 @@ local args = peeka.script{
   help = "With >= 2 recordings per side (recommended: 3 or more): each recording gives the function's\n" ..
          "median cost (stat=); change = ratio of the geometric means of those per-run values - 1, with a\n" ..
          "(1-alpha) confidence interval from Welch's t test on their logarithms.  REGRESSED when\n" ..
-         "change > threshold, HEAD - BASE > min_delta and p < alpha; improved under the mirror rule\n" ..
-         "(ratio < 1/(1+threshold)).  A recording counts for a function when it has >= min_calls calls.\n" ..
+         "change > threshold, change * BASE's cost > min_delta and p < alpha; improved under the mirror\n" ..
+         "rule (ratio < 1/(1+threshold)).  A recording counts for a function when it has >= min_calls\n" ..
+         "calls.  reference=GLOB divides each run's values by those functions' (an unchanged workload).\n" ..
          "With one recording on a side, run-to-run noise cannot be estimated: the calls are pooled and\n" ..
          "only a ratio beyond 1+single_threshold (default 2x) with Mann-Whitney p < alpha is flagged.",
   min_archives = 2,
@@ -60,8 +61,9 @@ end
 local nhead = n - nbase
 local grouped = nbase >= 2 and nhead >= 2
 
--- One group per recording (for the per-run statistics) and one per side.
--- and, with `reference`, the reference functions' costs per recording.
+-- Costs per function in one group per recording (the per-run statistics)
+-- and one per side (the one-run rule and the costs shown); with
+-- `reference`, the reference functions' costs per recording.
 local per_run, ref = {}, {}
 local pooled = {peeka.group(), peeka.group()}
 for i = 1, n do per_run[i], ref[i] = peeka.group(), peeka.stats() end
@@ -82,17 +84,19 @@ local function stat(s)
   return s:p(tonumber(args.stat:sub(2)))
 end
 
--- The per-run statistics of f over recordings first..last, as logs (with
--- a reference: minus the log of the reference's statistic in that run,
--- which cancels the run's own speed).
+local function log_stat(s) return math.log(math.max(stat(s), 1)) end
+
+-- The per-run statistics of f over recordings first..last, as logs; with
+-- a reference, minus the log of the reference's statistic in that run
+-- (which cancels the run's own speed), and only runs where both have
+-- enough calls.
 local function run_logs(f, first, last)
   local logs = peeka.stats("exact")
   for i = first, last do
     local s = per_run[i]:get(f)
-    local speed = args.reference and (ref[i]:count() >= args.min_calls and math.log(math.max(stat(ref[i]), 1)))
-    if s and s:count() >= args.min_calls and speed ~= false then
-      logs:add(math.log(math.max(stat(s), 1)) - (speed or 0))
-    end
+    local speed = 0
+    if args.reference then speed = ref[i]:count() >= args.min_calls and log_stat(ref[i]) end
+    if s and s:count() >= args.min_calls and speed then logs:add(log_stat(s) - speed) end
   end
   return logs
 end
@@ -136,7 +140,7 @@ local function judge(f)
   elseif b:count() >= args.min_calls and h:count() >= args.min_calls then
     v = judge_pooled(b, h)
   else
-    v = {verdict = "too few calls", base = stat(b), head = stat(h)}
+    v = {verdict = "too few calls"}
   end
   v.base_runs, v.head_runs = lb:count(), lh:count()
   v.base, v.head = stat(b), stat(h)   -- shown: the statistic of each side's calls
@@ -169,10 +173,10 @@ local ci_level = string.format("%g%%", (1 - args.alpha) * 100)
 local function rule_text()
   local r = {}
   if counts.runs > 0 or grouped then
-    r[#r + 1] = string.format("%d BASE vs %d HEAD recordings: a function regressed when the %s of its " ..
+    r[#r + 1] = string.format("%d BASE vs %d HEAD recordings: a function regressed when the geometric mean of its " ..
       "per-run %s grew by more than %.0f%% and by more than %s, with Welch's t test on the per-run " ..
       "values p < %g (%s confidence interval shown); a recording counts when it has >= %d calls.",
-      nbase, nhead, "geometric mean", args.stat, args.threshold * 100, peeka.duration(args.min_delta),
+      nbase, nhead, args.stat, args.threshold * 100, peeka.duration(args.min_delta),
       args.alpha, ci_level, args.min_calls)
     if args.reference then
       r[#r + 1] = string.format("Each run's %s is divided by that of %s in the same run (the run's own " ..
