@@ -439,8 +439,9 @@ class Compare(unittest.TestCase):
         paths = []
         for k in range(len(next(iter(medians_by_func.values())))):
             recs = []
-            for f, medians in sorted(medians_by_func.items()):
-                recs += [af.watch_record(f, medians[k], seq=len(recs) + 1) for _ in range(calls)]
+            for _ in range(calls):         # the functions' calls interleaved, as a workload's
+                for f, medians in sorted(medians_by_func.items()):
+                    recs.append(af.watch_record(f, medians[k], seq=len(recs) + 1))
             path = os.path.join(self.tmp, "%s-%d.tar.zst" % (prefix, k))
             af.write_archive(path, recs)
             paths.append(path)
