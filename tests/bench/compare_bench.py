@@ -15,6 +15,7 @@ per-call rule `compare` had before (10%, Mann-Whitney on calls).
 Exit 1 when a bound is missed.  Usage: compare_bench.py [COMPARISONS]"""
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -26,7 +27,7 @@ from benchlib import BUILD, HERE
 REC = os.path.join(BUILD, "bin", "peeka-rec")
 ANALYZE = os.path.join(BUILD, "bin", "peeka-analyze")
 RUNS = 5            # recordings per side (the README recommends 3 or more; 5 on a busy shared runner)
-CALLS = 100         # calls of each function per recording
+CALLS = 200         # calls of each function per recording
 SLOWDOWN = 1.2
 
 LOADER = """
@@ -96,6 +97,11 @@ def one_comparison(tmp, i, tally):
         else:
             ok = rc == 0
         tally[name] += ok if name.endswith("hit") else not ok
+        if not ok and name.startswith("ref") and os.environ.get("PEEKA_BENCH_KEEP"):
+            keep = os.path.join(os.environ["PEEKA_BENCH_KEEP"], "miss-%d" % (i + 1))
+            os.makedirs(keep, exist_ok=True)
+            for path in base + same + slow:
+                shutil.copy(path, keep)
         if not ok and name.startswith("ref"):
             print("compare   %s miss in comparison %d: flagged %s; target: change %+.1f%%, CI %+.1f%%..%+.1f%%,"
                   " p %.3g" % (name, i + 1, flagged or "nothing", row["change"] * 100,
