@@ -332,6 +332,22 @@ for k, st in g:each() do io.write(k, "=", st:sum(), " ") end print()
         self.assertEqual(out[3:7], ["`---a", "    +---b", "    |   `---c", "    `---d"])
         self.assertEqual(out[8], "x=4 y=2 ")
 
+    def test_welch_and_t_quantile(self):
+        code = ('local a, b = peeka.stats(), peeka.stats() for i = 1, 4 do a:add(i) end '
+                'for i = 1, 5 do b:add(2 * i) end local w = peeka.welch(a, b) '
+                'print(w.diff, string.format("%.12f %.12f %.12f", w.se, w.df, w.p), '
+                'string.format("%.9f", peeka.t_quantile(0.995, 4)))')
+        out = run(self.rec.path, "-e", code, check_rc=0).stdout.split()
+        self.assertEqual(out[0], "-3.5")
+        self.assertAlmostEqual(float(out[1]), math.sqrt(29 / 12), places=12)
+        self.assertAlmostEqual(float(out[2]), 5.520787746170677, places=9)
+        self.assertAlmostEqual(float(out[3]), 0.0691335931923938, places=9)
+        self.assertEqual(out[4], "4.604094871")
+        p = run(self.rec.path, "-e", "local a = peeka.stats() a:add(1) peeka.welch(a, a)", check_rc=2)
+        self.assertIn("peeka.welch: both samples need at least two values (have 1 and 1)", p.stderr)
+        p = run(self.rec.path, "-e", "peeka.t_quantile(1.5, 3)", check_rc=2)
+        self.assertIn("need 0 < p < 1 and df > 0", p.stderr)
+
     def test_stats_bounded_memory_and_accuracy(self):
         code = ('local s = peeka.stats() for i = 1, 200000 do s:add(i * 1000) end '
                 'print(s:exact(), s:p(50), s:p(99), s:max())')
