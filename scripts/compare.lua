@@ -20,7 +20,9 @@ local args = peeka.script{
          "(1-alpha) confidence interval from Welch's t test on their logarithms.  REGRESSED when\n" ..
          "change > threshold, change * BASE's cost > min_delta and p < alpha; improved under the mirror\n" ..
          "rule (ratio < 1/(1+threshold)).  A recording counts for a function when it has >= min_calls\n" ..
-         "calls.  reference=GLOB divides each call's cost by the last reference call's before it.\n" ..
+         "calls.  reference=GLOB divides each run's statistic by that of those functions in the run.\n" ..
+         "stat=p10 on a runner whose load preempts calls (noise only adds time; the fast tail is the\n" ..
+         "code's own speed), at the price of missing changes that slow only some of the calls.\n" ..
          "With one recording on a side, run-to-run noise cannot be estimated: the calls are pooled and\n" ..
          "only a ratio beyond 1+single_threshold (default 2x) with Mann-Whitney p < alpha is flagged.",
   min_archives = 2,
@@ -36,11 +38,12 @@ local args = peeka.script{
      help = "absolute change that counts, default 10us: below it, clock noise dominates"},
     {name = "min_calls", type = "integer", default = 20,
      help = "calls a recording needs for its median to count (one run: calls per side)"},
-    {name = "stat", type = "string", default = "p50", choices = {"p50", "mean", "p90", "p95", "p99"},
+    {name = "stat", type = "string", default = "p50",
+     choices = {"p50", "mean", "min", "p10", "p25", "p75", "p90", "p95", "p99"},
      help = "the per-run statistic compared"},
     {name = "reference", type = "string",
-     help = "functions (glob) the change does not touch: each call's cost is divided by that of the " ..
-            "reference call that ended last before it, cancelling the machine's speed (needs >= 2 recordings per side)"},
+     help = "functions (glob) the change does not touch: each run's statistic is divided by theirs " ..
+            "in the same run, cancelling the run's own speed (needs >= 2 recordings per side)"},
     {name = "func", type = "string", help = "only functions matching this glob"},
     {name = "all", type = "boolean", default = true, help = "list every function, not only changed ones"},
   },
@@ -62,42 +65,42 @@ local nhead = n - nbase
 local grouped = nbase >= 2 and nhead >= 2
 
 -- Costs per function in one group per recording (the per-run statistics)
--- and one per side (the one-run rule and the costs shown).  With
--- `reference`, a recording's group holds each call's cost divided by that
--- of the reference call that ended last before it: the machine's speed
--- changes within a run too, and a neighbour in time shares its state.
-local per_run, last_ref = {}, {}
+-- and one per side (the one-run rule and the costs shown); with
+-- `reference`, the reference functions' costs per recording.
+local per_run, ref = {}, {}
 local pooled = {peeka.group(), peeka.group()}
-for i = 1, n do per_run[i] = peeka.group() end
+for i = 1, n do per_run[i], ref[i] = peeka.group(), peeka.stats() end
 local funcs = args.func
 if args.func and args.reference then funcs = {args.func, args.reference} end
 for r in peeka.records{kind = "watch", location = {"AtExit", "AtExceptionExit"}, func = funcs} do
   local i, f = r:archive().index, r.func_name
   if args.reference and peeka.glob(args.reference, f) then
-    last_ref[i] = math.max(r.cost_ns, 1)
+    ref[i]:add(r.cost_ns)
   elseif not args.func or peeka.glob(args.func, f) then
+    per_run[i]:add(f, r.cost_ns)
     pooled[i <= nbase and 1 or 2]:add(f, r.cost_ns)
-    if not args.reference then
-      per_run[i]:add(f, r.cost_ns)
-    elseif last_ref[i] then        -- calls before the run's first reference call have none
-      per_run[i]:add(f, r.cost_ns / last_ref[i])
-    end
   end
 end
 
 local function stat(s)
   if args.stat == "mean" then return s:mean() end
+  if args.stat == "min" then return s:min() end
   return s:p(tonumber(args.stat:sub(2)))
 end
 
--- The per-run statistics of f over recordings first..last, as logs (of
--- costs, or with a reference of cost ratios; a ratio may be below 1 ns).
+local function log_stat(s) return math.log(math.max(stat(s), 1)) end
+
+-- The per-run statistics of f over recordings first..last, as logs; with
+-- a reference, minus the log of the reference's statistic in that run
+-- (which cancels the run's own speed), and only runs where both have
+-- enough calls.
 local function run_logs(f, first, last)
   local logs = peeka.stats("exact")
-  local floor = args.reference and 1e-9 or 1
   for i = first, last do
     local s = per_run[i]:get(f)
-    if s and s:count() >= args.min_calls then logs:add(math.log(math.max(stat(s), floor))) end
+    local speed = 0
+    if args.reference then speed = ref[i]:count() >= args.min_calls and log_stat(ref[i]) end
+    if s and s:count() >= args.min_calls and speed then logs:add(log_stat(s) - speed) end
   end
   return logs
 end
@@ -180,8 +183,8 @@ local function rule_text()
       nbase, nhead, args.stat, args.threshold * 100, peeka.duration(args.min_delta),
       args.alpha, ci_level, args.min_calls)
     if args.reference then
-      r[#r + 1] = string.format("Each call's cost is divided by that of the last call of %s before it " ..
-        "(the machine's speed at the time), so the change is relative to the reference.", args.reference)
+      r[#r + 1] = string.format("Each run's %s is divided by that of %s in the same run (the run's own " ..
+        "speed), so the change is relative to the reference.", args.stat, args.reference)
     end
   end
   if counts.one_run > 0 or not grouped then
