@@ -21,8 +21,8 @@ local args = peeka.script{
          "change > threshold, change * BASE's cost > min_delta and p < alpha; improved under the mirror\n" ..
          "rule (ratio < 1/(1+threshold)).  A recording counts for a function when it has >= min_calls\n" ..
          "calls.  reference=GLOB divides each run's statistic by that of those functions in the run.\n" ..
-         "stat=p10 on a runner whose load preempts calls (noise only adds time; the fast tail is the\n" ..
-         "code's own speed), at the price of missing changes that slow only some of the calls.\n" ..
+         "stat=min with a reference on a runner where other processes preempt calls (interference only\n" ..
+         "adds time), at the price of missing changes that slow only some of the calls.\n" ..
          "With one recording on a side, run-to-run noise cannot be estimated: the calls are pooled and\n" ..
          "only a ratio beyond 1+single_threshold (default 2x) with Mann-Whitney p < alpha is flagged.",
   min_archives = 2,

@@ -2,8 +2,9 @@
 """make bench: does `compare` cry wolf?  Recorded here, under a bursty
 background CPU load (one busy/idle process per core), 3 recordings per
 side as the README's CI recipe, judged with `--arg
-reference=compare_workload.other --arg stat=p10` (an unchanged function of
-the same runs, and the fast tail, which preemption cannot make faster):
+reference=compare_workload.other --arg stat=min` (an unchanged function of
+the same runs, and each run's fastest call, which other processes cannot
+make faster: timeit's reasoning):
 - false positives: 20 comparisons of unchanged code: at most 1 may be
   flagged;
 - detection: the same 20 BASE groups against HEAD groups whose `target`
@@ -83,7 +84,7 @@ def one_comparison(tmp, i, tally):
                     for k in range(RUNS)]
              for side, speed in (("base", 1.0), ("same", 1.0), ("slow", SLOWDOWN))}
     base, same, slow = paths["base"], paths["same"], paths["slow"]
-    ref = ("--arg", "reference=compare_workload.other", "--arg", "stat=p10")
+    ref = ("--arg", "reference=compare_workload.other", "--arg", "stat=min")
     ref50 = ("--arg", "reference=compare_workload.other")
     checks = {
         "ref_fp": compare(base, same, *ref),
@@ -149,7 +150,7 @@ def main():
           " run-to-run spread of an unchanged function's median (slowest/fastest of %d runs): median %.2fx,"
           " max %.2fx" % (n, RUNS, RUNS, CALLS, len(load), secs, 3 * RUNS, spread[len(spread) // 2], spread[-1]))
     print("compare   --arg reference=compare_workload.other (an unchanged function of the same runs) "
-          "--arg stat=p10:")
+          "--arg stat=min:")
     print("compare     unchanged code flagged:     %2d/%d (bound <= %d) %s"
           % (tally["ref_fp"], n, n // 20, "ok" if fp_ok else "MISSED"))
     print("compare     %.0f%% slower target flagged: %2d/%d (bound %d) %s"
