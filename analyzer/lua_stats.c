@@ -1,6 +1,6 @@
 /* Statistics for Lua: peeka.stats() (count/sum/mean/min/max/stddev,
  * percentiles), peeka.group() (stats per key), peeka.counter() (counts per
- * key), peeka.mannwhitney(a, b), peeka.welch(a, b) and peeka.t_quantile.  All of it in C: these run per record. */
+ * key), peeka.mannwhitney(a, b), peeka.welch(a, b), peeka.t_quantile and peeka.t_cdf.  All of it in C: these run per record. */
 #include "runtime.h"
 #include "stats.h"
 #include "tdist.h"
@@ -275,6 +275,16 @@ static int l_t_quantile(lua_State *L)
     return 1;
 }
 
+/* peeka.t_cdf(t, df): P(T <= t) for Student's t distribution. */
+static int l_t_cdf(lua_State *L)
+{
+    double t = luaL_checknumber(L, 1), df = luaL_checknumber(L, 2);
+    if (!(df > 0))
+        return luaL_error(L, "peeka.t_cdf: need df > 0 (got %f)", df);
+    lua_pushnumber(L, pa_t_cdf(t, df));
+    return 1;
+}
+
 /* ---- groups: stats per key --------------------------------------------- */
 
 typedef struct {
@@ -528,4 +538,6 @@ void pa_open_stats(lua_State *L)
     lua_setfield(L, -2, "welch");
     lua_pushcfunction(L, l_t_quantile);
     lua_setfield(L, -2, "t_quantile");
+    lua_pushcfunction(L, l_t_cdf);
+    lua_setfield(L, -2, "t_cdf");
 }
