@@ -7,8 +7,9 @@
 -- With >= 2 recordings per side the judgement is made on one number per
 -- recording (its median cost of the function, as pyperf and asv compare
 -- processes, not values): Welch's t test on the logarithms of the per-run
--- medians, whose difference is the log of the ratio of their geometric
--- means, reported with its confidence interval.  With one recording on a
+-- medians (Yuen's trimmed one from 5 runs a side), whose difference is the
+-- log of the ratio of their geometric means, reported with its confidence
+-- interval.  With one recording on a
 -- side there is no way to tell noise from change: only a change beyond
 -- `single_threshold` (2x) is flagged, and the output says so.
 local args = peeka.script{
@@ -17,7 +18,8 @@ local args = peeka.script{
           "       peeka-analyze BASE.tar.zst HEAD.tar.zst compare   (one run per side: only > 2x is flagged)",
   help = "With >= 2 recordings per side (recommended: 3 or more): each recording gives the function's\n" ..
          "median cost (stat=); change = ratio of the geometric means of those per-run values - 1, with a\n" ..
-         "(1-alpha) confidence interval from Welch's t test on their logarithms.  REGRESSED when\n" ..
+         "(1-alpha) confidence interval from Welch's t test on their logarithms (from 5 runs a side,\n" ..
+         "Yuen's on 20%-trimmed means: one odd run of five cannot move it).  REGRESSED when\n" ..
          "change > threshold, change * BASE's cost > min_delta and p < alpha; improved under the mirror\n" ..
          "rule (ratio < 1/(1+threshold)).  A recording counts for a function when it has >= min_calls\n" ..
          "calls.  reference=GLOB divides each run's statistic by that of those functions in the run.\n" ..
@@ -207,8 +209,9 @@ local function rule_text()
   local r = {}
   if counts.runs > 0 or grouped then
     r[#r + 1] = string.format("%d BASE vs %d HEAD recordings: a function regressed when the geometric mean of its " ..
-      "per-run %s grew by more than %.0f%% and by more than %s, with Welch's t test on the per-run " ..
-      "values p < %g (%s confidence interval shown); a recording counts when it has >= %d calls.",
+      "per-run %s grew by more than %.0f%% and by more than %s, with a t test on the per-run " ..
+      "values (Welch's; Yuen's 20%%-trimmed from 5 runs a side) p < %g (%s confidence interval shown); " ..
+      "a recording counts when it has >= %d calls.",
       nbase, nhead, args.stat, args.threshold * 100, peeka.duration(args.min_delta),
       args.alpha, ci_level, args.min_calls)
     if args.reference then
