@@ -55,14 +55,14 @@ local args = peeka.script{
 local n = #peeka.archives
 local nbase = args.base or (n // 2)
 if n % 2 == 1 and not args.base then
-  error("compare: " .. n .. " archives cannot be split in half; say how many are BASE with --arg base=N", 0)
+  peeka.usage_error("compare: " .. n .. " archives cannot be split in half; say how many are BASE with --arg base=N")
 end
 if nbase < 1 or nbase >= n then
-  error(string.format("compare: --arg base=%d leaves no %s archive (%d given)", nbase,
-        nbase < 1 and "BASE" or "HEAD", n), 0)
+  peeka.usage_error(string.format("compare: --arg base=%d leaves no %s archive (%d given)", nbase,
+        nbase < 1 and "BASE" or "HEAD", n))
 end
 if not (args.alpha > 0 and args.alpha < 1) then
-  error("compare: --arg alpha must be between 0 and 1 (got " .. args.alpha .. ")", 0)
+  peeka.usage_error("compare: --arg alpha must be between 0 and 1 (got " .. args.alpha .. ")")
 end
 local nhead = n - nbase
 local grouped = nbase >= 2 and nhead >= 2
