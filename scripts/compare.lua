@@ -12,6 +12,7 @@
 -- interval.  With one recording on a
 -- side there is no way to tell noise from change: only a change beyond
 -- `single_threshold` (2x) is flagged, and the output says so.
+local robust = require("robust")
 local args = peeka.script{
   description = "Compare BASE and HEAD recordings per function; exits 1 on a regression beyond run-to-run noise (CI gate)",
   usage = "peeka-analyze B1 B2 B3 H1 H2 H3 compare --arg base=3 [--format markdown|json]\n" ..
@@ -54,14 +55,14 @@ local args = peeka.script{
 local n = #peeka.archives
 local nbase = args.base or (n // 2)
 if n % 2 == 1 and not args.base then
-  error("compare: " .. n .. " archives cannot be split in half; say how many are BASE with --arg base=N", 0)
+  peeka.usage_error("compare: " .. n .. " archives cannot be split in half; say how many are BASE with --arg base=N")
 end
 if nbase < 1 or nbase >= n then
-  error(string.format("compare: --arg base=%d leaves no %s archive (%d given)", nbase,
-        nbase < 1 and "BASE" or "HEAD", n), 0)
+  peeka.usage_error(string.format("compare: --arg base=%d leaves no %s archive (%d given)", nbase,
+        nbase < 1 and "BASE" or "HEAD", n))
 end
 if not (args.alpha > 0 and args.alpha < 1) then
-  error("compare: --arg alpha must be between 0 and 1 (got " .. args.alpha .. ")", 0)
+  peeka.usage_error("compare: --arg alpha must be between 0 and 1 (got " .. args.alpha .. ")")
 end
 local nhead = n - nbase
 local grouped = nbase >= 2 and nhead >= 2
@@ -107,37 +108,8 @@ local function run_logs(f, first, last)
   return logs
 end
 
--- Yuen's test of the 20%-trimmed means of two lists of values (Wilcox,
--- "Introduction to Robust Estimation", 5.3): one odd run out of five
--- cannot move it.  With fewer than 5 values a side nothing is trimmed and
--- it is Welch's t test.  -> diff (a - b), se, df, p
-local function trimmed(xs)
-  table.sort(xs)
-  local n = #xs
-  local g = math.floor(0.2 * n)
-  local h = n - 2 * g
-  local sum, wsum, wsq = 0, 0, 0
-  for i = g + 1, n - g do sum = sum + xs[i] end
-  local mean = sum / h
-  for i = 1, n do
-    local w = xs[math.min(math.max(i, g + 1), n - g)]   -- winsorized
-    wsum, wsq = wsum + w, wsq + w * w
-  end
-  local wvar = (wsq - wsum * wsum / n) / (n - 1)
-  return mean, math.max(wvar, 0) * (n - 1) / (h * (h - 1)), h
-end
-
-local function yuen(a, b)
-  local ma, da, ha = trimmed(a)
-  local mb, db, hb = trimmed(b)
-  local diff, se = ma - mb, math.sqrt(da + db)
-  if se == 0 then return diff, 0, 0, diff == 0 and 1 or 0 end
-  local df = (da + db) ^ 2 / (da * da / (ha - 1) + db * db / (hb - 1))
-  return diff, se, df, 2 * peeka.t_cdf(-math.abs(diff / se), df)
-end
-
 local function judge_runs(lb, lh)
-  local diff, se, df, p = yuen(lh, lb)
+  local diff, se, df, p = robust.yuen(lh, lb)
   local v = {rule = args.reference and "runs/ref" or "runs", p = p}
   v.change = math.exp(diff) - 1
   local half = se > 0 and peeka.t_quantile(1 - args.alpha / 2, df) * se or 0

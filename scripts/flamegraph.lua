@@ -32,9 +32,10 @@ local args = peeka.script{
 
 local narch = #peeka.archives
 if args.diff and (args.diff < 1 or args.diff >= narch) then
-  error(string.format("flamegraph: --arg diff=%d needs BASE and HEAD archives (%d given)", args.diff, narch), 0)
+  peeka.usage_error(string.format("flamegraph: --arg diff=%d needs BASE and HEAD archives (%d given)",
+                                  args.diff, narch))
 end
-if args.width < 200 then error("flamegraph: --arg width must be at least 200 pixels", 0) end
+if args.width < 200 then peeka.usage_error("flamegraph: --arg width must be at least 200 pixels") end
 
 local sides = {head = {}, base = {}}
 for r in peeka.records{kind = profile.kinds(), func = args.func} do

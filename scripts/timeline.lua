@@ -34,21 +34,24 @@ end
 local function when(text, name)
   if not text then return nil end
   local h, m, s = text:match("^(%d%d?):(%d%d):?([%d.]*)$")
+  if h and (tonumber(h) > 23 or tonumber(m) > 59 or (tonumber(s) or 0) >= 60) then h = nil end
   if h then
-    if not origin then error("timeline: --arg " .. name .. "=" .. text .. " needs the archive's start time", 0) end
+    if not origin then
+      peeka.usage_error("timeline: --arg " .. name .. "=" .. text .. " needs the archive's start time")
+    end
     local day = origin - origin % (86400 * NS)
     local secs = (tonumber(s) or 0)
     return day + (tonumber(h) * 3600 + tonumber(m) * 60) * NS + math.floor(secs * NS + 0.5)
   end
   local ok, d = pcall(peeka.parse_duration, text)
   if not ok or not d then
-    error(string.format("timeline: --arg %s=%s: expected a clock time (12:03, 12:03:05.5) or a duration (10s)",
-                        name, text), 0)
+    peeka.usage_error(string.format("timeline: --arg %s=%s: expected a clock time (12:03, 12:03:05.5) or a duration (10s)",
+                        name, text))
   end
   return (origin or 0) + d
 end
 local from, to = when(args.from, "from"), when(args.to, "to")
-if from and to and to <= from then error("timeline: --arg to must be after --arg from", 0) end
+if from and to and to <= from then peeka.usage_error("timeline: --arg to must be after --arg from") end
 
 -- Calls per thread: {start, stop, name}.
 local threads, order = {}, {}

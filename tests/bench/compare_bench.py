@@ -15,7 +15,8 @@ preemption makes single calls many times slower, so the same recordings
 are also judged by medians, without the reference, one per side (the 2x
 one-run rule) and by the per-call rule `compare` had before (10%,
 Mann-Whitney on calls), for contrast.  Exit 1 when a bound is missed.
-Usage: compare_bench.py [COMPARISONS]   (PEEKA_BENCH_KEEP=DIR keeps a miss's recordings)"""
+Usage: compare_bench.py [COMPARISONS]   (PEEKA_BENCH_RUNS=N recordings per side, default 5;
+PEEKA_BENCH_KEEP=DIR keeps the recordings of a missed comparison)"""
 import json
 import os
 import shutil
@@ -29,7 +30,7 @@ from benchlib import BUILD, HERE
 
 REC = os.path.join(BUILD, "bin", "peeka-rec")
 ANALYZE = os.path.join(BUILD, "bin", "peeka-analyze")
-RUNS = 5            # recordings per side: README recommends >= 3, 5 on a busy shared runner
+RUNS = int(os.environ.get("PEEKA_BENCH_RUNS", "5"))   # per side: README recommends >= 3, 5 on a busy runner
 CALLS = 200         # calls of each function per recording
 SLOWDOWN = 1.2
 
