@@ -28,7 +28,8 @@ typedef struct fmt_opts {
     struct redactor *redact;
 } fmt_opts;
 
-enum probe_kind { PK_WATCH = 1, PK_TRACE, PK_STACK, PK_MONITOR };
+enum probe_kind { PK_WATCH = 1, PK_TRACE, PK_STACK, PK_MONITOR,
+                  PK_MEMORY, PK_LOGGER, PK_INSPECT, PK_SC, PK_SM };   /* snapshot.h */
 
 #define MAX_PROBES 64
 #define MAX_PROBES_PER_FUNC 8
@@ -61,6 +62,7 @@ typedef struct probe {
     struct monitor_state *mon;  /* monitor: aggregates (monitor.c) */
     fmt_opts fmt;               /* limits and redaction rules of its values */
     struct record_exprs *rec;   /* watch --record (record.h), or NULL */
+    struct snap_state *snap;    /* memory, logger, inspect, sc, sm (snapshot.h) */
 } probe;
 
 /* One observed function object. */
@@ -107,6 +109,8 @@ PyObject *agent_pyhelper(const char *src, const char *name);
 
 /* format.c */
 void fmt_value(jsonw *w, PyObject *v, int level, int depth);
+/* "module.Qualname" of a type, read without running its code (new ref or NULL) */
+PyObject *fmt_type_name(PyTypeObject *t);
 void fmt_redacted(jsonw *w);
 
 /* The redaction rules of the record w is writing, or NULL. */

@@ -7,6 +7,7 @@
 #include "monitor.h"
 #include "record.h"
 #include "redactor.h"
+#include "snapshot.h"
 #include "trace.h"
 #include "watch_async.h"
 
@@ -46,6 +47,7 @@ static void probe_free_state(probe *p)
     redactor_free(p->fmt.redact);
     p->fmt.redact = NULL;
     watch_async_probe_free(p);
+    snap_probe_free(p);
 }
 
 /* Only for a probe no hook has ever seen (still being built), or through
@@ -151,8 +153,10 @@ static probe *probe_from_json(const cJSON *j, char *err, size_t errlen)
         return NULL;
     }
     static const char *const kinds[] = {[PK_WATCH] = "watch", [PK_TRACE] = "trace",
-                                        [PK_STACK] = "stack", [PK_MONITOR] = "monitor"};
-    int k = PK_MONITOR;
+                                        [PK_STACK] = "stack", [PK_MONITOR] = "monitor",
+                                        [PK_MEMORY] = "memory", [PK_LOGGER] = "logger",
+                                        [PK_INSPECT] = "inspect", [PK_SC] = "sc", [PK_SM] = "sm"};
+    int k = PK_SM;
     while (k >= PK_WATCH && strcmp(kind->valuestring, kinds[k]) != 0)
         k--;
     if (k < PK_WATCH) {
@@ -189,6 +193,10 @@ static probe *probe_from_json(const cJSON *j, char *err, size_t errlen)
     p->fold_below_ns = (int64_t)(num_field(j, "fold_below_ms", 0) * 1e6);
     p->interval_ns = (int64_t)(num_field(j, "interval_s", 60) * 1e9);
     if (p->interval_ns < 10000000) p->interval_ns = 10000000;
+    if (is_snapshot_kind(k) && snap_probe_init(p, j, err, errlen) < 0) {
+        probe_free(p);
+        return NULL;
+    }
     if (k == PK_MONITOR && monitor_state_new(p) < 0) {
         snprintf(err, errlen, "out of memory");
         probe_free(p);
@@ -302,7 +310,8 @@ static int install(const cJSON *req, cJSON *r, char *err, size_t errlen)
         if (!p)
             goto undo;
         g_agent.probes[g_agent.nprobes++] = p;
-        if (resolve_probe(p, err, errlen) < 0)
+        if (is_snapshot_kind(p->kind) ? snap_probe_start(p, err, errlen) < 0
+                                      : resolve_probe(p, err, errlen) < 0)
             goto undo;
         if (p->kind == PK_MONITOR)
             monitor_register_installed(p);
