@@ -198,7 +198,8 @@ static int inspect_instances(probe *p, const char *at, char *err, size_t errlen)
         PyObject *t, *c;
         Py_ssize_t pos = 0;
         for (int k = 0; PyDict_Next(counts, &pos, &t, &c); k++) {
-            jsonw_lit(w, k ? ",{\"type\":" : "{\"type\":");
+            if (k) jsonw_char(w, ',');
+            jsonw_lit(w, "{\"type\":");
             write_type(w, (PyTypeObject *)t);
             jsonw_lit(w, ",\"count\":");
             fmt_value(w, c, 0, 1);

@@ -69,7 +69,8 @@ static void write_handlers(jsonw *w, PyObject *logging, PyObject *logger)
     for (Py_ssize_t i = 0; hs && PyList_Check(hs) && i < PyList_GET_SIZE(hs); i++) {
         PyObject *h = PyList_GET_ITEM(hs, i);
         PyObject *cls = fmt_type_name(Py_TYPE(h));
-        jsonw_lit(w, i ? ",{\"class\":" : "{\"class\":");
+        if (i) jsonw_char(w, ',');
+        jsonw_lit(w, "{\"class\":");
         fmt_text_or_null(w, cls);
         Py_XDECREF(cls);
         jsonw_lit(w, ",\"level\":");
@@ -96,8 +97,8 @@ static void write_logger(jsonw *w, PyObject *logging, PyObject *logger)
     write_level_name(w, logging, eff);
     jsonw_lit(w, ",\"effective_levelno\":");
     jsonw_i64(w, eff);
-    jsonw_lit(w, own_true(logger, "propagate") ? ",\"propagate\":true" : ",\"propagate\":false");
-    jsonw_lit(w, own_true(logger, "disabled") ? ",\"disabled\":true" : ",\"disabled\":false");
+    snap_bool(w, "propagate", own_true(logger, "propagate"));
+    snap_bool(w, "disabled", own_true(logger, "disabled"));
     write_handlers(w, logging, logger);
     jsonw_char(w, '}');
 }
@@ -225,7 +226,7 @@ static void emit_one(probe *p, PyObject *logging, PyObject *logger, const char *
         write_level_name(w, logging, extra_level);
     }
     if (restored >= 0)
-        jsonw_lit(w, restored ? ",\"restored\":true" : ",\"restored\":false");
+        snap_bool(w, "restored", restored);
     snap_finish(p, w, at);
 }
 

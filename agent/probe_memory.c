@@ -131,7 +131,8 @@ static void write_types(jsonw *w, int limit)
     jsonw_lit(w, ",\"types\":[");
     for (Py_ssize_t i = 0; i < PyList_GET_SIZE(rows); i++) {
         PyObject *row = PyList_GET_ITEM(rows, i);
-        jsonw_lit(w, i ? ",{\"type\":" : "{\"type\":");
+        if (i) jsonw_char(w, ',');
+        jsonw_lit(w, "{\"type\":");
         fmt_text_or_null(w, PyTuple_GET_ITEM(row, 1));
         jsonw_lit(w, ",\"count\":");
         fmt_value(w, PyTuple_GET_ITEM(row, 0), 0, 1);
@@ -277,7 +278,10 @@ static void write_sites(jsonw *w, PyObject *now, PyObject *before, int limit)
     jsonw_i64(w, total);
     jsonw_lit(w, ",\"sites\":");
     jsonw_i64(w, now ? (int64_t)PyDict_Size(now) : 0);
-    jsonw_lit(w, before ? ",\"diff\":[" : ",\"top\":[");
+    if (before)
+        jsonw_lit(w, ",\"diff\":[");
+    else
+        jsonw_lit(w, ",\"top\":[");
     for (Py_ssize_t i = 0; i < PyList_GET_SIZE(rows); i++) {
         PyObject *row = PyList_GET_ITEM(rows, i);
         Py_ssize_t f[4];

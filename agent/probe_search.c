@@ -301,7 +301,7 @@ static void write_method(jsonw *w, PyObject *cls_name, PyObject *name, const cha
     PyErr_Clear();
     jsonw_lit(w, ",\"signature\":");
     fmt_text_or_null(w, sig);
-    jsonw_lit(w, code && (code_int(code, "co_flags") & CO_COROUTINE) ? ",\"async\":true" : ",\"async\":false");
+    snap_bool(w, "async", code && (code_int(code, "co_flags") & CO_COROUTINE));
     jsonw_lit(w, ",\"file\":");
     fmt_text_or_null(w, file);
     jsonw_lit(w, ",\"line\":");
@@ -378,7 +378,7 @@ int search_start(probe *p, char *err, size_t errlen)
         }
         jsonw_lit(w, "],\"count\":");
         jsonw_i64(w, n);
-        jsonw_lit(w, n > p->snap->limit ? ",\"truncated\":true" : ",\"truncated\":false");
+        snap_bool(w, "truncated", n > p->snap->limit);
         snap_finish(p, w, at);
     }
     Py_DECREF(rows);

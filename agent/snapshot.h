@@ -52,6 +52,14 @@ void snap_probes_end(void);
 void snap_probe_free(probe *p);
 
 /* For the kinds' files (snapshot.c). */
+static inline void snap_bool(jsonw *w, const char *key, int v)
+{
+    jsonw_key(w, key, 0);
+    if (v)
+        jsonw_lit(w, "true");
+    else
+        jsonw_lit(w, "false");
+}
 jsonw *snap_begin(probe *p, const char *at);      /* head of a record */
 void snap_finish(probe *p, jsonw *w, const char *at);   /* closes and emits it */
 void snap_write_error(probe *p, const char *at, const char *msg);
