@@ -174,8 +174,9 @@ static PyObject *sink(PyObject *self, PyObject *args)
 
 static PyMethodDef sink_def = {"_peeka_log_sink", sink, METH_VARARGS, NULL};
 
-/* Launch mode starts before the program imported logging: then it is
- * imported now, as the program would. */
+/* Launch mode starts before the program imported logging or made its
+ * loggers: then logging is imported and the logger made now, as the
+ * program will (a logger class it sets later does not apply to this one). */
 static PyObject *logging_for(probe *p)
 {
     PyObject *logging = snap_import("logging");
@@ -195,6 +196,12 @@ int logcapture_start(probe *p, char *err, size_t errlen)
         return -1;
     }
     PyObject *lg = logger_find(logging, s->name), *lv = NULL, *fn = NULL, *h = NULL;
+    if (!lg && snap_time_is_end(p)) {
+        PyObject *get = snap_own_attr(logging, "getLogger");
+        lg = get ? PyObject_CallFunction(get, "s", s->name ? s->name : "") : NULL;
+        Py_XDECREF(get);
+        PyErr_Clear();
+    }
     if (!lg) {
         snprintf(err, errlen, "probe %d: no logger named '%s' (logger --action list shows them)", p->id,
                  s->name);

@@ -133,13 +133,21 @@ static long class_line(PyTypeObject *t, PyObject *file)
     PyObject *fl = PyDict_GetItemString(t->tp_dict, "__firstlineno__");
     if (fl && PyLong_Check(fl))
         return PyLong_AsLong(fl);
-    const char *path = file ? PyUnicode_AsUTF8(file) : NULL;
-    const char *name = t->tp_name;   /* heap types: the bare name */
+    const char *p = file ? PyUnicode_AsUTF8(file) : NULL;
+    char path[4096], name[256];
+    PyErr_Clear();
+    /* copies: another thread may rename the class while the GIL is let go */
+    if (!p || snprintf(path, sizeof path, "%s", p) >= (int)sizeof path ||
+        snprintf(name, sizeof name, "%s", t->tp_name) >= (int)sizeof name)   /* heap types: the bare name */
+        return 0;
     for (const char *c = name; *c; c++)
         if (!(*c == '_' || (*c >= '0' && *c <= '9') || ((*c | 32) >= 'a' && (*c | 32) <= 'z')))
             return 0;   /* not an ASCII identifier: no pattern is built from it */
-    PyErr_Clear();
-    return path ? class_line_in_file(path, name) : 0;
+    long line;
+    Py_BEGIN_ALLOW_THREADS   /* file I/O: the program's threads run meanwhile */
+    line = class_line_in_file(path, name);
+    Py_END_ALLOW_THREADS
+    return line;
 }
 
 static void write_class(jsonw *w, PyObject *name, PyTypeObject *t)
