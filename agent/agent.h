@@ -10,6 +10,7 @@
 
 #include "jsonw.h"
 #include "peeka_limits.h"
+#include "probe_table.h"   /* enum probe_kind */
 #include "ring.h"
 
 struct peeka_cond;
@@ -28,8 +29,6 @@ typedef struct fmt_opts {
     struct redactor *redact;
 } fmt_opts;
 
-enum probe_kind { PK_WATCH = 1, PK_TRACE, PK_STACK, PK_MONITOR,
-                  PK_MEMORY, PK_LOGGER, PK_INSPECT, PK_SC, PK_SM };   /* snapshot.h */
 
 #define MAX_PROBES 64
 #define MAX_PROBES_PER_FUNC 8

@@ -4,6 +4,7 @@
 #include "snapshot.h"
 #include "observe.h"
 #include "pattern.h"
+#include "probe_snapshot.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -25,19 +26,12 @@ static const int kind_actions[][5] = {
     [PK_SC] = {SA_NONE, 0}, [PK_SM] = {SA_NONE, 0},
 };
 
-static const char *str_field(const cJSON *j, const char *k)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, k);
-    return cJSON_IsString(v) && v->valuestring[0] ? v->valuestring : NULL;
-}
-
 static int pick_action(probe *p, const char *want, char *err, size_t errlen)
 {
     const int *acts = kind_actions[p->kind];
-    if (!want) {
-        p->snap->action = acts[0];
+    p->snap->action = acts[0];
+    if (!want)
         return 0;
-    }
     for (int i = 0; i < 5 && acts[i]; i++) {
         if (!strcmp(want, action_names[acts[i]])) {
             p->snap->action = acts[i];
@@ -48,41 +42,39 @@ static int pick_action(probe *p, const char *want, char *err, size_t errlen)
     return -1;
 }
 
-static int dup_field(char **out, const cJSON *j, const char *k)
+static int dup_text(char **out, const char *s)
 {
-    const char *s = str_field(j, k);
     return !s || (*out = strdup(s)) ? 0 : -1;
 }
 
-int snap_probe_init(probe *p, const cJSON *j, char *err, size_t errlen)
+int snap_probe_init(probe *p, const pt_values *v, char *err, size_t errlen)
 {
+    char why[300];
+    if (pt_snapshot_check(v, why, sizeof why) < 0) {
+        snprintf(err, errlen, "probe %d: %s", p->id, why);
+        return -1;
+    }
     if (!(p->snap = calloc(1, sizeof *p->snap))) {
         snprintf(err, errlen, "out of memory");
         return -1;
     }
     snap_state *s = p->snap;
-    const cJSON *lim = cJSON_GetObjectItemCaseSensitive(j, "limit");
-    s->limit = cJSON_IsNumber(lim) ? (int)lim->valuedouble : 20;
-    if (s->limit < 1) s->limit = 1;
-    if (s->limit > 10000) s->limit = 10000;
-    if (pick_action(p, str_field(j, "action"), err, errlen) < 0)
+    s->limit = (int)pt_num(v, "limit", 20);
+    if (pick_action(p, pt_text(v, "action"), err, errlen) < 0)
         return -1;
-    const cJSON *cap = cJSON_GetObjectItemCaseSensitive(j, "capture");
-    if (p->kind == PK_LOGGER && cJSON_IsTrue(cap))
+    if (pt_num(v, "capture", 0) != 0)
         s->action = SA_CAPTURE;
     const char *name_key = p->kind == PK_SM ? "method" : p->kind == PK_INSPECT ? "type" : "name";
-    if (dup_field(&s->name, j, name_key) < 0 || dup_field(&s->level, j, "level") < 0) {
+    const char *target = p->kind == PK_INSPECT ? pt_text(v, "target") : NULL;
+    char *pattern = NULL;
+    if (dup_text(&s->name, pt_text(v, name_key)) < 0 || dup_text(&s->level, pt_text(v, "level")) < 0 ||
+        dup_text(&pattern, target) < 0) {
         snprintf(err, errlen, "out of memory");
         return -1;
     }
-    if (p->kind == PK_LOGGER && s->action == SA_SET && (!s->name || !s->level)) {
-        snprintf(err, errlen, "probe %d: logger --action set needs --name and --level", p->id);
-        return -1;
-    }
-    if (p->kind == PK_INSPECT && s->action != SA_VALUE && !s->name) {
-        snprintf(err, errlen, "probe %d: inspect --action %s needs --type", p->id,
-                 action_names[s->action]);
-        return -1;
+    if (pattern) {   /* inspect's --target is its func_name, as a pattern is */
+        free(p->pattern);
+        p->pattern = pattern;
     }
     return 0;
 }

@@ -9,8 +9,9 @@
 #define PEEKA_SNAPSHOT_H
 
 #include "agent.h"
+#include "probe_snapshot.h"
 
-#include <cJSON.h>
+#include "probe_values.h"
 
 enum snap_action {
     SA_NONE, SA_OVERVIEW, SA_GC, SA_TOP, SA_DIFF,        /* memory */
@@ -37,12 +38,11 @@ typedef struct snap_state {
 
 static inline int is_snapshot_kind(int kind)
 {
-    return kind == PK_MEMORY || kind == PK_LOGGER || kind == PK_INSPECT || kind == PK_SC ||
-           kind == PK_SM;
+    return pt_is_snapshot(kind);
 }
 
-/* install: the probe's options from its request; 0, or -1 with err. */
-int snap_probe_init(probe *p, const cJSON *j, char *err, size_t errlen);
+/* install: the probe's options (checked by the table); 0, or -1 with err. */
+int snap_probe_init(probe *p, const pt_values *v, char *err, size_t errlen);
 /* install, GIL held: takes the first snapshot or makes the change; -1 with
  * err refuses the install (attach mode: a typo is exit 3, not a record). */
 int snap_probe_start(probe *p, char *err, size_t errlen);

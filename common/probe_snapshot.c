@@ -1,0 +1,58 @@
+/* The snapshot probes' rules (probe_snapshot.h). */
+#include "probe_snapshot.h"
+
+#include <stdio.h>
+#include <string.h>
+
+int pt_is_snapshot(int kind)
+{
+    return kind == PK_MEMORY || kind == PK_LOGGER || kind == PK_INSPECT || kind == PK_SC || kind == PK_SM;
+}
+
+static int action_is(const pt_values *v, const char *a)
+{
+    const char *s = pt_text(v, "action");
+    return s && !strcmp(s, a);
+}
+
+int pt_snapshot_lasts(const pt_values *v)
+{
+    switch (v->kind->kind) {
+    case PK_MEMORY: return action_is(v, "top") || action_is(v, "diff");
+    case PK_LOGGER: return action_is(v, "set") || pt_num(v, "capture", 0) != 0;
+    default:        return 0;
+    }
+}
+
+long long pt_snapshot_times(const pt_values *v)
+{
+    if (v->kind->kind == PK_LOGGER && pt_num(v, "capture", 0) != 0)
+        return (long long)pt_num(v, "times", -1);
+    return pt_snapshot_lasts(v) ? -1 : 1;
+}
+
+int pt_snapshot_check(const pt_values *v, char *err, size_t errlen)
+{
+    int k = v->kind->kind;
+    if (k == PK_LOGGER && pt_num(v, "capture", 0) != 0 && !action_is(v, "list")) {
+        snprintf(err, errlen, "logger: --capture takes no --action (it is its own)");
+        return -1;
+    }
+    if (k == PK_LOGGER && action_is(v, "set") && (!pt_text(v, "name") || !pt_text(v, "level"))) {
+        snprintf(err, errlen, "logger --action set needs --name and --level");
+        return -1;
+    }
+    if (k == PK_LOGGER && pt_given(v, "times") && pt_num(v, "capture", 0) == 0) {
+        snprintf(err, errlen, "logger: -n counts captured records: it needs --capture");
+        return -1;
+    }
+    if (k == PK_INSPECT && action_is(v, "get") && !pt_text(v, "target")) {
+        snprintf(err, errlen, "inspect needs --target module.name (or --action count|instances --type T)");
+        return -1;
+    }
+    if (k == PK_INSPECT && !action_is(v, "get") && !pt_text(v, "type")) {
+        snprintf(err, errlen, "inspect --action %s needs --type", pt_text(v, "action"));
+        return -1;
+    }
+    return 0;
+}
