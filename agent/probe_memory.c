@@ -146,6 +146,10 @@ out:
     PyErr_Clear();
 }
 
+/* tracemalloc as the recording's probes hold it: started by the first
+ * top/diff probe when it was off, stopped when the last one ended. */
+static int tm_users, tm_started;
+
 static int tracing(void)
 {
     PyObject *r = call0("_tracemalloc", "is_tracing");
@@ -155,7 +159,7 @@ static int tracing(void)
 }
 
 /* `,"tracemalloc":{...}`: whether it traces and, if so, its totals. */
-static void write_tracemalloc(jsonw *w, const snap_state *s)
+static void write_tracemalloc(jsonw *w)
 {
     int on = tracing();
     jsonw_lit(w, ",\"tracemalloc\":{\"tracing\":");
@@ -168,8 +172,7 @@ static void write_tracemalloc(jsonw *w, const snap_state *s)
         }
         Py_XDECREF(tm);
     }
-    jsonw_lit(w, ",\"started_by_peeka\":");
-    jsonw_raw(w, s->started_tracing ? "true" : "false", s->started_tracing ? 4 : 5);
+    snap_bool(w, "started_by_peeka", tm_started);
     jsonw_char(w, '}');
 }
 
@@ -315,7 +318,7 @@ static void emit_snapshot(probe *p, const char *at)
     write_gc(w, s->action == SA_GC);
     if (s->action == SA_OVERVIEW)
         write_types(w, s->limit);
-    write_tracemalloc(w, s);
+    write_tracemalloc(w);
     snap_finish(p, w, at);
 }
 
@@ -326,7 +329,7 @@ int memory_start(probe *p, char *err, size_t errlen)
         emit_snapshot(p, s->ended ? "end" : "start");   /* launch mode: at the end */
         return 0;
     }
-    if (!tracing()) {
+    if (!tm_users && !tracing()) {
         PyObject *r = call0("_tracemalloc", "start");
         if (!r) {
             snprintf(err, errlen, "probe %d: memory --action %s: cannot start tracemalloc", p->id,
@@ -334,12 +337,14 @@ int memory_start(probe *p, char *err, size_t errlen)
             return -1;
         }
         Py_DECREF(r);
-        s->started_tracing = 1;
+        tm_started = 1;
     }
+    tm_users++;
+    s->started_tracing = 1;   /* this probe holds it */
     if (s->action == SA_DIFF) {
         int64_t vms;
         read_statm(&s->rss0, &vms);
-        s->first = s->started_tracing ? PyDict_New() : sites();
+        s->first = sites();
     }
     return 0;
 }
@@ -356,7 +361,7 @@ void memory_end(probe *p, int emit)
                 jsonw_lit(w, ",\"rss_start\":");
                 jsonw_i64(w, s->rss0);
             }
-            write_tracemalloc(w, s);
+            write_tracemalloc(w);
             PyObject *before = s->action != SA_DIFF ? NULL : s->first ? (Py_INCREF(s->first), s->first)
                                                                       : PyDict_New();
             write_sites(w, now, before, s->limit);
@@ -365,10 +370,11 @@ void memory_end(probe *p, int emit)
             snap_finish(p, w, "end");
         }
     }
-    if (s->started_tracing) {
+    if (s->started_tracing && --tm_users == 0 && tm_started) {
         PyObject *r = call0("_tracemalloc", "stop");
         Py_XDECREF(r);
-        s->started_tracing = 0;
+        tm_started = 0;
     }
+    s->started_tracing = 0;
     Py_CLEAR(s->first);
 }

@@ -31,7 +31,7 @@ typedef struct snap_state {
     PyObject *old_level;        /* logger set: its level before */
     PyObject *handler;          /* logger capture: the handler added */
     PyObject *first;            /* memory diff: the snapshot at the start */
-    int started_tracing;        /* memory top/diff: tracemalloc was off and we started it */
+    int started_tracing;        /* memory top/diff: holds tracemalloc (probe_memory.c) */
     int64_t rss0;               /* memory diff: rss at the start, bytes */
     long long gen;              /* logger capture: which handler is this probe's */
 } snap_state;

@@ -9,10 +9,23 @@ int pt_is_snapshot(int kind)
     return kind == PK_MEMORY || kind == PK_LOGGER || kind == PK_INSPECT || kind == PK_SC || kind == PK_SM;
 }
 
-static int action_is(const pt_values *v, const char *a)
+/* The probe's --action, or its default (the first choice) when peeka-rec
+ * has not filled that in yet; its length in *n. */
+static const char *action_of(const pt_values *v, size_t *n)
 {
     const char *s = pt_text(v, "action");
-    return s && !strcmp(s, a);
+    int i = pt_key_index(v->kind, "action");
+    if (!s && i >= 0)
+        s = v->kind->opts[i].choices;
+    *n = s ? strcspn(s, "|") : 0;
+    return s;
+}
+
+static int action_is(const pt_values *v, const char *a)
+{
+    size_t n;
+    const char *s = action_of(v, &n);
+    return s && strlen(a) == n && !strncmp(s, a, n);
 }
 
 int pt_snapshot_lasts(const pt_values *v)
@@ -42,16 +55,14 @@ int pt_snapshot_check(const pt_values *v, char *err, size_t errlen)
         snprintf(err, errlen, "logger --action set needs --name and --level");
         return -1;
     }
-    if (k == PK_LOGGER && pt_given(v, "times") && pt_num(v, "capture", 0) == 0) {
-        snprintf(err, errlen, "logger: -n counts captured records: it needs --capture");
-        return -1;
-    }
     if (k == PK_INSPECT && action_is(v, "get") && !pt_text(v, "target")) {
         snprintf(err, errlen, "inspect needs --target module.name (or --action count|instances --type T)");
         return -1;
     }
     if (k == PK_INSPECT && !action_is(v, "get") && !pt_text(v, "type")) {
-        snprintf(err, errlen, "inspect --action %s needs --type", pt_text(v, "action"));
+        size_t n;
+        const char *a = action_of(v, &n);
+        snprintf(err, errlen, "inspect --action %.*s needs --type", (int)n, a);
         return -1;
     }
     return 0;

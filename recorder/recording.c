@@ -1,6 +1,7 @@
 #include "recording.h"
 #include "proc_maps.h"
 #include "exitcodes.h"
+#include "probe_snapshot.h"
 
 #include <cJSON.h>
 #include <errno.h>
@@ -692,7 +693,7 @@ static void report_pending(const recording *r)
         const cJSON *inst = cJSON_GetObjectItemCaseSensitive(p, "installed");
         const cJSON *in = cJSON_GetObjectItemCaseSensitive(p, "searched");
         int id = stats_probe_id(r, p);
-        if (!id || cJSON_GetArraySize(inst) != 0)
+        if (!id || cJSON_GetArraySize(inst) != 0 || pt_is_snapshot(r->opt->probes[id - 1].pk->kind))
             continue;
         const char *pat = r->opt->probes[id - 1].pattern;
         if (cJSON_IsString(in)) {
@@ -716,7 +717,7 @@ static void report_idle_parent(const recording *r)
 {
     int idle = 0;
     for (int i = 0; i < r->opt->nprobes; i++)
-        idle += r->per_probe[r->opt->probes[i].id] == 0;
+        idle += r->per_probe[r->opt->probes[i].id] == 0 && !pt_is_snapshot(r->opt->probes[i].pk->kind);
     if (r->child > 0 || !idle || !r->opt->pid)
         return;
     pid_t kids[8];
