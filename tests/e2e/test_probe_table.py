@@ -21,6 +21,14 @@ def table():
     return rows
 
 
+# what each kind needs before its options: a pattern, or (inspect) a target
+OPERAND = {"memory": [], "logger": [], "inspect": ["--target", "a.b"]}
+
+
+def operand(kind):
+    return OPERAND.get(kind, ["a.b"])
+
+
 def read(path):
     with open(os.path.join(ROOT, path)) as f:
         return f.read()
@@ -38,8 +46,9 @@ class ProbeTable(unittest.TestCase):
         cls.kinds = sorted({r["kind"] for r in cls.rows})
 
     def test_known_kinds(self):
-        self.assertEqual(self.kinds, sorted(["watch", "trace", "stack", "monitor"]))
-        self.assertEqual(len(self.rows), 13 + 7 + 8 + 3)
+        self.assertEqual(self.kinds, sorted(["watch", "trace", "stack", "monitor",
+                                             "memory", "logger", "inspect", "sc", "sm"]))
+        self.assertEqual(len(self.rows), 13 + 7 + 8 + 3 + 2 + 7 + 9 + 1 + 2)
 
     def test_readme_names_every_option_of_every_probe(self):
         readme = read("README.md")
@@ -74,7 +83,7 @@ class ProbeTable(unittest.TestCase):
         for r in self.rows:
             if r["type"] not in ("int", "number"):
                 continue
-            pattern = ["a.b"]
+            pattern = operand(r["kind"])
             unit = 1 if r["type"] == "int" else r["lo"] / 10 if r["lo"] else 1
             fmt = lambda v: "%d" % v if r["type"] == "int" else repr(v)
             bounds = [(r["lo"], True), (r["lo"] - unit, False)]
@@ -95,7 +104,7 @@ class ProbeTable(unittest.TestCase):
                 continue
             for value, ok in (("-1", True), ("1", True), ("0", False), ("-2", False), ("x", False)):
                 with self.subTest(kind=r["kind"], option=r["name"], value=value):
-                    p = rec("-p", NO_SUCH_PID, r["kind"], "a.b", r["alias"] or r["name"], value)
+                    p = rec("-p", NO_SUCH_PID, r["kind"], *operand(r["kind"]), r["alias"] or r["name"], value)
                     self.assertEqual(p.returncode == 2, not ok, p.stderr)
                     if not ok:
                         self.assertIn("needs a positive count (or -1)", p.stderr)
