@@ -204,7 +204,7 @@ int logcapture_start(probe *p, char *err, size_t errlen)
     }
     if (!lg) {
         snprintf(err, errlen, "probe %d: no logger named '%s' (logger --action list shows them)", p->id,
-                 s->name);
+                 s->name ? s->name : "root");
         goto out;
     }
     if (!(lv = s->level ? logger_level(logging, s->level) : PyLong_FromLong(0))) {

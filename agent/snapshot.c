@@ -171,6 +171,12 @@ jsonw *snap_begin(probe *p, const char *at)
         pat = NULL;
     } else {
         jsonw_str(&name, pat, strlen(pat));
+        if (name.overflow) {   /* cannot happen within PEEKA_PATTERN_MAX; never half a string */
+            jsonw_free(&name);
+            name = (jsonw){.buf = nbuf, .len = 4};
+            memcpy(nbuf, "null", 4);
+            pat = NULL;
+        }
     }
     write_head(w, kind_names[p->kind], p, -1, wall_of_mono(now_mono_ns()), name.buf, name.len);
     if (pat)

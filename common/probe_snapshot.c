@@ -1,5 +1,6 @@
 /* The snapshot probes' rules (probe_snapshot.h). */
 #include "probe_snapshot.h"
+#include "pattern.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -57,6 +58,10 @@ int pt_snapshot_check(const pt_values *v, char *err, size_t errlen)
     }
     if (k == PK_INSPECT && action_is(v, "get") && !pt_text(v, "target")) {
         snprintf(err, errlen, "inspect needs --target module.name (or --action count|instances --type T)");
+        return -1;
+    }
+    if (k == PK_INSPECT && pt_text(v, "target") && strlen(pt_text(v, "target")) >= PEEKA_PATTERN_MAX) {
+        snprintf(err, errlen, "inspect: --target is longer than %d bytes", PEEKA_PATTERN_MAX - 1);
         return -1;
     }
     if (k == PK_INSPECT && !action_is(v, "get") && !pt_text(v, "type")) {
