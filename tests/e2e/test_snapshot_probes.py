@@ -3,8 +3,8 @@ agent, the real archive and the built-in reports, on every interpreter.
 What they change for a recording (a logger's level, a capture handler,
 tracemalloc) is as it was afterwards, and no program code runs to take a
 snapshot (sn.model counts every property read in READS)."""
+import json
 import os
-import re
 import shutil
 import signal
 import subprocess
@@ -88,6 +88,12 @@ class Snapshots(unittest.TestCase):
         text = report(out, "classes")
         self.assertIn("sc sn.model.*: 3 classes", text)
         self.assertIn("sn.model.Cart.Line", text)
+
+    def test_jsonl_to_stdout(self):
+        p = rec("-q", "-p", self.t.pid, "-o", "-", "sm", "sn.model.Cart", "t*")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        lines = [json.loads(l) for l in p.stdout.splitlines()]
+        self.assertEqual([(r["kind"], [m["name"] for m in r["methods"]]) for r in lines], [("sm", ["total"])])
 
     def test_sm_kinds_signatures_and_lines(self):
         recs, out = self.snap("sm sn.model.Cart")
@@ -218,7 +224,9 @@ class DuringRecording(unittest.TestCase):
         self.addCleanup(self.t.stop)
         self.t.wait_for("ready")
 
-    def record(self, *probes):
+    def record(self, *probes, ends="signal", then=()):
+        """Records the probes while the program emits (and, for each signal
+        in `then`, also does that, waiting for its word)."""
         out = os.path.join(self.tmp, "d.tar.zst")
         args = []
         for p in probes:
@@ -232,13 +240,17 @@ class DuringRecording(unittest.TestCase):
         self.during = self.ask()
         os.kill(self.t.pid, signal.SIGUSR1)
         self.t.wait_for("emitted")
-        r.send_signal(signal.SIGINT)
+        for sig, word in then:
+            os.kill(self.t.pid, sig)
+            self.t.wait_for(word)
+        if ends == "signal":
+            r.send_signal(signal.SIGINT)
         _, err = r.communicate(timeout=60)
         self.assertEqual(r.returncode, 0, err)
         self.after = self.ask()
         _, recs, summary, _ = read_archive(out)
         self.assertEqual(summary["records"], len(recs))
-        self.assertEqual(summary["reason"], "signal")
+        self.assertEqual(summary["reason"], ends)
         return recs, out
 
     def ask(self):
@@ -265,6 +277,19 @@ class DuringRecording(unittest.TestCase):
         text = report(out, "loggers")
         self.assertIn("set sn.app: NOTSET -> DEBUG", text)
         self.assertIn("at the end: sn.app is NOTSET (restored)", text)
+
+    def test_logger_set_keeps_a_level_the_program_set_meanwhile(self):
+        self.start()
+        recs, _ = self.record("logger --action set --name sn.app --level DEBUG", then=[(signal.SIGHUP, "changed")])
+        self.assertEqual(self.after["app_level"], "40")
+        self.assertEqual((recs[1]["restored"], recs[1]["logger"]["level"]), (False, "ERROR"))
+
+    def test_capture_ends_the_recording_after_n(self):
+        self.start()
+        recs, _ = self.record("logger --capture --name sn -n 3", ends="count")
+        self.assertEqual([r["message"] for r in recs], ["order %d of alice" % i for i in range(3)])
+        self.assertEqual(self.after["got"], "8")
+        self.assertEqual(self.after["handlers"], "Counting")
 
     def test_capture_records_every_log_record_and_changes_nothing(self):
         self.start()
@@ -322,6 +347,24 @@ class DuringRecording(unittest.TestCase):
         self.assertEqual(self.after["tracing"], "True")
         self.assertFalse(recs[0]["tracemalloc"]["started_by_peeka"])
         self.assertEqual(recs[0]["diff"][0]["line"], line_of(APP, "ALLOCATION SITE"))
+
+
+class Usage(unittest.TestCase):
+    """Options that do not go together are usage errors before the target
+    is touched."""
+
+    def test_refused(self):
+        for args, words in ((["logger", "--action", "set", "--name", "x"], "needs --name and --level"),
+                            (["logger", "--capture", "--action", "get"], "--capture takes no --action"),
+                            (["inspect"], "inspect needs --target"),
+                            (["inspect", "--action", "count"], "inspect --action count needs --type"),
+                            (["memory", "--action", "peak"], "--action is one of overview|gc|top|diff"),
+                            (["sc", "--limit", "3"], "sc needs a PATTERN"),
+                            (["inspect", "--target", "a." * 600], "longer than 1023 bytes")):
+            with self.subTest(args=args[:4]):
+                p = rec("-p", "4194305", *args)
+                self.assertEqual(p.returncode, 2, p.stderr)
+                self.assertIn(words, p.stderr)
 
 
 class Launched(unittest.TestCase):

@@ -5,8 +5,9 @@ The loggers `sn` (level INFO, with the program's own counting handler),
 records (5 INFO from the main thread, 3 WARNING from a worker thread, 2
 DEBUG that the level INFO of `sn` never lets be made) and allocates 300
 bytearrays it keeps, then prints "emitted".  On SIGUSR2 it prints what
-the recording must have left as it was.  --trace: tracemalloc is on
-from the start, as the program's own choice."""
+the recording must have left as it was; on SIGHUP it sets `sn.app` to
+ERROR itself and prints "changed".  --trace: tracemalloc is on from the
+start, as the program's own choice."""
 import logging
 import signal
 import sys
@@ -60,9 +61,15 @@ def report():
     print("MESSAGES " + "|".join(mine.got), flush=True)
 
 
+def change():
+    model.log.setLevel(logging.ERROR)
+    print("changed", flush=True)
+
+
 asked = []
 signal.signal(signal.SIGUSR1, lambda s, f: asked.append(emit))
 signal.signal(signal.SIGUSR2, lambda s, f: asked.append(report))
+signal.signal(signal.SIGHUP, lambda s, f: asked.append(change))
 print("ready", flush=True)
 while True:
     while asked:
