@@ -28,6 +28,18 @@ def line_of(path, text):
     raise AssertionError("%r not in %s" % (text, path))
 
 
+def ask_report(t):
+    """What snap_app.py says on SIGUSR2, as a dict (got, handlers, level,
+    app_level, reads, tracing)."""
+    before = t.output().count("REPORT")
+    os.kill(t.pid, signal.SIGUSR2)
+    end = time.monotonic() + 10
+    while t.output().count("REPORT") == before and time.monotonic() < end:
+        time.sleep(0.02)
+    last = [l for l in t.output().splitlines() if l.startswith("REPORT")][-1]
+    return dict(kv.split("=", 1) for kv in last.split()[1:])
+
+
 def report(archive, script, *args):
     p = subprocess.run([ANALYZE, archive, script] + list(args), capture_output=True, text=True, check=False)
     assert p.returncode == 0, p.stderr
@@ -63,13 +75,7 @@ class Snapshots(unittest.TestCase):
         return recs, out
 
     def reads(self):
-        before = self.t.output().count("REPORT")
-        os.kill(self.t.pid, signal.SIGUSR2)
-        end = time.monotonic() + 10
-        while self.t.output().count("REPORT") == before and time.monotonic() < end:
-            time.sleep(0.02)
-        last = [l for l in self.t.output().splitlines() if l.startswith("REPORT")][-1]
-        return dict(kv.split("=", 1) for kv in last.split()[1:])
+        return ask_report(self.t)
 
     def test_sc_finds_classes_with_their_lines(self):
         recs, out = self.snap("sc sn.model.*")
@@ -254,13 +260,7 @@ class DuringRecording(unittest.TestCase):
         return recs, out
 
     def ask(self):
-        before = self.t.output().count("REPORT")
-        os.kill(self.t.pid, signal.SIGUSR2)
-        end = time.monotonic() + 10
-        while self.t.output().count("REPORT") == before and time.monotonic() < end:
-            time.sleep(0.02)
-        last = [l for l in self.t.output().splitlines() if l.startswith("REPORT")][-1]
-        return dict(kv.split("=", 1) for kv in last.split()[1:])
+        return ask_report(self.t)
 
     def test_logger_set_lasts_for_the_recording_only(self):
         self.start()
