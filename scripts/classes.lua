@@ -22,14 +22,14 @@ for r in peeka.records{kind = {"sc", "sm"}} do
     print(string.format("sc %s: %d classes%s", r.func_name, r.count, more))
     local t = peeka.table{columns = {"class", "bases", "defined at"}}
     for _, c in ipairs(r.classes) do t:add{c.name, table.concat(c.bases, ", "), where(c)} end
-    t:print()
+    if #t > 0 or peeka.format ~= "text" then t:print() end
   else
     print(string.format("sm %s: %d methods%s", r.func_name, r.count, more))
     local t = peeka.table{columns = {"method", "kind", "signature", "defined at"}}
     for _, m in ipairs(r.methods) do
       t:add{m.class .. "." .. m.name, (m.async and "async " or "") .. m.kind, v(m.signature) or "", where(m)}
     end
-    t:print()
+    if #t > 0 or peeka.format ~= "text" then t:print() end
   end
 end
 if seen == 0 and peeka.format == "text" then print("no sc or sm records") end

@@ -19,7 +19,8 @@ local seen = 0
 for r in peeka.records{kind = "memory"} do
   seen = seen + 1
   local start = r:archive().session.start_ns
-  local at = (start and r.ts_ns) and string.format("+%.3fs", (r.ts_ns - start) / 1e9) or ""
+  -- a snapshot at install is taken a moment before peeka-rec's start_ns
+  local at = (start and r.ts_ns) and string.format("+%.3fs", math.max(0, r.ts_ns - start) / 1e9) or ""
   print(string.format("memory %s at %s (%s)", r.action or "?", at, r.at or "?"))
   if r.error then
     print("  error: " .. r.error)
