@@ -148,76 +148,99 @@ static int type_matches(PyTypeObject *t, const char *pat)
     return hit;
 }
 
+/* What the walk of the collector's objects found: counts by matching
+ * type, the first samples, the total. */
+typedef struct {
+    PyObject *counts;    /* type -> int */
+    PyObject *samples;   /* list */
+    int64_t total;
+} found;
+
+/* One name check per type, remembered in verdict (type -> bool). */
+static int matches(PyObject *verdict, PyTypeObject *t, const char *pat)
+{
+    PyObject *hit = PyDict_GetItem(verdict, (PyObject *)t);
+    if (!hit) {
+        hit = type_matches(t, pat) ? Py_True : Py_False;
+        if (PyDict_SetItem(verdict, (PyObject *)t, hit) < 0)
+            PyErr_Clear();
+    }
+    return hit == Py_True;
+}
+
+static int walk_objects(found *f, const char *pat, Py_ssize_t keep)
+{
+    PyObject *gc = PyImport_ImportModule("gc");
+    PyObject *all = gc ? PyObject_CallMethod(gc, "get_objects", NULL) : NULL;
+    PyObject *verdict = all && PyList_Check(all) ? PyDict_New() : NULL;
+    Py_XDECREF(gc);
+    f->counts = verdict ? PyDict_New() : NULL;
+    f->samples = f->counts ? PyList_New(0) : NULL;
+    f->total = 0;
+    for (Py_ssize_t i = 0; f->samples && i < PyList_GET_SIZE(all); i++) {
+        PyObject *o = PyList_GET_ITEM(all, i), *t = (PyObject *)Py_TYPE(o);
+        if (!matches(verdict, Py_TYPE(o), pat))
+            continue;
+        PyObject *c = PyDict_GetItem(f->counts, t);
+        PyObject *n = PyLong_FromLongLong(c ? PyLong_AsLongLong(c) + 1 : 1);
+        if (!n || PyDict_SetItem(f->counts, t, n) < 0 ||
+            (PyList_GET_SIZE(f->samples) < keep && PyList_Append(f->samples, o) < 0))
+            Py_CLEAR(f->samples);
+        Py_XDECREF(n);
+        f->total++;
+    }
+    Py_XDECREF(verdict);
+    Py_XDECREF(all);
+    PyErr_Clear();
+    if (!f->samples)
+        Py_CLEAR(f->counts);
+    return f->samples ? 0 : -1;
+}
+
+static void write_found(jsonw *w, probe *p, const found *f)
+{
+    jsonw_lit(w, ",\"type\":");
+    jsonw_str(w, p->snap->name, strlen(p->snap->name));
+    jsonw_lit(w, ",\"count\":");
+    jsonw_i64(w, f->total);
+    jsonw_lit(w, ",\"types\":[");
+    PyObject *t, *c;
+    Py_ssize_t pos = 0;
+    for (int k = 0; PyDict_Next(f->counts, &pos, &t, &c); k++) {
+        if (k) jsonw_char(w, ',');
+        jsonw_lit(w, "{\"type\":");
+        write_type(w, (PyTypeObject *)t);
+        jsonw_lit(w, ",\"count\":");
+        fmt_value(w, c, 0, 1);
+        jsonw_char(w, '}');
+    }
+    jsonw_char(w, ']');
+    if (p->snap->action != SA_INSTANCES)
+        return;
+    jsonw_lit(w, ",\"instances\":[");
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(f->samples); i++) {
+        if (i) jsonw_char(w, ',');
+        fmt_value(w, PyList_GET_ITEM(f->samples, i), 0, p->depth);
+    }
+    jsonw_char(w, ']');
+}
+
 /* The objects the collector tracks whose type matches: counts by type and,
  * for `instances`, the first --limit of them formatted. */
 static int inspect_instances(probe *p, const char *at, char *err, size_t errlen)
 {
-    PyObject *gc = PyImport_ImportModule("gc");
-    PyObject *all = gc ? PyObject_CallMethod(gc, "get_objects", NULL) : NULL;
-    Py_XDECREF(gc);
-    PyObject *counts = all && PyList_Check(all) ? PyDict_New() : NULL;
-    PyObject *samples = counts ? PyList_New(0) : NULL;
-    if (!samples) {
+    found f;
+    if (walk_objects(&f, p->snap->name, p->snap->action == SA_INSTANCES ? p->snap->limit : 0) < 0) {
         snprintf(err, errlen, "inspect: gc.get_objects() failed");
-        Py_XDECREF(counts);
-        Py_XDECREF(all);
-        PyErr_Clear();
         return -1;
     }
-    snap_state *s = p->snap;
-    int64_t total = 0;
-    PyObject *verdict = PyDict_New();   /* type -> does it match: one name check per type */
-    for (Py_ssize_t i = 0; verdict && i < PyList_GET_SIZE(all); i++) {
-        PyObject *o = PyList_GET_ITEM(all, i);
-        PyObject *t = (PyObject *)Py_TYPE(o);
-        PyObject *hit = PyDict_GetItem(verdict, t);
-        if (!hit) {
-            hit = type_matches(Py_TYPE(o), s->name) ? Py_True : Py_False;
-            PyDict_SetItem(verdict, t, hit);
-        }
-        if (hit != Py_True)
-            continue;
-        PyObject *c = PyDict_GetItem(counts, t);
-        PyObject *n = PyLong_FromLongLong(c ? PyLong_AsLongLong(c) + 1 : 1);
-        if (n)
-            PyDict_SetItem(counts, t, n);
-        Py_XDECREF(n);
-        total++;
-        if (s->action == SA_INSTANCES && PyList_GET_SIZE(samples) < s->limit)
-            PyList_Append(samples, o);
-    }
-    Py_XDECREF(verdict);
-    Py_DECREF(all);
     jsonw *w = snap_begin(p, at);
     if (w) {
-        jsonw_lit(w, ",\"type\":");
-        jsonw_str(w, s->name, strlen(s->name));
-        jsonw_lit(w, ",\"count\":");
-        jsonw_i64(w, total);
-        jsonw_lit(w, ",\"types\":[");
-        PyObject *t, *c;
-        Py_ssize_t pos = 0;
-        for (int k = 0; PyDict_Next(counts, &pos, &t, &c); k++) {
-            if (k) jsonw_char(w, ',');
-            jsonw_lit(w, "{\"type\":");
-            write_type(w, (PyTypeObject *)t);
-            jsonw_lit(w, ",\"count\":");
-            fmt_value(w, c, 0, 1);
-            jsonw_char(w, '}');
-        }
-        jsonw_char(w, ']');
-        if (s->action == SA_INSTANCES) {
-            jsonw_lit(w, ",\"instances\":[");
-            for (Py_ssize_t i = 0; i < PyList_GET_SIZE(samples); i++) {
-                if (i) jsonw_char(w, ',');
-                fmt_value(w, PyList_GET_ITEM(samples, i), 0, p->depth);
-            }
-            jsonw_char(w, ']');
-        }
+        write_found(w, p, &f);
         snap_finish(p, w, at);
     }
-    Py_DECREF(samples);
-    Py_DECREF(counts);
+    Py_DECREF(f.samples);
+    Py_DECREF(f.counts);
     PyErr_Clear();
     return 0;
 }

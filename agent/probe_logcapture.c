@@ -93,6 +93,24 @@ static void write_item(jsonw *w, PyObject *d, const char *key, const char *as, i
         jsonw_lit(w, "null");
 }
 
+/* `message`, `msg` and `args`, with `password=...` in their text redacted
+ * as in throwExp. */
+static void write_message(jsonw *w, PyObject *d, int depth)
+{
+    PyObject *m = message_of(d);
+    jsonw_lit(w, ",\"message\":");
+    w->clean_text = 1;
+    if (m)
+        fmt_value(w, m, 0, 1);
+    else
+        jsonw_lit(w, "null");
+    Py_XDECREF(m);
+    write_item(w, d, "msg", "msg", 1);
+    if (!no_args(PyDict_GetItemString(d, "args")))
+        write_item(w, d, "args", "args", depth);
+    w->clean_text = 0;
+}
+
 static void write_log(probe *p, PyObject *rec)
 {
     PyObject *d = Py_TYPE(rec)->tp_dictoffset ? PyObject_GenericGetDict(rec, NULL) : NULL;
@@ -106,19 +124,7 @@ static void write_log(probe *p, PyObject *rec)
         write_item(w, d, "name", "logger", 1);
         write_item(w, d, "levelname", "level", 1);
         write_item(w, d, "levelno", "levelno", 1);
-        PyObject *m = message_of(d);
-        jsonw_lit(w, ",\"message\":");
-        w->clean_text = 1;   /* `password=...` in a message is redacted as in throwExp */
-        if (m)
-            fmt_value(w, m, 0, 1);
-        else
-            jsonw_lit(w, "null");
-        Py_XDECREF(m);
-        write_item(w, d, "msg", "msg", 1);
-        PyObject *args = PyDict_GetItemString(d, "args");
-        if (!no_args(args))
-            write_item(w, d, "args", "args", p->depth);
-        w->clean_text = 0;
+        write_message(w, d, p->depth);
         write_item(w, d, "created", "created", 1);
         write_item(w, d, "pathname", "file", 1);
         write_item(w, d, "lineno", "line", 1);
@@ -187,6 +193,18 @@ static PyObject *logging_for(probe *p)
     return logging;
 }
 
+/* A PeekaCapture for probe p at level lv (a new reference, or NULL). */
+static PyObject *new_handler(probe *p, PyObject *lv)
+{
+    if (!handler_class)
+        handler_class = agent_pyhelper(handler_src, "PeekaCapture");
+    p->snap->gen = ++generation;
+    PyObject *fn = handler_class ? PyCFunction_New(&sink_def, NULL) : NULL;
+    PyObject *h = fn ? PyObject_CallFunction(handler_class, "OiLO", fn, p->id, p->snap->gen, lv) : NULL;
+    Py_XDECREF(fn);
+    return h;
+}
+
 int logcapture_start(probe *p, char *err, size_t errlen)
 {
     snap_state *s = p->snap;
@@ -195,7 +213,7 @@ int logcapture_start(probe *p, char *err, size_t errlen)
         snprintf(err, errlen, "probe %d: the program has not imported logging: nothing to capture", p->id);
         return -1;
     }
-    PyObject *lg = logger_find(logging, s->name), *lv = NULL, *fn = NULL, *h = NULL;
+    PyObject *lg = logger_find(logging, s->name), *lv = NULL, *h = NULL;
     if (!lg && snap_time_is_end(p)) {
         PyObject *get = snap_own_attr(logging, "getLogger");
         lg = get ? PyObject_CallFunction(get, "s", s->name ? s->name : "") : NULL;
@@ -211,11 +229,7 @@ int logcapture_start(probe *p, char *err, size_t errlen)
         snprintf(err, errlen, "probe %d: '%s' is no logging level", p->id, s->level);
         goto out;
     }
-    if (!handler_class)
-        handler_class = agent_pyhelper(handler_src, "PeekaCapture");
-    s->gen = ++generation;
-    fn = handler_class ? PyCFunction_New(&sink_def, NULL) : NULL;
-    h = fn ? PyObject_CallFunction(handler_class, "OiLO", fn, p->id, s->gen, lv) : NULL;
+    h = new_handler(p, lv);
     if (!h || logger_call(logging, "addHandler", lg, h) < 0) {
         snprintf(err, errlen, "probe %d: cannot add the capture handler to logger '%s'", p->id,
                  s->name ? s->name : "root");
@@ -225,7 +239,6 @@ int logcapture_start(probe *p, char *err, size_t errlen)
     s->handler = (Py_INCREF(h), h);
 out:
     Py_XDECREF(h);
-    Py_XDECREF(fn);
     Py_XDECREF(lv);
     Py_XDECREF(lg);
     Py_DECREF(logging);

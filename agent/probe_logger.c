@@ -230,57 +230,69 @@ static void emit_one(probe *p, PyObject *logging, PyObject *logger, const char *
     snap_finish(p, w, at);
 }
 
+static void emit_list(probe *p, PyObject *logging, const char *at)
+{
+    jsonw *w = snap_begin(p, at);
+    if (!w)
+        return;
+    if (logging)
+        write_list(w, logging);
+    else   /* no logging, no loggers */
+        jsonw_lit(w, ",\"loggers\":[],\"count\":0");
+    snap_finish(p, w, at);
+}
+
+/* set: the change, kept in the probe's state for logger_end. */
+static int set_one(probe *p, PyObject *logging, PyObject *lg, const char *at, char *err, size_t errlen)
+{
+    snap_state *s = p->snap;
+    PyObject *lv = logger_level(logging, s->level);
+    long old = own_int(lg, "level", 0);
+    int rc = -1;
+    if (!lv)
+        snprintf(err, errlen, "probe %d: '%s' is no logging level (DEBUG, INFO, WARNING, ERROR, "
+                 "CRITICAL or a number >= 0)", p->id, s->level);
+    else if (!(s->old_level = PyLong_FromLong(old)))   /* before the change: it must be undoable */
+        snprintf(err, errlen, "out of memory");
+    else if (set_level(logging, lg, lv) < 0) {
+        snprintf(err, errlen, "probe %d: logging refused level %s", p->id, s->level);
+        Py_CLEAR(s->old_level);
+    } else
+        rc = 0;
+    if (rc == 0) {
+        s->logger = (Py_INCREF(lg), lg);
+        emit_one(p, logging, lg, at, "previous_level", old, -1);
+    }
+    Py_XDECREF(lv);
+    return rc;
+}
+
 int logger_start(probe *p, char *err, size_t errlen)
 {
     snap_state *s = p->snap;
     const char *at = s->ended ? "end" : "start";
     PyObject *logging = snap_import("logging");
-    if (!logging && s->action == SA_LIST) {   /* no logging, no loggers */
-        jsonw *w = snap_begin(p, at);
-        if (w) {
-            jsonw_lit(w, ",\"loggers\":[],\"count\":0");
-            snap_finish(p, w, at);
-        }
+    if (s->action == SA_LIST) {
+        emit_list(p, logging, at);
+        Py_XDECREF(logging);
         return 0;
     }
     if (!logging) {
         snprintf(err, errlen, "probe %d: the program has not imported logging", p->id);
         return -1;
     }
+    PyObject *lg = logger_find(logging, s->name);
     int rc = 0;
-    if (s->action == SA_LIST) {
-        jsonw *w = snap_begin(p, at);
-        if (w) {
-            write_list(w, logging);
-            snap_finish(p, w, at);
-        }
+    if (!lg) {
+        snprintf(err, errlen, "probe %d: no logger named '%s' (logger --action list shows them)",
+                 p->id, s->name ? s->name : "root");
+        rc = -1;
+    } else if (s->action == SA_SET) {
+        rc = set_one(p, logging, lg, at, err, errlen);
     } else {
-        PyObject *lg = logger_find(logging, s->name);
-        PyObject *lv = s->action == SA_SET ? logger_level(logging, s->level) : NULL;
-        if (!lg) {
-            snprintf(err, errlen, "probe %d: no logger named '%s' (logger --action list shows them)",
-                     p->id, s->name ? s->name : "");
-            rc = -1;
-        } else if (s->action == SA_SET && !lv) {
-            snprintf(err, errlen, "probe %d: '%s' is no logging level (DEBUG, INFO, WARNING, ERROR, "
-                     "CRITICAL or a number >= 0)", p->id, s->level);
-            rc = -1;
-        } else if (s->action == SA_SET) {
-            long old = own_int(lg, "level", 0);
-            if (set_level(logging, lg, lv) < 0) {
-                snprintf(err, errlen, "probe %d: logging refused level %s", p->id, s->level);
-                rc = -1;
-            } else {
-                s->logger = (Py_INCREF(lg), lg);
-                s->old_level = PyLong_FromLong(old);
-                emit_one(p, logging, lg, at, "previous_level", old, -1);
-            }
-        } else {
-            emit_one(p, logging, lg, at, NULL, 0, -1);
-        }
-        Py_XDECREF(lv);
-        Py_XDECREF(lg);
+        emit_one(p, logging, lg, at, NULL, 0, -1);
     }
+    Py_XDECREF(lg);
     Py_DECREF(logging);
     PyErr_Clear();
     return rc;

@@ -95,39 +95,49 @@ static int sort_desc(PyObject *list, Py_ssize_t n)
     return len > n ? PyList_SetSlice(list, n, len, NULL) : 0;
 }
 
-/* Live objects the collector tracks, by type: `"objects":N,"types":[...]`. */
-static void write_types(jsonw *w, int limit)
+/* (count, "module.Qualname") of every type among the collector's
+ * objects, most numerous first, cut to limit; *n their number.  NULL on
+ * failure. */
+static PyObject *count_types(int limit, Py_ssize_t *n)
 {
     PyObject *all = call0("gc", "get_objects");
-    PyObject *counts = PyDict_New(), *rows = PyList_New(0);
-    if (!all || !PyList_Check(all) || !counts || !rows)
-        goto out;
-    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(all); i++) {
+    PyObject *counts = all && PyList_Check(all) ? PyDict_New() : NULL, *rows = counts ? PyList_New(0) : NULL;
+    *n = rows ? PyList_GET_SIZE(all) : 0;
+    for (Py_ssize_t i = 0; rows && i < *n; i++) {
         PyObject *t = (PyObject *)Py_TYPE(PyList_GET_ITEM(all, i));
         PyObject *c = PyDict_GetItemWithError(counts, t);
-        PyObject *n = PyLong_FromSsize_t(c ? PyLong_AsSsize_t(c) + 1 : 1);
-        if (!n || PyDict_SetItem(counts, t, n) < 0) {
-            Py_XDECREF(n);
-            goto out;
-        }
-        Py_DECREF(n);
+        PyObject *k = PyLong_FromSsize_t(c ? PyLong_AsSsize_t(c) + 1 : 1);
+        if (!k || PyDict_SetItem(counts, t, k) < 0)
+            Py_CLEAR(rows);
+        Py_XDECREF(k);
     }
     PyObject *t, *c;
     Py_ssize_t pos = 0;
-    while (PyDict_Next(counts, &pos, &t, &c)) {
+    while (rows && PyDict_Next(counts, &pos, &t, &c)) {
         PyObject *name = fmt_type_name((PyTypeObject *)t);
         PyObject *row = name ? PyTuple_Pack(2, c, name) : NULL;
+        if (!row || PyList_Append(rows, row) < 0)
+            Py_CLEAR(rows);
+        Py_XDECREF(row);
         Py_XDECREF(name);
-        if (!row || PyList_Append(rows, row) < 0) {
-            Py_XDECREF(row);
-            goto out;
-        }
-        Py_DECREF(row);
     }
-    if (sort_desc(rows, limit) < 0)
-        goto out;
+    if (rows && sort_desc(rows, limit) < 0)
+        Py_CLEAR(rows);
+    Py_XDECREF(counts);
+    Py_XDECREF(all);
+    PyErr_Clear();
+    return rows;
+}
+
+/* Live objects the collector tracks, by type: `"objects":N,"types":[...]`. */
+static void write_types(jsonw *w, int limit)
+{
+    Py_ssize_t n;
+    PyObject *rows = count_types(limit, &n);
+    if (!rows)
+        return;
     jsonw_lit(w, ",\"objects\":");
-    jsonw_i64(w, (int64_t)PyList_GET_SIZE(all));
+    jsonw_i64(w, (int64_t)n);
     jsonw_lit(w, ",\"types\":[");
     for (Py_ssize_t i = 0; i < PyList_GET_SIZE(rows); i++) {
         PyObject *row = PyList_GET_ITEM(rows, i);
@@ -139,11 +149,7 @@ static void write_types(jsonw *w, int limit)
         jsonw_char(w, '}');
     }
     jsonw_char(w, ']');
-out:
-    Py_XDECREF(all);
-    Py_XDECREF(counts);
-    Py_XDECREF(rows);
-    PyErr_Clear();
+    Py_DECREF(rows);
 }
 
 /* tracemalloc as the recording's probes hold it: started by the first
@@ -247,36 +253,47 @@ static Py_ssize_t row_int(PyObject *row, int i)
     return row ? PyLong_AsSsize_t(PyList_GET_ITEM(row, i)) : 0;
 }
 
-/* `,"top":[...]` (before == NULL) or `,"diff":[...]` against before. */
-static void write_sites(jsonw *w, PyObject *now, PyObject *before, int limit)
+static int add_row(PyObject *rows, Py_ssize_t dsize, Py_ssize_t dcount, Py_ssize_t size, Py_ssize_t count,
+                   PyObject *site)
+{
+    PyObject *row = Py_BuildValue("(nnnnO)", dsize, dcount, size, count, site);
+    int rc = row ? PyList_Append(rows, row) : -1;
+    Py_XDECREF(row);
+    return rc;
+}
+
+/* (size_diff, count_diff, size, count, site) of every site now and (for a
+ * diff) every site of before that is gone, largest first, cut to limit;
+ * *total: the bytes traced now.  NULL on failure. */
+static PyObject *site_rows(PyObject *now, PyObject *before, int limit, Py_ssize_t *total)
 {
     PyObject *rows = PyList_New(0), *k, *v;
     Py_ssize_t pos = 0;
-    Py_ssize_t total = 0;
+    *total = 0;
     while (rows && now && PyDict_Next(now, &pos, &k, &v)) {
         PyObject *was = before ? PyDict_GetItem(before, k) : NULL;
-        total += row_int(v, 0);
-        PyObject *row = Py_BuildValue("(nnnnO)", row_int(v, 0) - row_int(was, 0),
-                                      row_int(v, 1) - row_int(was, 1), row_int(v, 0), row_int(v, 1), k);
-        if (!row || PyList_Append(rows, row) < 0)
+        *total += row_int(v, 0);
+        if (add_row(rows, row_int(v, 0) - row_int(was, 0), row_int(v, 1) - row_int(was, 1), row_int(v, 0),
+                    row_int(v, 1), k) < 0)
             Py_CLEAR(rows);
-        Py_XDECREF(row);
     }
     pos = 0;
-    while (rows && before && PyDict_Next(before, &pos, &k, &v)) {   /* sites freed since */
-        if (now && PyDict_GetItem(now, k))
-            continue;
-        PyObject *row = Py_BuildValue("(nnnnO)", -row_int(v, 0), -row_int(v, 1), (Py_ssize_t)0,
-                                      (Py_ssize_t)0, k);
-        if (!row || PyList_Append(rows, row) < 0)
+    while (rows && before && PyDict_Next(before, &pos, &k, &v))   /* sites freed since */
+        if (!(now && PyDict_GetItem(now, k)) && add_row(rows, -row_int(v, 0), -row_int(v, 1), 0, 0, k) < 0)
             Py_CLEAR(rows);
-        Py_XDECREF(row);
-    }
-    if (!rows || sort_desc(rows, limit) < 0) {
-        Py_XDECREF(rows);
-        PyErr_Clear();
+    if (rows && sort_desc(rows, limit) < 0)
+        Py_CLEAR(rows);
+    PyErr_Clear();
+    return rows;
+}
+
+/* `,"top":[...]` (before == NULL) or `,"diff":[...]` against before. */
+static void write_sites(jsonw *w, PyObject *now, PyObject *before, int limit)
+{
+    Py_ssize_t total;
+    PyObject *rows = site_rows(now, before, limit, &total);
+    if (!rows)
         return;
-    }
     jsonw_lit(w, ",\"traced_size\":");
     jsonw_i64(w, total);
     jsonw_lit(w, ",\"sites\":");
@@ -287,21 +304,18 @@ static void write_sites(jsonw *w, PyObject *now, PyObject *before, int limit)
         jsonw_lit(w, ",\"top\":[");
     for (Py_ssize_t i = 0; i < PyList_GET_SIZE(rows); i++) {
         PyObject *row = PyList_GET_ITEM(rows, i);
-        Py_ssize_t f[4];
-        for (int j = 0; j < 4; j++)
-            f[j] = PyLong_AsSsize_t(PyTuple_GET_ITEM(row, j));
         if (i) jsonw_char(w, ',');
         write_site(w, PyTuple_GET_ITEM(row, 4));
         if (before) {
             jsonw_lit(w, ",\"size_diff\":");
-            jsonw_i64(w, f[0]);
+            fmt_value(w, PyTuple_GET_ITEM(row, 0), 0, 1);
             jsonw_lit(w, ",\"count_diff\":");
-            jsonw_i64(w, f[1]);
+            fmt_value(w, PyTuple_GET_ITEM(row, 1), 0, 1);
         }
         jsonw_lit(w, ",\"size\":");
-        jsonw_i64(w, f[2]);
+        fmt_value(w, PyTuple_GET_ITEM(row, 2), 0, 1);
         jsonw_lit(w, ",\"count\":");
-        jsonw_i64(w, f[3]);
+        fmt_value(w, PyTuple_GET_ITEM(row, 3), 0, 1);
         jsonw_char(w, '}');
     }
     jsonw_char(w, ']');

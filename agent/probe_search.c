@@ -233,43 +233,39 @@ static long code_int(PyObject *code, const char *name)
     return r;
 }
 
-/* "(self, a, b=2, /, *args, c, **kw)" from the code object and defaults. */
-static PyObject *signature_of(PyObject *fn)
+static void append_text(PyObject *parts, PyObject *s)
 {
-    PyObject *code = PyFunction_GetCode(fn);
-    PyObject *names = PyObject_GetAttrString(code, "co_varnames");
-    PyObject *parts = PyList_New(0);
-    if (!names || !PyTuple_Check(names) || !parts) {
-        Py_XDECREF(names);
-        Py_XDECREF(parts);
-        PyErr_Clear();
-        return NULL;
-    }
-    long npos = code_int(code, "co_argcount"), nonly = code_int(code, "co_posonlyargcount");
-    long nkw = code_int(code, "co_kwonlyargcount"), flags = code_int(code, "co_flags");
-    PyObject *defaults = PyFunction_GetDefaults(fn), *kwdefaults = PyFunction_GetKwDefaults(fn);
+    if (s)
+        PyList_Append(parts, s);
+    Py_XDECREF(s);
+}
+
+/* The positional parameters, their defaults and the `/` after the
+ * positional-only ones. */
+static void positional(PyObject *parts, PyObject *names, long npos, long nonly, PyObject *defaults)
+{
     long ndef = defaults && PyTuple_Check(defaults) ? (long)PyTuple_GET_SIZE(defaults) : 0;
-    long at = npos;
     for (long i = 0; i < npos && i < PyTuple_GET_SIZE(names); i++) {
         PyObject *n = PyTuple_GET_ITEM(names, i);
         if (i >= npos - ndef)
             append_default(parts, n, PyTuple_GET_ITEM(defaults, i - (npos - ndef)));
         else
             PyList_Append(parts, n);
-        if (nonly && i + 1 == nonly) {
-            PyObject *slash = PyUnicode_FromString("/");
-            if (slash) PyList_Append(parts, slash);
-            Py_XDECREF(slash);
-        }
+        if (nonly && i + 1 == nonly)
+            append_text(parts, PyUnicode_FromString("/"));
     }
-    if (flags & CO_VARARGS || nkw) {
-        PyObject *star = flags & CO_VARARGS && at + nkw < PyTuple_GET_SIZE(names)
-                             ? PyUnicode_FromFormat("*%U", PyTuple_GET_ITEM(names, at + nkw))
-                             : PyUnicode_FromString("*");
-        if (star) PyList_Append(parts, star);
-        Py_XDECREF(star);
-    }
-    for (long i = at; i < at + nkw && i < PyTuple_GET_SIZE(names); i++) {
+}
+
+/* `*args` (or a bare `*`), the keyword-only parameters, `**kw`: in
+ * co_varnames they follow the positional ones as kw-only, *args, **kw. */
+static void keywords(PyObject *parts, PyObject *names, long at, long nkw, long flags, PyObject *kwdefaults)
+{
+    Py_ssize_t nn = PyTuple_GET_SIZE(names);
+    if (flags & CO_VARARGS && at + nkw < nn)
+        append_text(parts, PyUnicode_FromFormat("*%U", PyTuple_GET_ITEM(names, at + nkw)));
+    else if (nkw)
+        append_text(parts, PyUnicode_FromString("*"));
+    for (long i = at; i < at + nkw && i < nn; i++) {
         PyObject *n = PyTuple_GET_ITEM(names, i);
         PyObject *d = kwdefaults && PyDict_Check(kwdefaults) ? PyDict_GetItem(kwdefaults, n) : NULL;
         if (d)
@@ -278,18 +274,30 @@ static PyObject *signature_of(PyObject *fn)
             PyList_Append(parts, n);
     }
     long kwi = at + nkw + (flags & CO_VARARGS ? 1 : 0);
-    if (flags & CO_VARKEYWORDS && kwi < PyTuple_GET_SIZE(names)) {
-        PyObject *kw = PyUnicode_FromFormat("**%U", PyTuple_GET_ITEM(names, kwi));
-        if (kw) PyList_Append(parts, kw);
-        Py_XDECREF(kw);
+    if (flags & CO_VARKEYWORDS && kwi < nn)
+        append_text(parts, PyUnicode_FromFormat("**%U", PyTuple_GET_ITEM(names, kwi)));
+}
+
+/* "(self, a, b=2, /, *args, c, **kw)" from the code object and defaults. */
+static PyObject *signature_of(PyObject *fn)
+{
+    PyObject *code = PyFunction_GetCode(fn);
+    PyObject *names = PyObject_GetAttrString(code, "co_varnames");
+    PyObject *parts = PyList_New(0);
+    PyObject *sig = NULL;
+    if (names && PyTuple_Check(names) && parts) {
+        long npos = code_int(code, "co_argcount");
+        positional(parts, names, npos, code_int(code, "co_posonlyargcount"), PyFunction_GetDefaults(fn));
+        keywords(parts, names, npos, code_int(code, "co_kwonlyargcount"), code_int(code, "co_flags"),
+                 PyFunction_GetKwDefaults(fn));
+        PyObject *sep = PyUnicode_FromString(", ");
+        PyObject *joined = sep ? PyUnicode_Join(sep, parts) : NULL;
+        sig = joined ? PyUnicode_FromFormat("(%U)", joined) : NULL;
+        Py_XDECREF(joined);
+        Py_XDECREF(sep);
     }
-    PyObject *sep = PyUnicode_FromString(", ");
-    PyObject *joined = sep ? PyUnicode_Join(sep, parts) : NULL;
-    PyObject *sig = joined ? PyUnicode_FromFormat("(%U)", joined) : NULL;
-    Py_XDECREF(joined);
-    Py_XDECREF(sep);
-    Py_DECREF(parts);
-    Py_DECREF(names);
+    Py_XDECREF(parts);
+    Py_XDECREF(names);
     PyErr_Clear();
     return sig;
 }
