@@ -1,35 +1,36 @@
-/* `logger --capture`: the log records a logger (and the loggers that
- * propagate to it) emits during the recording, as records of the archive.
- * A logging.Handler subclass is appended to the logger's handlers and
- * removed at the end: the program's handlers get every record as before,
- * no level, filter, propagation or formatter of the program changes, and
- * records below the logger's own level are not made (capture never lowers
- * a level).  The handler's work is a C function that reads the LogRecord's
- * __dict__ and formats its message only when that runs no program code.
- * What the program can see: one more handler in that logger's `handlers`
- * while recording (so hasHandlers() is true and logging.lastResort stays
- * quiet where it had no handler at all). */
+/* `logger --capture`: the log records made during the recording by a
+ * logger (and its descendants), as records of the archive.  peeka does
+ * not touch any logger: it chains a record factory of its own in front of
+ * logging's (logging.setLogRecordFactory, one for every capture probe of
+ * the session) and puts the previous one back at the end.  The program's
+ * handlers, filters, levels and propagation are unchanged (no handler is
+ * added: basicConfig, hasHandlers and lastResort see what they saw), and
+ * records below a logger's level are never made.  The factory's work is a
+ * C function that reads the new LogRecord's __dict__ and formats its
+ * message only when that runs no program code.  What the program can see:
+ * logging.getLogRecordFactory() is peeka's while recording; a factory the
+ * program sets meanwhile on top of it keeps it in its chain afterwards,
+ * where it only passes records through. */
 #include "snapshot.h"
 #include "observe.h"
 
 #include <string.h>
 
-static const char handler_src[] =
-    "import logging\n"
-    "class PeekaCapture(logging.Handler):\n"
-    "    \"\"\"peeka-rec's log capture, there only while a recording runs.\"\"\"\n"
-    "    def __init__(self, sink, probe_id, gen, level):\n"
-    "        logging.Handler.__init__(self, level)\n"
-    "        self._peeka = (sink, probe_id, gen)\n"
-    "    def handle(self, record):\n"
-    "        sink, probe_id, gen = self._peeka\n"
-    "        sink(record, probe_id, gen)\n"
-    "        return record\n"
-    "    def emit(self, record):\n"
-    "        self.handle(record)\n";
+static const char factory_src[] =
+    "class PeekaLogRecordFactory:\n"
+    "    \"\"\"peeka-rec's log capture: logging's record factory, and a look at each record.\"\"\"\n"
+    "    __slots__ = ('old', 'sink', 'gen')\n"
+    "    def __init__(self, old, sink, gen):\n"
+    "        self.old, self.sink, self.gen = old, sink, gen\n"
+    "    def __call__(self, *args, **kwargs):\n"
+    "        record = self.old(*args, **kwargs)\n"
+    "        self.sink(record, self.gen)\n"
+    "        return record\n";
 
-static PyObject *handler_class;
-static long long generation;
+static PyObject *factory_class;
+static PyObject *factory;      /* ours, while some capture probe runs */
+static int users;              /* capture probes of the session */
+static long long generation;   /* a factory of an older session passes records through */
 
 /* Values whose %-formatting is the builtin's own: no __str__ of the program. */
 static int plain(PyObject *v)
@@ -111,14 +112,9 @@ static void write_message(jsonw *w, PyObject *d, int depth)
     w->clean_text = 0;
 }
 
-static void write_log(probe *p, PyObject *rec)
+/* One record of probe p from a LogRecord's __dict__ d. */
+static void write_log(probe *p, PyObject *d)
 {
-    PyObject *d = Py_TYPE(rec)->tp_dictoffset ? PyObject_GenericGetDict(rec, NULL) : NULL;
-    if (!d || !PyDict_Check(d)) {
-        Py_XDECREF(d);
-        PyErr_Clear();
-        return;
-    }
     jsonw *w = snap_begin(p, "log");
     if (w) {
         write_item(w, d, "name", "logger", 1);
@@ -139,50 +135,114 @@ static void write_log(probe *p, PyObject *rec)
         emit_thread_fields(w);
         snap_finish(p, w, "log");
     }
-    Py_DECREF(d);
     PyErr_Clear();
 }
 
-static probe *capture_probe(int id, long long gen)
+/* Does the probe want a record of this logger at this level? */
+static int wanted(const probe *p, PyObject *d)
 {
-    for (int i = 0; i < g_agent.nprobes; i++) {
-        probe *p = g_agent.probes[i];
-        if (p->id == id && p->kind == PK_LOGGER && p->snap && p->snap->action == SA_CAPTURE &&
-            p->snap->gen == gen && !p->snap->ended)
-            return p;
-    }
-    return NULL;
+    PyObject *name = PyDict_GetItemString(d, "name"), *lv = PyDict_GetItemString(d, "levelno");
+    const char *n = name && PyUnicode_Check(name) ? PyUnicode_AsUTF8(name) : NULL;
+    long level = lv && PyLong_Check(lv) ? PyLong_AsLong(lv) : 0;
+    PyErr_Clear();
+    if (!n || level < p->snap->min_level)
+        return 0;
+    const char *want = p->snap->name;
+    if (!want || !want[0] || !strcmp(want, "root"))
+        return 1;
+    size_t k = strlen(want);
+    return !strncmp(n, want, k) && (n[k] == 0 || n[k] == '.');
 }
 
-/* The handler's work, on the logging thread.  A stale handler (the program
- * kept a reference past the recording) finds no probe and does nothing. */
+static void take_record(PyObject *rec)
+{
+    PyObject *d = Py_TYPE(rec)->tp_dictoffset ? PyObject_GenericGetDict(rec, NULL) : NULL;
+    for (int i = 0; d && PyDict_Check(d) && i < g_agent.nprobes; i++) {
+        probe *p = g_agent.probes[i];
+        if (p->kind == PK_LOGGER && p->snap && p->snap->action == SA_CAPTURE && p->snap->started &&
+            !p->snap->ended && !p->done && wanted(p, d))
+            write_log(p, d);
+    }
+    Py_XDECREF(d);
+    PyErr_Clear();
+}
+
+/* The factory's look at a record just made, on the logging thread.  Never
+ * raises: the program's logging call must not see peeka fail. */
 static PyObject *sink(PyObject *self, PyObject *args)
 {
     (void)self;
     PyObject *rec;
-    int id;
     long long gen;
-    if (!PyArg_ParseTuple(args, "OiL", &rec, &id, &gen)) {
+    if (!PyArg_ParseTuple(args, "OL", &rec, &gen)) {
         PyErr_Clear();
         Py_RETURN_NONE;
     }
-    if (observe_paused() || !g_agent.active)
-        Py_RETURN_NONE;
-    probe *p = capture_probe(id, gen);
-    if (!p || p->done)
+    if (gen != generation || !users || observe_paused() || !g_agent.active)
         Py_RETURN_NONE;
     observe_guard g;
     observe_enter(&g);
-    write_log(p, rec);
+    take_record(rec);
     observe_leave(&g);
     Py_RETURN_NONE;
 }
 
 static PyMethodDef sink_def = {"_peeka_log_sink", sink, METH_VARARGS, NULL};
 
-/* Launch mode starts before the program imported logging or made its
- * loggers: then logging is imported and the logger made now, as the
- * program will (a logger class it sets later does not apply to this one). */
+/* logging.NAME(args...) from the module's own namespace; a new reference
+ * or NULL. */
+static PyObject *logging_call(PyObject *logging, const char *name, PyObject *arg)
+{
+    PyObject *fn = snap_own_attr(logging, name);
+    PyObject *r = fn ? PyObject_CallFunctionObjArgs(fn, arg, NULL) : NULL;
+    Py_XDECREF(fn);
+    return r;
+}
+
+/* Ours in front of logging's record factory, for the first capture probe. */
+static int install_factory(PyObject *logging)
+{
+    if (users++ > 0)
+        return 0;
+    if (!factory_class)
+        factory_class = agent_pyhelper(factory_src, "PeekaLogRecordFactory");
+    PyObject *old = factory_class ? logging_call(logging, "getLogRecordFactory", NULL) : NULL;
+    PyObject *fn = old ? PyCFunction_New(&sink_def, NULL) : NULL;
+    factory = fn ? PyObject_CallFunction(factory_class, "OOL", old, fn, ++generation) : NULL;
+    PyObject *r = factory ? logging_call(logging, "setLogRecordFactory", factory) : NULL;
+    Py_XDECREF(r);
+    Py_XDECREF(fn);
+    Py_XDECREF(old);
+    if (!r) {
+        Py_CLEAR(factory);
+        users--;
+        PyErr_Clear();
+        return -1;
+    }
+    return 0;
+}
+
+/* The previous factory back after the last capture probe, if ours is still
+ * the one logging uses; else ours stays in the program's chain, inert. */
+static void remove_factory(void)
+{
+    if (--users > 0 || !factory)
+        return;
+    generation++;
+    PyObject *logging = snap_import("logging");
+    PyObject *now = logging ? logging_call(logging, "getLogRecordFactory", NULL) : NULL;
+    PyObject *old = now == factory ? PyObject_GetAttrString(factory, "old") : NULL;
+    PyObject *r = old ? logging_call(logging, "setLogRecordFactory", old) : NULL;
+    Py_XDECREF(r);
+    Py_XDECREF(old);
+    Py_XDECREF(now);
+    Py_XDECREF(logging);
+    Py_CLEAR(factory);
+    PyErr_Clear();
+}
+
+/* Launch mode starts before the program imported logging: then it is
+ * imported now, as the program will. */
 static PyObject *logging_for(probe *p)
 {
     PyObject *logging = snap_import("logging");
@@ -193,70 +253,47 @@ static PyObject *logging_for(probe *p)
     return logging;
 }
 
-/* A PeekaCapture for probe p at level lv (a new reference, or NULL). */
-static PyObject *new_handler(probe *p, PyObject *lv)
+/* Attach mode: --name must be a logger that exists (a typo would capture
+ * nothing); launch mode: the program makes its loggers later. */
+static int check_options(probe *p, PyObject *logging, char *err, size_t errlen)
 {
-    if (!handler_class)
-        handler_class = agent_pyhelper(handler_src, "PeekaCapture");
-    p->snap->gen = ++generation;
-    PyObject *fn = handler_class ? PyCFunction_New(&sink_def, NULL) : NULL;
-    PyObject *h = fn ? PyObject_CallFunction(handler_class, "OiLO", fn, p->id, p->snap->gen, lv) : NULL;
-    Py_XDECREF(fn);
-    return h;
+    snap_state *s = p->snap;
+    PyObject *lg = snap_time_is_end(p) ? NULL : logger_find(logging, s->name);
+    PyObject *lv = s->level ? logger_level(logging, s->level) : NULL;
+    int rc = 0;
+    if (!snap_time_is_end(p) && !lg) {
+        snprintf(err, errlen, "probe %d: no logger named '%s' (logger --action list shows them)", p->id,
+                 s->name ? s->name : "root");
+        rc = -1;
+    } else if (s->level && !lv) {
+        snprintf(err, errlen, "probe %d: '%s' is no logging level", p->id, s->level);
+        rc = -1;
+    }
+    s->min_level = lv ? PyLong_AsLong(lv) : 0;
+    Py_XDECREF(lv);
+    Py_XDECREF(lg);
+    PyErr_Clear();
+    return rc;
 }
 
 int logcapture_start(probe *p, char *err, size_t errlen)
 {
-    snap_state *s = p->snap;
     PyObject *logging = logging_for(p);
     if (!logging) {
         snprintf(err, errlen, "probe %d: the program has not imported logging: nothing to capture", p->id);
         return -1;
     }
-    PyObject *lg = logger_find(logging, s->name), *lv = NULL, *h = NULL;
-    if (!lg && snap_time_is_end(p)) {
-        PyObject *get = snap_own_attr(logging, "getLogger");
-        lg = get ? PyObject_CallFunction(get, "s", s->name ? s->name : "") : NULL;
-        Py_XDECREF(get);
-        PyErr_Clear();
-    }
-    if (!lg) {
-        snprintf(err, errlen, "probe %d: no logger named '%s' (logger --action list shows them)", p->id,
-                 s->name ? s->name : "root");
-        goto out;
-    }
-    if (!(lv = s->level ? logger_level(logging, s->level) : PyLong_FromLong(0))) {
-        snprintf(err, errlen, "probe %d: '%s' is no logging level", p->id, s->level);
-        goto out;
-    }
-    h = new_handler(p, lv);
-    if (!h || logger_call(logging, "addHandler", lg, h) < 0) {
-        snprintf(err, errlen, "probe %d: cannot add the capture handler to logger '%s'", p->id,
-                 s->name ? s->name : "root");
-        goto out;
-    }
-    s->logger = (Py_INCREF(lg), lg);
-    s->handler = (Py_INCREF(h), h);
-out:
-    Py_XDECREF(h);
-    Py_XDECREF(lv);
-    Py_XDECREF(lg);
+    int rc = check_options(p, logging, err, errlen);
+    if (rc == 0 && (rc = install_factory(logging)) < 0)
+        snprintf(err, errlen, "probe %d: cannot set logging's record factory", p->id);
+    p->snap->holds_factory = rc == 0;
     Py_DECREF(logging);
-    PyErr_Clear();
-    return s->handler ? 0 : -1;
+    return rc;
 }
 
-/* Off the logger again, if the program has not removed it itself. */
 void logcapture_end(probe *p)
 {
-    snap_state *s = p->snap;
-    if (!s->logger || !s->handler)
-        return;
-    PyObject *logging = snap_import("logging");
-    if (logging)
-        (void)logger_call(logging, "removeHandler", s->logger, s->handler);
-    Py_XDECREF(logging);
-    Py_CLEAR(s->handler);
-    Py_CLEAR(s->logger);
-    PyErr_Clear();
+    if (p->snap->holds_factory)
+        remove_factory();
+    p->snap->holds_factory = 0;
 }

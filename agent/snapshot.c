@@ -148,7 +148,6 @@ void snap_probe_free(probe *p)
     end_one(p, 0);
     Py_CLEAR(s->logger);
     Py_CLEAR(s->old_level);
-    Py_CLEAR(s->handler);
     Py_CLEAR(s->first);
     free(s->name);
     free(s->level);

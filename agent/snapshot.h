@@ -29,11 +29,11 @@ typedef struct snap_state {
     /* what end() restores or compares against */
     PyObject *logger;           /* logger set/capture: the logger touched */
     PyObject *old_level;        /* logger set: its level before */
-    PyObject *handler;          /* logger capture: the handler added */
+    int holds_factory;          /* logger capture: counts in the record factory's users */
+    long min_level;             /* logger capture: --level */
     PyObject *first;            /* memory diff: the snapshot at the start */
     int started_tracing;        /* memory top/diff: holds tracemalloc (probe_memory.c) */
     int64_t rss0;               /* memory diff: rss at the start, bytes */
-    long long gen;              /* logger capture: which handler is this probe's */
 } snap_state;
 
 static inline int is_snapshot_kind(int kind)

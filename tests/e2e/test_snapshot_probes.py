@@ -294,8 +294,10 @@ class DuringRecording(unittest.TestCase):
     def test_capture_records_every_log_record_and_changes_nothing(self):
         self.start()
         recs, out = self.record("logger --capture --name sn", "logger --capture --name sn --level WARNING")
-        self.assertEqual(self.during["handlers"], "Counting,PeekaCapture,PeekaCapture")
-        self.assertEqual(self.after["handlers"], "Counting", "the capture handler was left behind")
+        self.assertEqual(self.during["handlers"], "Counting", "the capture touched the program's handlers")
+        self.assertEqual(self.during["factory"], "PeekaLogRecordFactory")
+        self.assertEqual(self.after["factory"], "LogRecord", "the record factory was not put back")
+        self.assertEqual(self.after["handlers"], "Counting")
         self.assertEqual(self.after["got"], "8", "the program's own handler lost records")
         self.assertEqual(self.after["level"], "20")
         every = [r for r in recs if r["probe_id"] == 1]

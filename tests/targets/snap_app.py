@@ -55,9 +55,11 @@ def emit():
 
 
 def report():
-    print("REPORT got=%d handlers=%s level=%d app_level=%d reads=%d tracing=%s" % (
+    factory = logging.getLogRecordFactory()
+    print("REPORT got=%d handlers=%s level=%d app_level=%d reads=%d tracing=%s factory=%s" % (
         len(mine.got), ",".join(type(h).__name__ for h in top.handlers), top.level,
-        model.log.level, model.READS["count"], tracemalloc.is_tracing()), flush=True)
+        model.log.level, model.READS["count"], tracemalloc.is_tracing(),
+        getattr(factory, "__name__", type(factory).__name__)), flush=True)
     print("MESSAGES " + "|".join(mine.got), flush=True)
 
 
