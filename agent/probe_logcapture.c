@@ -64,8 +64,9 @@ static int no_args(PyObject *args)
 }
 
 /* The message as record.getMessage() gives it, when that needs none of
- * the program's code: a formatter's result already on the record, the
- * plain msg, or msg % args with builtin values.  Else NULL. */
+ * the program's code: a result already on the record (a LogRecord made by
+ * makeLogRecord from a dict), the plain msg, or msg % args with builtin
+ * values.  Else NULL. */
 static PyObject *message_of(PyObject *d)
 {
     PyObject *m = PyDict_GetItemString(d, "message");
