@@ -61,7 +61,7 @@ typedef struct probe {
     struct monitor_state *mon;  /* monitor: aggregates (monitor.c) */
     fmt_opts fmt;               /* limits and redaction rules of its values */
     struct record_exprs *rec;   /* watch --record (record.h), or NULL */
-    struct snap_state *snap;    /* memory, logger, inspect, sc, sm (snapshot.h) */
+    struct snap_state *snap;    /* memory, logger, inspect, sc, sm (interp_probes.h) */
 } probe;
 
 /* One observed function object. */

@@ -7,7 +7,7 @@
 #include "monitor.h"
 #include "record.h"
 #include "redactor.h"
-#include "snapshot.h"
+#include "interp_probes.h"
 #include "trace.h"
 #include "watch_async.h"
 #include "probe_values.h"

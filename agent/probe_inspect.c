@@ -6,7 +6,7 @@
  * the program runs: a property is shown as the property object.  Values
  * are formatted as watch formats them (format.c), with the probe's depth,
  * limits and redaction rules. */
-#include "snapshot.h"
+#include "interp_probes.h"
 #include "redactor.h"
 #include "pattern.h"
 

@@ -11,7 +11,7 @@
  * logging.getLogRecordFactory() is peeka's while recording; a factory the
  * program sets meanwhile on top of it keeps it in its chain afterwards,
  * where it only passes records through. */
-#include "snapshot.h"
+#include "interp_probes.h"
 #include "observe.h"
 
 #include <string.h>

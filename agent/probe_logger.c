@@ -4,7 +4,7 @@
  * (logging.getLogger would).  `set` changes one level for the recording
  * and puts the old one back at its end, unless the program changed it
  * again meanwhile (then its choice stays). */
-#include "snapshot.h"
+#include "interp_probes.h"
 
 #include <ctype.h>
 #include <stdlib.h>

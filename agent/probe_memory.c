@@ -5,7 +5,7 @@
  * only when it was off, and then stopped at its end: a program that traces
  * already keeps its traces.  Everything is read through C functions (gc,
  * _tracemalloc): no Python code of the program or of tracemalloc.py runs. */
-#include "snapshot.h"
+#include "interp_probes.h"
 
 #include <errno.h>
 #include <fcntl.h>

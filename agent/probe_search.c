@@ -5,7 +5,7 @@
  * namespaces: nothing is imported, no descriptor or metaclass code runs.
  * A class's line is its __firstlineno__ (3.13+), else the first
  * `class NAME` line of its module's source file. */
-#include "snapshot.h"
+#include "interp_probes.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -9,7 +9,7 @@
 #include "observe.h"
 #include "frame.h"
 #include "monitor.h"
-#include "snapshot.h"
+#include "interp_probes.h"
 #include "trace.h"
 
 #include <cJSON.h>

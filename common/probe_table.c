@@ -79,7 +79,7 @@ static const pt_option monitor_opts[] = {
      "watch, trace and stack)"},
 };
 
-/* The snapshot probes (agent/snapshot.h).  They observe the interpreter,
+/* The snapshot probes (agent/interp_probes.h).  They observe the interpreter,
  * not calls: one snapshot (the recording ends when each has its one
  * record), or a change that lasts as long as the recording (logger set,
  * --capture, memory top and diff: probe_snapshot.h). */

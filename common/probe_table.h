@@ -14,7 +14,7 @@
 #include <stdio.h>
 
 enum probe_kind { PK_WATCH = 1, PK_TRACE, PK_STACK, PK_MONITOR,
-                  PK_MEMORY, PK_LOGGER, PK_INSPECT, PK_SC, PK_SM };   /* snapshots: agent/snapshot.h */
+                  PK_MEMORY, PK_LOGGER, PK_INSPECT, PK_SC, PK_SM };   /* agent/interp_probes.h */
 
 typedef enum {
     PT_FLAG,      /* no value: true when given */

@@ -5,8 +5,8 @@
  * ones that change something for the recording (logger set and capture,
  * memory top and diff with tracemalloc) undo it when it ends, with a last
  * record where they have one. */
-#ifndef PEEKA_SNAPSHOT_H
-#define PEEKA_SNAPSHOT_H
+#ifndef PEEKA_INTERP_PROBES_H
+#define PEEKA_INTERP_PROBES_H
 
 #include "agent.h"
 #include "probe_snapshot.h"
@@ -51,7 +51,7 @@ void snap_probes_end(void);
 /* probes_retire: undoes what is still changed, emits nothing, frees. */
 void snap_probe_free(probe *p);
 
-/* For the kinds' files (snapshot.c). */
+/* For the kinds' files (interp_probes.c). */
 static inline void snap_bool(jsonw *w, const char *key, int v)
 {
     jsonw_key(w, key, 0);

@@ -1,7 +1,7 @@
-/* What the snapshot probes share (snapshot.h): their options, when they
+/* What the snapshot probes share (interp_probes.h): their options, when they
  * take their snapshot, the head and hand-off of their records, and the
  * one place their changes to the interpreter are undone. */
-#include "snapshot.h"
+#include "interp_probes.h"
 #include "observe.h"
 #include "pattern.h"
 #include "probe_snapshot.h"
