@@ -59,6 +59,15 @@ typedef struct probe {
                                    trace probe, a watch probe on an async def */
     int64_t interval_ns;        /* monitor */
     struct monitor_state *mon;  /* monitor: aggregates (monitor.c) */
+    /* thread and top (snapshot.c, top.c), sampled by sampler.c */
+    int64_t tid_filter;         /* thread --tid: 0, or a thread_id or native_id */
+    char state_filter[16];      /* thread --state: "any" or a state word */
+    char sort_by[16];           /* thread --sort-by */
+    int64_t wait_ns;            /* thread --wait: for the GIL, before saying who holds it */
+    int idle;                   /* top --idle: threads that used no CPU too */
+    int64_t cycle;              /* snapshots or samples taken (sampler.c's lock) */
+    int64_t next_ns;            /* agent thread: when the next one is due */
+    struct top_state *top;      /* top: each thread's CPU time at the last sample */
     fmt_opts fmt;               /* limits and redaction rules of its values */
     struct record_exprs *rec;   /* watch --record (record.h), or NULL */
     struct snap_state *snap;    /* memory, logger, inspect, sc, sm (interp_probes.h) */

@@ -11,6 +11,8 @@
 #include "trace.h"
 #include "watch_async.h"
 #include "probe_values.h"
+#include "sampler.h"
+#include "top.h"
 
 #include <cJSON.h>
 #include <stdio.h>
@@ -32,6 +34,7 @@ static void probe_free_state(probe *p)
     monitor_state_free(p);
     trace_probe_free(p);
     record_free(p);
+    top_state_free(p);
     redactor_free(p->fmt.redact);
     p->fmt.redact = NULL;
     watch_async_probe_free(p);
@@ -149,6 +152,12 @@ static void probe_options(probe *p, const pt_values *v)
     p->min_duration_ns = (int64_t)(pt_num(v, "min_duration_ms", 0) * 1e6);
     p->fold_below_ns = (int64_t)(pt_num(v, "fold_below_ms", 0) * 1e6);
     p->interval_ns = (int64_t)(pt_num(v, "interval_s", 60) * 1e9);
+    p->tid_filter = (int64_t)pt_num(v, "tid", 0);
+    p->wait_ns = (int64_t)(pt_num(v, "wait_s", 1) * 1e9);
+    p->idle = (int)pt_num(v, "idle", 0);
+    const char *state = pt_text(v, "state"), *sort = pt_text(v, "sort_by");
+    snprintf(p->state_filter, sizeof p->state_filter, "%s", state ? state : "any");
+    snprintf(p->sort_by, sizeof p->sort_by, "%s", sort ? sort : "tid");
 }
 
 static int condition_compile(probe *p, const char *cond, char *err, size_t errlen)
@@ -302,6 +311,11 @@ static int install(const cJSON *req, cJSON *r, char *err, size_t errlen)
         if (!p)
             goto undo;
         g_agent.probes[g_agent.nprobes++] = p;
+        if (p->kind == PK_THREAD || p->kind == PK_TOP) {   /* every thread: no function to resolve */
+            if (sampler_install(p, err, errlen) < 0)
+                goto undo;
+            continue;
+        }
         if (is_snapshot_kind(p->kind) ? snap_probe_start(p, err, errlen) < 0
                                       : resolve_probe(p, err, errlen) < 0)
             goto undo;

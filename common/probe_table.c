@@ -79,6 +79,37 @@ static const pt_option monitor_opts[] = {
      "watch, trace and stack)"},
 };
 
+/* -c counts snapshots; peeka-rec makes it 1 when --interval is 0. */
+static const pt_option thread_opts[] = {
+    {"--tid", NULL, PT_INT, "tid", NULL, 0, 0, 1e15, NULL, "N", "a thread id",
+     "only the thread whose thread_id or native_id is N"},
+    {"--state", NULL, PT_CHOICE, "state", NULL, 0, 0, 0, "any|running|lock|syscall|idle", "S", NULL,
+     "only threads in state S"},
+    {"--sort-by", NULL, PT_CHOICE, "sort_by", NULL, 0, 0, 0, "tid|name|state|depth", "F", NULL,
+     "the order of the threads in a snapshot"},
+    {"--depth", NULL, PT_INT, "max_depth", "depth", 50, 1, 256, NULL, "N", "a depth",
+     "frames recorded per thread, innermost first"},
+    {"--interval", NULL, PT_NUM, "interval_s", NULL, 0, 0, 86400, NULL, "SECONDS", "seconds",
+     "one snapshot every SECONDS (0: one snapshot, then\nthe probe is done)"},
+    {"--cycles", "-c", PT_COUNT, "times", "cycles", -1, 0, 0, NULL, "N", "a count",
+     "stop this probe after N snapshots (-1: no limit)"},
+    {"--wait", NULL, PT_NUM, "wait_s", NULL, 1, 0.01, 60, NULL, "SECONDS", "seconds",
+     "the longest a snapshot waits for the GIL\n(then it records which thread holds it)"},
+};
+
+static const pt_option top_opts[] = {
+    {"--interval", "-i", PT_NUM, "interval_s", NULL, 0.01, 0.001, 60, NULL, "SECONDS", "seconds",
+     "one sample of every thread's stack every SECONDS"},
+    {"--sort", NULL, PT_CHOICE, "sort", NULL, 0, 0, 0, "own|total", "F", NULL,
+     "the report's order: own or total samples"},
+    {"--depth", NULL, PT_INT, "max_depth", "depth", 64, 1, 256, NULL, "N", "a depth",
+     "frames kept per sample, innermost first"},
+    {"--cycles", "-c", PT_COUNT, "times", "cycles", -1, 0, 0, NULL, "N", "a count",
+     "stop this probe after N samples (-1: no limit)"},
+    {"--idle", NULL, PT_FLAG, "idle", NULL, 0, 0, 0, NULL, NULL, NULL,
+     "sample threads that used no CPU since the last sample too"},
+};
+
 /* The snapshot probes (agent/interp_probes.h).  They observe the interpreter,
  * not calls: one snapshot (the recording ends when each has its one
  * record), or a change that lasts as long as the recording (logger set,
@@ -145,6 +176,12 @@ const pt_kind pt_kinds[] = {
     KIND("monitor", PK_MONITOR, "PATTERN",
          "per function every interval: calls, failures, rt avg/min/max,\n"
          "p50/p95/p99, counted in the agent without a record per call", 1, monitor_opts),
+    KIND("thread", PK_THREAD, NULL,
+         "every thread: ids, name, daemon, state (running, lock, syscall, idle)\n"
+         "and its Python stack (py-spy dump); alone, one snapshot and detach", 1, thread_opts),
+    KIND("top", PK_TOP, NULL,
+         "samples every thread's Python stack each interval: per function own\n"
+         "and total samples (peeka-analyze top, collapsed)", 1, top_opts),
     KIND("memory", PK_MEMORY, NULL, "the process's memory: one snapshot, or tracemalloc over the recording", 0,
          memory_opts),
     KIND("logger", PK_LOGGER, NULL, "logging's loggers and levels; --capture records the log records", 0,
@@ -164,6 +201,8 @@ _Static_assert(sizeof stack_opts / sizeof stack_opts[0] <= PT_MAX_OPTS, "PT_MAX_
 _Static_assert(sizeof monitor_opts / sizeof monitor_opts[0] <= PT_MAX_OPTS, "PT_MAX_OPTS");
 _Static_assert(sizeof inspect_opts / sizeof inspect_opts[0] <= PT_MAX_OPTS, "PT_MAX_OPTS");
 _Static_assert(sizeof logger_opts / sizeof logger_opts[0] <= PT_MAX_OPTS, "PT_MAX_OPTS");
+_Static_assert(sizeof thread_opts / sizeof thread_opts[0] <= PT_MAX_OPTS, "PT_MAX_OPTS");
+_Static_assert(sizeof top_opts / sizeof top_opts[0] <= PT_MAX_OPTS, "PT_MAX_OPTS");
 
 const pt_kind *pt_kind_named(const char *name)
 {
@@ -262,7 +301,7 @@ static void option_help(FILE *out, const pt_option *o)
     /* the default ends the first line, where the eye looks for it */
     const char *nl = strchr(o->help, '\n');
     fprintf(out, "%.*s", nl ? (int)(nl - o->help) : (int)strlen(o->help), o->help);
-    if (o->type == PT_INT || (o->type == PT_NUM && o->dflt != 0))
+    if ((o->type == PT_INT || o->type == PT_NUM) && o->dflt != 0)
         fprintf(out, " (%.15g)", o->dflt);
     else if (o->type == PT_CHOICE)
         fprintf(out, " (%s)", o->choices);
@@ -300,8 +339,8 @@ void pt_list_options(FILE *out)
     for (int i = 0; i < pt_nkinds; i++)
         for (int j = 0; j < pt_kinds[i].nopts; j++) {
             const pt_option *o = &pt_kinds[i].opts[j];
-            fprintf(out, "%s\t%s\t%s\t%s\t%s\t%.15g\t%.15g\t%.15g\n", pt_kinds[i].name, o->name,
+            fprintf(out, "%s\t%s\t%s\t%s\t%s\t%.15g\t%.15g\t%.15g\t%s\n", pt_kinds[i].name, o->name,
                     o->alias ? o->alias : "", type_name(o->type), o->key ? o->key : "", o->dflt,
-                    o->lo, o->hi);
+                    o->lo, o->hi, pt_kinds[i].operand ? pt_kinds[i].operand : "");
         }
 }

@@ -13,8 +13,8 @@
 #include <stddef.h>
 #include <stdio.h>
 
-enum probe_kind { PK_WATCH = 1, PK_TRACE, PK_STACK, PK_MONITOR,
-                  PK_MEMORY, PK_LOGGER, PK_INSPECT, PK_SC, PK_SM };   /* agent/interp_probes.h */
+enum probe_kind { PK_WATCH = 1, PK_TRACE, PK_STACK, PK_MONITOR, PK_THREAD, PK_TOP,
+                  PK_MEMORY, PK_LOGGER, PK_INSPECT, PK_SC, PK_SM };   /* the last five: agent/interp_probes.h */
 
 typedef enum {
     PT_FLAG,      /* no value: true when given */
@@ -71,7 +71,8 @@ const char *pt_kind_names(void);
 /* The probe part of `peeka-rec --help`. */
 void pt_usage(FILE *out);
 /* One tab-separated line per option (kind, name, alias, type, key,
- * default, lo, hi): what the test that the docs name every option reads. */
+ * default, lo, hi, the kind's operand): what the test that the docs name
+ * every option reads. */
 void pt_list_options(FILE *out);
 
 #endif

@@ -322,6 +322,8 @@ static int parse_probe_words(char **w, int n, rec_options *o, char *err, size_t 
         watch_events(p);
     if (pt_is_snapshot(p->pk->kind) && pt_snapshot_check(&p->v, err, errlen) < 0)
         return -1;
+    if (p->pk->kind == PK_THREAD && pt_num(&p->v, "interval_s", 0) == 0)
+        p->v.num[pt_key_index(p->pk, "times")] = 1;   /* no --interval: one snapshot */
     if (p->pk->operand) {
         char buf[PEEKA_PATTERN_MAX], *parts[PEEKA_PATTERN_PARTS];
         if (pt_is_snapshot(p->pk->kind) ? strlen(w[1]) >= PEEKA_PATTERN_MAX   /* a glob on the whole name */

@@ -693,8 +693,9 @@ static void report_pending(const recording *r)
         const cJSON *inst = cJSON_GetObjectItemCaseSensitive(p, "installed");
         const cJSON *in = cJSON_GetObjectItemCaseSensitive(p, "searched");
         int id = stats_probe_id(r, p);
-        if (!id || cJSON_GetArraySize(inst) != 0 || pt_is_snapshot(r->opt->probes[id - 1].pk->kind))
-            continue;
+        if (!id || cJSON_GetArraySize(inst) != 0 || !r->opt->probes[id - 1].pattern ||
+            pt_is_snapshot(r->opt->probes[id - 1].pk->kind))
+            continue;   /* matched something, or a kind that matches no functions */
         const char *pat = r->opt->probes[id - 1].pattern;
         if (cJSON_IsString(in)) {
             char try[600];

@@ -15,18 +15,18 @@ def table():
     out = subprocess.run([REC, "--list-probe-options"], capture_output=True, text=True, check=True).stdout
     rows = []
     for line in out.splitlines():
-        kind, name, alias, typ, key, dflt, lo, hi = line.split("\t")
+        kind, name, alias, typ, key, dflt, lo, hi, operand = line.split("\t")
         rows.append(dict(kind=kind, name=name, alias=alias, type=typ, key=key, dflt=float(dflt),
-                         lo=float(lo), hi=float(hi)))
+                         lo=float(lo), hi=float(hi), operand=["a.b"] if operand else []))
     return rows
 
 
-# what each kind needs before its options: a pattern, or (inspect) a target
-OPERAND = {"memory": [], "logger": [], "inspect": ["--target", "a.b"]}
+# inspect needs a --target before its other options can be tried
+OPERAND = {"inspect": ["--target", "a.b"]}
 
 
-def operand(kind):
-    return OPERAND.get(kind, ["a.b"])
+def operand(r):
+    return OPERAND.get(r["kind"], r["operand"])
 
 
 def read(path):
@@ -46,19 +46,22 @@ class ProbeTable(unittest.TestCase):
         cls.kinds = sorted({r["kind"] for r in cls.rows})
 
     def test_known_kinds(self):
-        self.assertEqual(self.kinds, sorted(["watch", "trace", "stack", "monitor",
-                                             "memory", "logger", "inspect", "sc", "sm"]))
-        self.assertEqual(len(self.rows), 13 + 7 + 8 + 3 + 2 + 7 + 9 + 1 + 2)
+        for kind in ("watch", "trace", "stack", "monitor", "thread", "top", "memory", "logger", "inspect", "sc", "sm"):
+            self.assertIn(kind, self.kinds)
+        self.assertEqual(len([r for r in self.rows if r["kind"] == "watch"]), 13)
+        self.assertEqual(len([r for r in self.rows if r["kind"] == "thread"]), 7)
+        self.assertEqual(len([r for r in self.rows if r["kind"] in ("memory", "logger", "inspect", "sc", "sm")]),
+                         2 + 7 + 9 + 1 + 2)
 
     def test_readme_names_every_option_of_every_probe(self):
         readme = read("README.md")
         words = words_in(readme)
         for r in self.rows:
             with self.subTest(kind=r["kind"], option=r["name"]):
-                self.assertIn(r["kind"] + " ", readme)
-                self.assertIn(r["name"], words)
+                self.assertTrue(r["kind"] + " " in readme, "README does not name " + r["kind"])
+                self.assertTrue(r["name"] in words, "README does not name " + r["name"])
                 if r["alias"]:
-                    self.assertIn(r["alias"], words)
+                    self.assertTrue(r["alias"] in words, "README does not name " + r["alias"])
 
     def test_help_shows_every_accepted_option(self):
         h = rec("--help")
@@ -67,15 +70,16 @@ class ProbeTable(unittest.TestCase):
             if r["type"] == "refused":
                 continue
             with self.subTest(kind=r["kind"], option=r["name"]):
-                self.assertIn(r["name"], h.stdout)
-                self.assertRegex(h.stdout, r"\n  %s " % r["kind"])
+                self.assertTrue(r["name"] in h.stdout, "--help does not name " + r["name"])
+                self.assertTrue("\n  %s " % r["kind"] in h.stdout, "--help does not name " + r["kind"])
 
     def test_protocol_doc_names_every_request_field(self):
         protocol = read("docs/protocol.md")
         for r in self.rows:
             if r["key"]:
                 with self.subTest(kind=r["kind"], key=r["key"]):
-                    self.assertRegex(protocol, r"\b%s\b" % re.escape(r["key"]))
+                    self.assertTrue(re.search(r"\b%s\b" % re.escape(r["key"]), protocol),
+                                    "docs/protocol.md does not name " + r["key"])
 
     def test_ranges_are_the_tables(self):
         """Each bound is accepted, one past it refused as a usage error that
@@ -83,7 +87,7 @@ class ProbeTable(unittest.TestCase):
         for r in self.rows:
             if r["type"] not in ("int", "number"):
                 continue
-            pattern = operand(r["kind"])
+            pattern = operand(r)
             unit = 1 if r["type"] == "int" else r["lo"] / 10 if r["lo"] else 1
             fmt = lambda v: "%d" % v if r["type"] == "int" else repr(v)
             bounds = [(r["lo"], True), (r["lo"] - unit, False)]
@@ -104,7 +108,7 @@ class ProbeTable(unittest.TestCase):
                 continue
             for value, ok in (("-1", True), ("1", True), ("0", False), ("-2", False), ("x", False)):
                 with self.subTest(kind=r["kind"], option=r["name"], value=value):
-                    p = rec("-p", NO_SUCH_PID, r["kind"], *operand(r["kind"]), r["alias"] or r["name"], value)
+                    p = rec("-p", NO_SUCH_PID, r["kind"], *operand(r), r["alias"] or r["name"], value)
                     self.assertEqual(p.returncode == 2, not ok, p.stderr)
                     if not ok:
                         self.assertIn("needs a positive count (or -1)", p.stderr)
