@@ -284,6 +284,15 @@ class DuringRecording(unittest.TestCase):
         self.assertEqual(self.after["app_level"], "40")
         self.assertEqual((recs[1]["restored"], recs[1]["logger"]["level"]), (False, "ERROR"))
 
+    def test_a_forked_child_gets_everything_back(self):
+        self.start()
+        self.record("logger --action set --name sn.app --level DEBUG", "logger --capture --name sn",
+                    "memory --action diff", then=[(signal.SIGWINCH, "forked")])
+        self.assertEqual(self.during["app_level"], "10")
+        self.assertIn("CHILD app_level=0 factory=LogRecord tracing=False", self.t.output())
+        self.assertEqual((self.after["app_level"], self.after["factory"], self.after["tracing"]),
+                         ("0", "LogRecord", "False"))
+
     def test_capture_ends_the_recording_after_n(self):
         self.start()
         recs, _ = self.record("logger --capture --name sn -n 3", ends="count")

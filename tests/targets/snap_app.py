@@ -6,9 +6,11 @@ records (5 INFO from the main thread, 3 WARNING from a worker thread, 2
 DEBUG that the level INFO of `sn` never lets be made) and allocates 300
 bytearrays it keeps, then prints "emitted".  On SIGUSR2 it prints what
 the recording must have left as it was; on SIGHUP it sets `sn.app` to
-ERROR itself and prints "changed".  --trace: tracemalloc is on from the
+ERROR itself and prints "changed"; on SIGWINCH it forks a child that
+prints what it inherited (CHILD ...), and prints "forked".  --trace: tracemalloc is on from the
 start, as the program's own choice."""
 import logging
+import os
 import signal
 import sys
 import threading
@@ -55,12 +57,26 @@ def emit():
 
 
 def report():
-    factory = logging.getLogRecordFactory()
     print("REPORT got=%d handlers=%s level=%d app_level=%d reads=%d tracing=%s factory=%s" % (
         len(mine.got), ",".join(type(h).__name__ for h in top.handlers), top.level,
         model.log.level, model.READS["count"], tracemalloc.is_tracing(),
-        getattr(factory, "__name__", type(factory).__name__)), flush=True)
+        factory_name()), flush=True)
     print("MESSAGES " + "|".join(mine.got), flush=True)
+
+
+def factory_name():
+    factory = logging.getLogRecordFactory()
+    return getattr(factory, "__name__", type(factory).__name__)
+
+
+def fork():
+    pid = os.fork()
+    if pid == 0:
+        print("CHILD app_level=%d factory=%s tracing=%s" % (
+            model.log.level, factory_name(), tracemalloc.is_tracing()), flush=True)
+        os._exit(0)
+    os.waitpid(pid, 0)
+    print("forked", flush=True)
 
 
 def change():
@@ -72,6 +88,7 @@ asked = []
 signal.signal(signal.SIGUSR1, lambda s, f: asked.append(emit))
 signal.signal(signal.SIGUSR2, lambda s, f: asked.append(report))
 signal.signal(signal.SIGHUP, lambda s, f: asked.append(change))
+signal.signal(signal.SIGWINCH, lambda s, f: asked.append(fork))
 print("ready", flush=True)
 while True:
     while asked:
