@@ -9,9 +9,7 @@
 #define PEEKA_INTERP_PROBES_H
 
 #include "agent.h"
-#include "probe_snapshot.h"
-
-#include "probe_values.h"
+#include "probe_snapshot.h"   /* and probe_values.h */
 
 enum snap_action {
     SA_NONE, SA_OVERVIEW, SA_GC, SA_TOP, SA_DIFF,        /* memory */
@@ -27,7 +25,7 @@ typedef struct snap_state {
     int started;                /* start() ran: end() and free() have something to undo */
     int ended;
     /* what end() restores or compares against */
-    PyObject *logger;           /* logger set/capture: the logger touched */
+    PyObject *logger;           /* logger set: the logger whose level changed */
     PyObject *old_level;        /* logger set: its level before */
     int holds_factory;          /* logger capture: counts in the record factory's users */
     long min_level;             /* logger capture: --level */
