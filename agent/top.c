@@ -45,7 +45,7 @@ int top_prime(probe *p, const unsigned long *skip, int nskip)
 {
     if (!p->top && !(p->top = calloc(1, sizeof *p->top)))
         return -1;
-    top_sample(p, NULL, 0, skip, nskip);
+    top_sample(p, NULL, 0, skip, nskip, 0);
     return 0;
 }
 
@@ -77,7 +77,7 @@ static int write_sample(jsonw *w, probe *p, int64_t cycle, int64_t wall, PyThrea
 }
 
 /* w NULL: only note the CPU times. */
-int top_sample(probe *p, jsonw *w, int64_t cycle, const unsigned long *skip, int nskip)
+int top_sample(probe *p, jsonw *w, int64_t cycle, const unsigned long *skip, int nskip, int64_t max)
 {
     int written = 0;
     if (!p->top)
@@ -92,7 +92,7 @@ int top_sample(probe *p, jsonw *w, int64_t cycle, const unsigned long *skip, int
         PyObject *name;
         pythread_describe(t, active, &native, &name);
         int64_t cpu = cpu_delta(p->top, native);
-        PyFrameObject *f = w && (p->idle || cpu > 0) ? pyframe_of_thread(t) : NULL;
+        PyFrameObject *f = w && written < max && (p->idle || cpu > 0) ? pyframe_of_thread(t) : NULL;
         if (f)
             written += write_sample(w, p, cycle, wall, t, native, name, cpu, f, began);
         Py_XDECREF(f);
