@@ -105,7 +105,7 @@ static const pt_option top_opts[] = {
     {"--depth", NULL, PT_INT, "max_depth", "depth", 64, 1, 256, NULL, "N", "a depth",
      "frames kept per sample, innermost first"},
     {"--cycles", "-c", PT_COUNT, "times", "cycles", -1, 0, 0, NULL, "N", "a count",
-     "stop this probe after N samples (-1: no limit)"},
+     "stop this probe after N samples, one per thread\nsampled (-1: no limit)"},
     {"--idle", NULL, PT_FLAG, "idle", NULL, 0, 0, 0, NULL, NULL, NULL,
      "sample threads that used no CPU since the last sample too"},
 };
@@ -181,7 +181,7 @@ const pt_kind pt_kinds[] = {
          "and its Python stack (py-spy dump); alone, one snapshot and detach", 1, thread_opts),
     KIND("top", PK_TOP, NULL,
          "samples every thread's Python stack each interval: per function own\n"
-         "and total samples (peeka-analyze top, collapsed)", 1, top_opts),
+         "and total samples (peeka-analyze top, collapsed)", 0, top_opts),
     KIND("memory", PK_MEMORY, NULL, "the process's memory: one snapshot, or tracemalloc over the recording", 0,
          memory_opts),
     KIND("logger", PK_LOGGER, NULL, "logging's loggers and levels; --capture records the log records", 0,

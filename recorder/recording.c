@@ -546,6 +546,8 @@ static rec_end pump(recording *r, char *err, size_t errlen)
         uint8_t type;
         const uint8_t *body;
         uint32_t len;
+        if (counts_reached(r))   /* the records may have come with the install's replies */
+            return END_COUNT;
         int rc = conn_next(r->conn, 50, &type, &body, &len);
         if (rc < 0)
             return connection_ended(r, rc, err, errlen);
