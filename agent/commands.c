@@ -7,6 +7,7 @@
 #include "monitor.h"
 #include "record.h"
 #include "redactor.h"
+#include "interp_probes.h"
 #include "trace.h"
 #include "watch_async.h"
 #include "probe_values.h"
@@ -37,6 +38,7 @@ static void probe_free_state(probe *p)
     redactor_free(p->fmt.redact);
     p->fmt.redact = NULL;
     watch_async_probe_free(p);
+    snap_probe_free(p);
 }
 
 /* Only for a probe no hook has ever seen (still being built), or through
@@ -185,6 +187,8 @@ static int probe_build(probe *p, const cJSON *j, const pt_values *v, char *err, 
         return -1;
     if (p->kind == PK_TRACE && trace_probe_init(p, err, errlen) < 0)
         return -1;
+    if (is_snapshot_kind(p->kind) && snap_probe_init(p, v, err, errlen) < 0)
+        return -1;
     return 0;
 }
 
@@ -312,7 +316,8 @@ static int install(const cJSON *req, cJSON *r, char *err, size_t errlen)
                 goto undo;
             continue;
         }
-        if (resolve_probe(p, err, errlen) < 0)
+        if (is_snapshot_kind(p->kind) ? snap_probe_start(p, err, errlen) < 0
+                                      : resolve_probe(p, err, errlen) < 0)
             goto undo;
         if (p->kind == PK_MONITOR)
             monitor_register_installed(p);

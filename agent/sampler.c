@@ -28,6 +28,7 @@ typedef struct {
     int64_t pending;            /* records written, not yet counted by the agent thread */
     int64_t times;
     int64_t cycle;
+    int64_t records;            /* top: written in all, for its -c */
     int wanted, timed_out, dead;
 } entry;
 
@@ -71,12 +72,15 @@ static void take(entry *e)
         return;
     }
     int64_t cycle = ++e->cycle;
-    if (e->kind == PK_THREAD)
+    if (e->kind == PK_THREAD) {
         e->pending += snapshot_write(p, &SM.out, cycle, SM.ident, 2);
-    else
-        e->pending += top_sample(p, &SM.out, cycle, SM.ident, 2);
-    if (e->times > 0 && e->cycle >= e->times)
-        e->dead = 1;
+        e->dead = e->times > 0 && e->cycle >= e->times;
+    } else {   /* top's -c counts records */
+        int n = top_sample(p, &SM.out, cycle, SM.ident, 2, e->times > 0 ? e->times - e->records : INT64_MAX);
+        e->pending += n;
+        e->records += n;
+        e->dead = e->times > 0 && e->records >= e->times;
+    }
 }
 
 /* SM.mu held: the earliest round due, or INT64_MAX. */

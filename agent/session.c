@@ -10,6 +10,7 @@
 #include "observe.h"
 #include "frame.h"
 #include "monitor.h"
+#include "interp_probes.h"
 #include "trace.h"
 
 #include <cJSON.h>
@@ -130,6 +131,7 @@ static void unhook_all(const char *reason)
     atomic_store(&g_agent.stopping, 1);
     hooks_remove_all();
     pending_remove();
+    snap_probes_end();   /* last snapshots, levels and handlers back: before the counts */
     free(S.final_stats);
     S.final_stats = commands_stats_json("reason", reason);
     PyErr_Clear();

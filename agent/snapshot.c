@@ -104,7 +104,18 @@ static void describe(thread_info *ti, PyObject *active)
     PyErr_Clear();
 }
 
-static int skipped(unsigned long ident, const unsigned long *skip, int nskip)
+int sampled_record_kept(probe *p, jsonw *w, size_t mark)
+{
+    if (!w->overflow)
+        return 1;
+    w->len = mark;
+    w->overflow = 0;
+    p->drops++;
+    p->seq--;
+    return 0;
+}
+
+int pythread_skipped(unsigned long ident, const unsigned long *skip, int nskip)
 {
     for (int i = 0; i < nskip; i++)
         if (skip[i] == ident)
@@ -120,7 +131,7 @@ static int collect(thread_info **out, const unsigned long *skip, int nskip)
     thread_info *v = calloc((size_t)cap, sizeof *v);
     PyObject *active = pythread_active();
     for (PyThreadState *t = PyInterpreterState_ThreadHead(self->interp); v && t; t = PyThreadState_Next(t)) {
-        if (t == self || skipped(t->thread_id, skip, nskip))
+        if (t == self || pythread_skipped(t->thread_id, skip, nskip))
             continue;
         if (n == cap) {
             thread_info *g = realloc(v, (size_t)cap * 2 * sizeof *v);
@@ -264,14 +275,7 @@ int snapshot_write(probe *p, jsonw *w, int64_t cycle, const unsigned long *skip,
             continue;
         size_t mark = w->len;
         write_thread(w, p, cycle, wall, &v[i], n, ++index);
-        if (w->overflow) {   /* the writer's limit: drop this thread, never half a line */
-            w->len = mark;
-            w->overflow = 0;
-            p->drops++;
-            p->seq--;
-        } else {
-            written++;
-        }
+        written += sampled_record_kept(p, w, mark);
     }
     for (int i = 0; i < n; i++)
         Py_XDECREF(v[i].name);
@@ -439,11 +443,5 @@ int snapshot_timeout(probe *p, jsonw *w, int64_t cycle, int64_t waited_ns,
         write_task(w, &v[i], 1);
     }
     jsonw_lit(w, "]}\n");
-    if (!w->overflow)
-        return 1;
-    w->len = mark;
-    w->overflow = 0;
-    p->drops++;
-    p->seq--;
-    return 0;
+    return sampled_record_kept(p, w, mark);
 }

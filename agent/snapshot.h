@@ -27,6 +27,11 @@ int snapshot_timeout(probe *p, jsonw *w, int64_t cycle, int64_t waited_ns,
  * its name (a new reference, or NULL); returns its daemon flag, -1 when t
  * is no threading.Thread.  No program code runs. */
 PyObject *pythread_active(void);
+/* Is ident one of skip[0..nskip)? */
+int pythread_skipped(unsigned long ident, const unsigned long *skip, int nskip);
+/* A record of thread or top written into w from `mark` on: 1 when it fit,
+ * else it is taken back (never half a line), counted as a drop, and 0. */
+int sampled_record_kept(probe *p, jsonw *w, size_t mark);
 int pythread_describe(PyThreadState *t, PyObject *active, long *native, PyObject **name);
 
 #endif

@@ -6,6 +6,7 @@
 #include "duration.h"
 #include "record_expr.h"
 #include "pattern.h"
+#include "probe_snapshot.h"
 #include "probe_table.h"
 #include "pyversions.h"
 
@@ -236,7 +237,15 @@ static void probe_spec_free(probe_spec *p)
 
 long long probe_times(const probe_spec *p)
 {
+    if (pt_is_snapshot(p->pk->kind))
+        return pt_snapshot_times(&p->v);
     return (long long)pt_num(&p->v, "times", -1);
+}
+
+/* sm CLASS_PATTERN [METHOD_PATTERN]: the second word is its --method. */
+static int second_operand(const pt_kind *k, const char *w)
+{
+    return k->kind == PK_SM && w[0] != '-' && !pt_kind_named(w);
 }
 
 static int parse_probe_words(char **w, int n, rec_options *o, char *err, size_t errlen);
@@ -292,6 +301,11 @@ static int parse_probe_words(char **w, int n, rec_options *o, char *err, size_t 
     if (p->pk->operand) {
         if (n < 2 || w[1][0] == '-') { snprintf(err, errlen, "%s needs a %s (module.function)", w[0], p->pk->operand); return -1; }
         first = 2;
+        if (n > 2 && second_operand(p->pk, w[2])) {
+            if (probe_option(p, pt_option_index(p->pk, "--method"), "METHOD_PATTERN", w[2], err, errlen) < 0)
+                return -1;
+            first = 3;
+        }
     }
     p->id = o->nprobes + 1;
     snprintf(p->kind, sizeof p->kind, "%s", w[0]);
@@ -306,12 +320,18 @@ static int parse_probe_words(char **w, int n, rec_options *o, char *err, size_t 
     }
     if (p->pk->kind == PK_WATCH)
         watch_events(p);
+    if (pt_is_snapshot(p->pk->kind) && pt_snapshot_check(&p->v, err, errlen) < 0)
+        return -1;
     if (p->pk->kind == PK_THREAD && pt_num(&p->v, "interval_s", 0) == 0)
         p->v.num[pt_key_index(p->pk, "times")] = 1;   /* no --interval: one snapshot */
     if (p->pk->operand) {
         char buf[PEEKA_PATTERN_MAX], *parts[PEEKA_PATTERN_PARTS];
-        if (peeka_pattern_split(w[1], buf, parts, err, errlen) < 0)
+        if (pt_is_snapshot(p->pk->kind) ? strlen(w[1]) >= PEEKA_PATTERN_MAX   /* a glob on the whole name */
+                                        : peeka_pattern_split(w[1], buf, parts, err, errlen) < 0) {
+            if (pt_is_snapshot(p->pk->kind))
+                snprintf(err, errlen, "%s: the pattern is longer than %d bytes", w[0], PEEKA_PATTERN_MAX - 1);
             return -1;
+        }
         if (!(p->pattern = strdup(w[1]))) { snprintf(err, errlen, "out of memory"); return -1; }
     }
     p->spec = join_words(w, n);
@@ -438,6 +458,8 @@ int options_parse(int argc, char **argv, rec_options *o, char *err, size_t errle
         if (is_probe_kind(a)) {
             /* the kind, the pattern, then as many probe options as follow */
             int j = i + 1 + (pt_kind_named(a)->operand != NULL);
+            if (j < argc && second_operand(pt_kind_named(a), argv[j]))
+                j++;
             if (j > argc) j = argc;
             for (int k; j < argc && (k = probe_opt_arity(a, argv[j])) >= 0; j += 1 + k)
                 ;

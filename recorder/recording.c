@@ -1,6 +1,7 @@
 #include "recording.h"
 #include "proc_maps.h"
 #include "exitcodes.h"
+#include "probe_snapshot.h"
 
 #include <cJSON.h>
 #include <errno.h>
@@ -613,7 +614,8 @@ static cJSON *probe_summaries(const recording *r, long long *drops)
         const probe_spec *p = &r->opt->probes[i];
         cJSON *o = cJSON_CreateObject();
         cJSON_AddNumberToObject(o, "id", p->id);
-        cJSON_AddStringToObject(o, "pattern", p->pattern);
+        if (p->pattern) cJSON_AddStringToObject(o, "pattern", p->pattern);
+        else cJSON_AddNullToObject(o, "pattern");   /* memory, logger, inspect take none */
         cJSON_AddNumberToObject(o, "observations", (double)r->per_probe[p->id]);
         const cJSON *ap = NULL, *it;
         cJSON_ArrayForEach(it, aprobes)
@@ -693,7 +695,8 @@ static void report_pending(const recording *r)
         const cJSON *inst = cJSON_GetObjectItemCaseSensitive(p, "installed");
         const cJSON *in = cJSON_GetObjectItemCaseSensitive(p, "searched");
         int id = stats_probe_id(r, p);
-        if (!id || cJSON_GetArraySize(inst) != 0 || !r->opt->probes[id - 1].pattern)
+        if (!id || cJSON_GetArraySize(inst) != 0 || !r->opt->probes[id - 1].pattern ||
+            pt_is_snapshot(r->opt->probes[id - 1].pk->kind))
             continue;   /* matched something, or a kind that matches no functions */
         const char *pat = r->opt->probes[id - 1].pattern;
         if (cJSON_IsString(in)) {
@@ -717,7 +720,7 @@ static void report_idle_parent(const recording *r)
 {
     int idle = 0;
     for (int i = 0; i < r->opt->nprobes; i++)
-        idle += r->per_probe[r->opt->probes[i].id] == 0;
+        idle += r->per_probe[r->opt->probes[i].id] == 0 && !pt_is_snapshot(r->opt->probes[i].pk->kind);
     if (r->child > 0 || !idle || !r->opt->pid)
         return;
     pid_t kids[8];

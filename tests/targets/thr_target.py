@@ -18,7 +18,7 @@ if mode == "calls":
     print("calls done", flush=True)
     sys.exit(0)
 
-ev, stop = threading.Event(), threading.Event()
+ev = threading.Event()
 if mode == "many":
     for i in range(int(sys.argv[2])):
         threading.Thread(target=funcs.park, args=(ev,), name="w-%03d" % i, daemon=True).start()
@@ -27,7 +27,7 @@ elif mode == "stuck":
                      daemon=True).start()
     threading.Thread(target=funcs.park, args=(ev,), name="parked", daemon=True).start()
 elif mode == "busy":
-    threading.Thread(target=funcs.hot, args=(stop,), name="burner", daemon=True).start()
+    threading.Thread(target=funcs.hot, name="burner", daemon=True).start()
     for i in range(3):
         threading.Thread(target=funcs.park, args=(ev,), name="idle-%d" % i, daemon=True).start()
 print("ready", flush=True)
