@@ -450,10 +450,47 @@ static const char *need(int argc, char **argv, int *i, char *err, size_t errlen)
     return argv[++*i];
 }
 
+/* --name VALUE or --name=VALUE: 1 and *v when argv[*i] is that option,
+ * 0 when it is another, -1 when its value is missing. */
+int option_value(int argc, char **argv, int *i, const char *name, const char **v, char *err,
+                 size_t errlen)
+{
+    size_t n = strlen(name);
+    if (strncmp(argv[*i], name, n) || (argv[*i][n] && argv[*i][n] != '='))
+        return 0;
+    if (argv[*i][n] == '=') {
+        *v = argv[*i] + n + 1;
+        return 1;
+    }
+    return (*v = need(argc, argv, i, err, errlen)) ? 1 : -1;
+}
+
+/* --detach, --no-limit, --ring, --flush-period; 0 when a is none of them. */
+static int policy_option(int argc, char **argv, int *i, rec_options *o, char *err, size_t errlen)
+{
+    const char *v;
+    int m;
+    if ((m = option_value(argc, argv, i, "--detach", &v, err, errlen)) != 0) {
+        o->detach_key = v;
+    } else if (!strcmp(argv[*i], "--no-limit")) {
+        o->no_limit = m = 1;
+    } else if ((m = option_value(argc, argv, i, "--ring", &v, err, errlen)) == 1) {
+        unsigned long long b = peeka_parse_size(v);
+        if (b < 65536 || b > (16ULL << 30)) { snprintf(err, errlen, "--ring needs a size from 64K to 16G; got '%s'", v); return -1; }
+        o->ring_bytes = (size_t)b;
+    } else if ((m = option_value(argc, argv, i, "--flush-period", &v, err, errlen)) == 1) {
+        if ((o->flush_period_s = peeka_parse_duration(v)) < 0.01) { snprintf(err, errlen, "--flush-period needs a time of at least 10ms, like 1s or 500ms; got '%s'", v); return -1; }
+    }
+    return m;
+}
+
 static int global_option(int argc, char **argv, int *i, rec_options *o, char *err, size_t errlen)
 {
     const char *a = argv[*i], *v;
     long long n;
+    int pm = policy_option(argc, argv, i, o, err, errlen);
+    if (pm != 0)
+        return pm < 0 ? -1 : 0;
     if (!strcmp(a, "-p") || !strcmp(a, "--pid")) {
         if (!(v = need(argc, argv, i, err, errlen))) return -1;
         if (parse_int(v, &n) < 0 || n <= 0) { snprintf(err, errlen, "--pid needs a process id, got '%s'", v); return -1; }
@@ -511,6 +548,28 @@ static int global_option(int argc, char **argv, int *i, rec_options *o, char *er
     return 0;
 }
 
+/* A forgotten detached session is the danger: one runs without a bound
+ * only when asked to. */
+static int check_policy(const rec_options *o, char *err, size_t errlen)
+{
+    int to_stdout = o->output && !strcmp(o->output, "-");
+    if (to_stdout && (o->detach_key || o->ring_bytes)) {
+        snprintf(err, errlen, "%s needs an archive: -o - (stdout) cannot be used with it",
+                 o->detach_key ? "--detach" : "--ring");
+        return -1;
+    }
+    int bounded = o->duration_s > 0;
+    for (int k = 0; !bounded && k < o->nprobes && o->probes[k].times > 0; k++)
+        bounded = k == o->nprobes - 1;
+    if (o->detach_key && !bounded && !o->no_limit) {
+        snprintf(err, errlen, "--detach=%s without a limit: give -d TIME, -n on every probe, or "
+                 "--no-limit (then stop it with peeka-rec --attach=%s --stop)", o->detach_key,
+                 o->detach_key);
+        return -1;
+    }
+    return 0;
+}
+
 int options_parse(int argc, char **argv, rec_options *o, char *err, size_t errlen)
 {
     memset(o, 0, sizeof *o);
@@ -520,6 +579,10 @@ int options_parse(int argc, char **argv, rec_options *o, char *err, size_t errle
     o->via = "auto";
     o->mode = 0600;
     o->default_redact = 1;
+    o->flush_period_s = 1;
+    int sc = session_options_parse(argc, argv, o, err, errlen);
+    if (sc != 0)
+        return sc < 0 ? -1 : 0;
     int i = 1;
     for (; i < argc; i++) {
         const char *a = argv[i];
@@ -545,7 +608,7 @@ int options_parse(int argc, char **argv, rec_options *o, char *err, size_t errle
     if (o->pid && o->cmd) { snprintf(err, errlen, "-p PID and -- CMD cannot be combined"); return -1; }
     for (int k = 0; k < o->nprobes; k++)
         if (check_rule_count(o, &o->probes[k], err, errlen) < 0) return -1;
-    return 0;
+    return check_policy(o, err, errlen);
 }
 
 void options_free(rec_options *o)
