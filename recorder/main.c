@@ -224,7 +224,8 @@ int main(int argc, char **argv)
         if (prc < 0)
             fprintf(stderr, "peeka-rec: %s\n", err);
         options_free(&o);
-        return prc > 0 ? EX_OK_REC : EX_USAGE_REC;
+        /* --is-detached keeps Perfetto's codes: 1 for a wrong command line */
+        return prc > 0 ? EX_OK_REC : o.session_cmd == SESSION_IS_DETACHED ? 1 : EX_USAGE_REC;
     }
     if (signals_install() < 0) {
         fprintf(stderr, "peeka-rec: cannot install signal handlers: %s\n", strerror(errno));
