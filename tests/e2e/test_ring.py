@@ -1,0 +1,156 @@
+"""--ring SIZE (keep only the newest records, write them at the end), SIGUSR1
+(a snapshot in ring mode, a flush otherwise) and --flush-period, end to
+end against a real interpreter."""
+import os
+import signal
+import subprocess
+import tempfile
+import time
+import unittest
+
+from peeka_testlib import REC, Target, agent_threads, probes_in, read_archive, target_env, tool_env
+
+PER_INTERPRETER = True
+RING = 65536
+
+
+def wait_until(cond, what, timeout=20):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if cond():
+            return
+        time.sleep(0.02)
+    raise AssertionError("never happened: " + what)
+
+
+def raw_lines(path):
+    """The data members' lines as bytes, in order (to count what the ring held)."""
+    raw = subprocess.run(["zstd", "-dcq", path], capture_output=True, check=True).stdout
+    import io
+    import tarfile
+    lines = []
+    with tarfile.open(fileobj=io.BytesIO(raw), mode="r|") as tf:
+        for m in tf:
+            if "/data/" in m.name:
+                lines += tf.extractfile(m).read().splitlines(keepends=True)
+    return lines
+
+
+class Ring(unittest.TestCase):
+    N = 2000   # about 380 bytes a record: far more than RING holds
+
+    @classmethod
+    def setUpClass(cls):
+        cls.t = Target("ses_calls.py", str(cls.N))
+        cls.t.wait_for("ready")
+        cls.bursts = 0
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.t.stop()
+
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory()
+        self.out = os.path.join(self.tmp.name, "r.tar.zst")
+        wait_until(lambda: not agent_threads(self.t.pid), "the previous agent left")
+
+    def tearDown(self):
+        self.tmp.cleanup()
+
+    def burst(self):
+        first = type(self).bursts * self.N
+        type(self).bursts += 1
+        os.kill(self.t.pid, signal.SIGUSR2)
+        self.t.wait_for("burst %d done" % self.bursts, timeout=60)
+        return list(range(first, first + self.N))
+
+    def start(self, *extra):
+        p = subprocess.Popen([REC, "-p", str(self.t.pid), "-q", "-o", self.out] + list(extra) +
+                             ["watch", "ses.work.step"], stderr=subprocess.PIPE, text=True,
+                             env=tool_env(target_env(), False))
+        wait_until(lambda: probes_in(self.out) or p.poll() is not None, "the probes are in")
+        self.assertIsNone(p.poll(), p.stderr.read() if p.poll() is not None else "")
+        return p
+
+    def finish(self, p):
+        p.send_signal(signal.SIGINT)
+        rc = p.wait(60)
+        err = p.stderr.read()
+        p.stderr.close()
+        self.assertEqual((rc, err), (0, ""))
+
+    def assert_newest(self, path, calls_so_far, seen, snapshot=False):
+        """path holds exactly the newest records of calls_so_far that fit in RING."""
+        session, records, summary, names = read_archive(path)
+        lines = raw_lines(path)
+        kept = len(records)
+        self.assertGreater(kept, 0)
+        self.assertEqual([r["params"][0] for r in records], calls_so_far[-kept:])
+        self.assertEqual(summary["records"], kept)
+        self.assertEqual(summary["probes"][0]["observations"], kept)
+        size = sum(len(l) for l in lines)
+        self.assertLessEqual(size, RING)
+        # one more record (of the same shape) would not have fit
+        self.assertGreater(size + max(len(l) for l in lines), RING)
+        pol = summary["policy"]
+        self.assertEqual((pol["name"], pol["ring_bytes"], pol["records_seen"],
+                          pol["records_overwritten"]), ("ring", RING, seen, seen - kept))
+        self.assertEqual(summary["reason"], "snapshot" if snapshot else "signal")
+        self.assertIsNotNone(session)
+        return summary
+
+    def test_ring_keeps_only_the_newest(self):
+        p = self.start("--ring", "64K")
+        calls = self.burst()
+        calls += self.burst()
+        # nothing is written before the recording ends
+        names = read_archive(self.out + ".partial")[3]
+        self.assertEqual([n.split("/", 1)[1] for n in names], ["session.json"])
+        self.finish(p)
+        summary = self.assert_newest(self.out, calls, 2 * self.N)
+        self.assertEqual(summary["drops"], 0)
+        self.assertEqual(summary["policy"]["snapshots"], 0)
+
+    def test_usr1_snapshots(self):
+        p = self.start("--ring", "64K")
+        calls = self.burst()
+        snap1 = os.path.join(self.tmp.name, "r.snapshot-1.tar.zst")
+        snap2 = os.path.join(self.tmp.name, "r.snapshot-2.tar.zst")
+        p.send_signal(signal.SIGUSR1)
+        wait_until(lambda: os.path.exists(snap1), "snapshot 1")
+        self.assert_newest(snap1, calls, self.N, snapshot=True)
+        calls += self.burst()
+        p.send_signal(signal.SIGUSR1)
+        wait_until(lambda: os.path.exists(snap2), "snapshot 2")
+        self.assert_newest(snap2, calls, 2 * self.N, snapshot=True)
+        self.finish(p)
+        summary = self.assert_newest(self.out, calls, 2 * self.N)
+        self.assertEqual(summary["policy"]["snapshots"], 2)
+        self.assertEqual(sorted(os.listdir(self.tmp.name)),
+                         ["r.snapshot-1.tar.zst", "r.snapshot-2.tar.zst", "r.tar.zst"])
+
+    def test_usr1_flushes_a_stream(self):
+        # an hour between flushes: only SIGUSR1 writes the burst out
+        p = self.start("--flush-period", "1h")
+        calls = self.burst()
+        wait_until(lambda: p.poll() is None, "still recording")
+        p.send_signal(signal.SIGUSR1)
+        wait_until(lambda: len(read_archive(self.out + ".partial")[1]) == self.N, "the flush")
+        self.assertEqual([r["params"][0] for r in read_archive(self.out + ".partial")[1]], calls)
+        self.finish(p)
+        _, records, summary, _ = read_archive(self.out)
+        self.assertEqual(len(records), self.N)
+        self.assertEqual(summary["policy"], {"name": "stream", "flush_period_s": 3600})
+
+    def test_ring_option_errors(self):
+        for args, msg in ((["--ring", "1K"], "--ring needs a size from 64K"),
+                          (["--ring", "64K", "-o", "-"], "--ring needs an archive"),
+                          (["--flush-period", "0"], "--flush-period needs")):
+            p = subprocess.run([REC, "-p", str(self.t.pid)] + args + ["watch", "ses.work.step"],
+                               capture_output=True, text=True, env=tool_env(target_env(), False))
+            self.assertEqual(p.returncode, 2, args)
+            self.assertIn(msg, p.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main()
