@@ -80,6 +80,20 @@ void options_usage(FILE *out)
 "                         anywhere in the name; repeatable; before the probes)\n"
 "      --no-default-redact  drop the built-in rule\n"
 "                         " PEEKA_REDACT_DEFAULT "\n"
+"      --ring SIZE        keep only the newest SIZE of records (JSONL bytes, e.g.\n"
+"                         16M) and write them when the recording ends\n"
+"      --flush-period TIME  how often records are written out (default 1s);\n"
+"                         SIGUSR1 flushes now (with --ring: writes a snapshot,\n"
+"                         NAME.snapshot-N.tar.zst)\n"
+"\n"
+"Detached sessions (README \"Long and background recordings\"):\n"
+"      --detach=KEY       return once the probes are in; peeka-rec records on\n"
+"                         in the background (needs -d, -n on every probe, or\n"
+"                         --no-limit)\n"
+"  peeka-rec --attach=KEY [--stop]   follow a session (Ctrl-C stops it), or stop it\n"
+"  peeka-rec --is-detached=KEY       exit 0 running, 2 no such session, 1 error\n"
+"  peeka-rec --list-sessions [--json]\n"
+"\n"
 "  -h, --help             this help;  -V, --version: the version\n"
 "\n"
 "Examples:\n"
@@ -89,10 +103,10 @@ void options_usage(FILE *out)
 "  peeka-rec -p 4242 -o - watch app.cart.Cart.total --condition 'cost > 50' | jq .cost\n"
 "\n"
 "Exit codes: 0 ok, 2 usage, 3 probe error, 4 target exited (archive complete),\n"
-"5 write error, 6 agent lost, 7 agent protocol error, 10-19 attach errors\n"
-"(see README).  In launch mode, the program's own exit status (128+N if\n"
-"signal N killed it); SIGINT, SIGTERM and SIGHUP are passed on to it, and it\n"
-"runs to its end even when the agent cannot be loaded.\n", out);
+"5 write error, 6 agent lost, 7 agent protocol error, 10-19 attach errors,\n"
+"20-22 detached sessions (see README).  In launch mode, the program's own\n"
+"exit status (128+N if signal N killed it); SIGINT, SIGTERM and SIGHUP are\n"
+"passed on to it, and it runs to its end even when the agent cannot be loaded.\n", out);
 }
 
 /* Shell-like words: whitespace separates, '...' and "..." group, \\ escapes. */

@@ -53,7 +53,7 @@ static int session_arg(int argc, char **argv, int *i, rec_options *o, int *stop,
         return 0;
     }
     snprintf(err, errlen, "'%s' cannot be used with --attach, --is-detached or --list-sessions "
-             "(they take no other option%s)", a, strcmp(a, "--stop") ? "" : " but --stop");
+             "(only --attach=KEY --stop and --list-sessions --json go together)", a);
     return -1;
 }
 
