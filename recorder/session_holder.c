@@ -238,6 +238,10 @@ static char *info_json(const session_holder *h, const recording *r)
         cJSON_AddItemToArray(probes, cJSON_CreateString(o->probes[i].spec));
     cJSON_AddItemToObject(j, "probes", probes);
     cJSON_AddNumberToObject(j, "records", (double)r->records);
+    int attached = 0;
+    for (int i = 0; i < HOLDER_CLIENTS; i++)
+        attached += h->cl[i].fd >= 0 && h->cl[i].attached;
+    cJSON_AddNumberToObject(j, "attached", attached);
     cJSON_AddStringToObject(j, "output", h->output);
     cJSON_AddStringToObject(j, "policy", o->ring_bytes ? "ring" : "stream");
     if (o->duration_s > 0)
@@ -368,6 +372,9 @@ void holder_finish(session_holder *h, int code, const char *msg)
         close(h->ready_fd);
         h->ready_fd = -1;
     }
+    /* gone before anyone hears of the end: a client told it ended finds no session */
+    sdir_release(&h->p, h->lockfd);
+    h->lockfd = -1;
     char line[SP_LINE_MAX];
     snprintf(line, sizeof line, SP_END " %d %.1000s\n", code, msg ? msg : "");
     accept_clients(h);   /* who came while the archive was written learns it ended */

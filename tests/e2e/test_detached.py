@@ -16,6 +16,7 @@ from peeka_testlib import (PY, REC, RUNTIME_DIR, TARGETS, Target, agent_threads,
 PER_INTERPRETER = True
 SESSIONS = os.path.join(RUNTIME_DIR, "peeka")
 NOBODY = 65534
+NOBODY_PY = "/usr/bin/python3"   # the interpreters under test may live where nobody cannot go
 
 
 def wait_until(cond, what, timeout=20):
@@ -35,6 +36,11 @@ def sessions():
     p = rec("--list-sessions", "--json")
     assert p.returncode == 0, p.stderr
     return {s["key"]: s for s in json.loads(p.stdout)}
+
+
+def text(path):
+    with open(path) as f:
+        return f.read()
 
 
 def dead(pid):
@@ -71,6 +77,8 @@ class Detached(unittest.TestCase):
     def tearDown(self):
         for key, s in sessions().items():   # a failed case must not leave a holder behind
             os.kill(s["pid"], signal.SIGKILL)
+            wait_until(lambda: dead(s["pid"]), "the holder died")
+        sessions()   # and its files go
         self.tmp.cleanup()
 
     def burst(self):
@@ -185,6 +193,7 @@ class Detached(unittest.TestCase):
         self.assertEqual(rec("--attach=nothing", "--stop").returncode, 20)
         self.stop("busy")
 
+    @unittest.skipUnless(os.access(NOBODY_PY, os.X_OK), "no system python3 for user nobody")
     def test_another_user_is_refused(self):
         self.detach("mine", "--no-limit")
         sock = os.path.join(SESSIONS, "mine.sock")
@@ -195,7 +204,7 @@ class Detached(unittest.TestCase):
         try:
             code = ("import socket,sys\ns=socket.socket(socket.AF_UNIX)\ns.connect(sys.argv[1])\n"
                     "s.sendall(b'stop\\n')\nprint(s.makefile().readline().strip())\n")
-            p = subprocess.run([PY, "-c", code, sock], capture_output=True, text=True, timeout=30,
+            p = subprocess.run([NOBODY_PY, "-c", code, sock], capture_output=True, text=True, timeout=30,
                                preexec_fn=lambda: os.setuid(NOBODY))
             self.assertEqual(p.stdout.strip(), "refused uid %d may not use a session of uid 0" % NOBODY,
                              p.stderr)
@@ -260,14 +269,28 @@ class DetachedLaunch(unittest.TestCase):
     def test_launch_then_attach_until_the_program_ends(self):
         with tempfile.TemporaryDirectory() as tmp:
             out = os.path.join(tmp, "l.tar.zst")
-            p = rec("--detach=prog", "--no-limit", "-o", out, "watch", "ses.work.step", "--",
-                    PY, os.path.join(TARGETS, "ses_calls.py"), "100", "--bursts", "3")
-            self.assertEqual(p.returncode, 0, p.stderr)
-            a = rec("--attach=prog")
-            self.assertEqual(a.returncode, 0, a.stderr)
+            # the program keeps the stdout and stderr it was started with: files here
+            log = os.path.join(tmp, "prog.out")
+            with open(log, "w") as f:
+                rc = subprocess.run([REC, "--detach=prog", "--no-limit", "-o", out, "watch",
+                                     "ses.work.step", "--", PY, os.path.join(TARGETS, "ses_calls.py"),
+                                     "100", "--exit-after", "3"], stdout=f, stderr=f, timeout=60,
+                                    env=tool_env(target_env(), True), cwd=TARGETS).returncode
+            with open(log) as f:
+                self.assertEqual(rc, 0, f.read())
+            info = sessions()["prog"]
+            self.assertEqual((info["mode"], info["attached"]), ("launch", 0))
+            a = subprocess.Popen([REC, "--attach=prog"], stderr=subprocess.PIPE, text=True,
+                                 env=tool_env(target_env(), False))
+            wait_until(lambda: sessions()["prog"]["attached"] == 1, "the client attached")
+            for k in range(1, 4):   # the program's three bursts, then its exit(3)
+                os.kill(info["target_pid"], signal.SIGUSR2)
+                wait_until(lambda: "burst %d done" % k in text(log), "burst %d" % k)
+            self.assertEqual(a.wait(60), 3, a.stderr.read())   # the program's status
+            a.stderr.close()
             _, records, summary, _ = read_archive(out)
             self.assertEqual(params(records), list(range(300)))
-            self.assertEqual((summary["reason"], summary["target_exit"]), ("target-exited", 0))
+            self.assertEqual((summary["reason"], summary["target_exit"]), ("target-exited", 3))
             self.assertEqual(session_files(), [])
 
 
