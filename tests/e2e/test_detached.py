@@ -3,6 +3,7 @@
 real interpreter, the archive read back as a user would."""
 import json
 import os
+import pty
 import signal
 import socket
 import subprocess
@@ -55,7 +56,7 @@ def params(records):
     return [r["params"][0] for r in records]
 
 
-class Detached(unittest.TestCase):
+class SessionCase(unittest.TestCase):
     """One target for the class; every case starts its own session."""
     N = 300
 
@@ -100,6 +101,9 @@ class Detached(unittest.TestCase):
         self.assertEqual(p.returncode, 0, p.stderr)
         return read_archive(self.out)
 
+
+
+class Detached(SessionCase):
     def test_detach_record_stop(self):
         info = self.detach("one", "--no-limit")
         # the command returned with the probes in, and the holder records on
@@ -168,6 +172,23 @@ class Detached(unittest.TestCase):
         _, records, summary, _ = read_archive(self.out)
         self.assertEqual(params(records), calls)
         self.assertEqual(summary["reason"], "stopped")
+
+    def test_attached_progress_on_a_terminal(self):
+        self.detach("tty", "-d", "1h")
+        self.burst()
+        wait_until(lambda: sessions()["tty"]["records"] == self.N, "records counted")
+        master, slave = pty.openpty()
+        c = subprocess.Popen([REC, "--attach=tty"], stderr=slave, env=tool_env(target_env(), False))
+        os.close(slave)
+        seen = b""
+        while b"%d observations" % self.N not in seen:
+            seen += os.read(master, 4096)
+        self.assertRegex(seen.decode(), r"peeka-rec: [0-9.]+s/3600s  %d observations  [0-9]+ KiB written"
+                         % self.N)
+        c.send_signal(signal.SIGTERM)   # stops the session, as Ctrl-C does
+        self.assertEqual(c.wait(60), 0)
+        os.close(master)
+        self.assertEqual(read_archive(self.out)[2]["reason"], "stopped")
 
     def test_no_limit_is_required(self):
         p = rec("-p", self.t.pid, "--detach=x", "-o", self.out, "watch", "ses.work.step")
@@ -263,6 +284,33 @@ class Detached(unittest.TestCase):
         self.stop("listed")
         self.assertEqual(rec("--list-sessions").stdout, "no detached sessions\n")
         self.assertEqual(rec("--list-sessions", "--json").stdout, "[]\n")
+
+
+class DetachedRing(SessionCase):
+    """Perfetto's second example: a detached ring, saved when stopped."""
+    N = 400   # about 380 bytes a record: two bursts overflow 64K
+
+    def test_ring_session_snapshot_and_stop(self):
+        info = self.detach("ring", "--no-limit", "--ring", "64K")
+        calls = self.burst()
+        calls += self.burst()
+        wait_until(lambda: sessions()["ring"]["records"] == 2 * self.N, "records counted")
+        self.assertEqual(sessions()["ring"]["policy"], "ring")
+        os.kill(info["pid"], signal.SIGUSR1)
+        snap = os.path.join(self.tmp.name, "s.snapshot-1.tar.zst")
+        wait_until(lambda: os.path.exists(snap), "the snapshot")
+        _, srecords, ssummary, _ = read_archive(snap)
+        self.assertEqual(params(srecords), calls[-len(srecords):])
+        self.assertEqual(ssummary["reason"], "snapshot")
+        _, records, summary, _ = self.stop("ring")
+        kept = len(records)
+        self.assertLess(kept, 2 * self.N)
+        self.assertEqual(params(records), calls[-kept:])
+        self.assertEqual(params(srecords), params(records))   # nothing came in between
+        pol = summary["policy"]
+        self.assertEqual((summary["reason"], summary["records"], pol["records_seen"],
+                          pol["records_overwritten"], pol["snapshots"]),
+                         ("stopped", kept, 2 * self.N, 2 * self.N - kept, 1))
 
 
 class DetachedLaunch(unittest.TestCase):
