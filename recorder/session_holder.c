@@ -134,9 +134,12 @@ int holder_start(const rec_options *o, const char *outpath, session_holder **out
         *code = EX_SESSION_EXISTS;
         return -1;
     }
-    if (bind_control(h, err, errlen) < 0 || pipe2(fds, O_CLOEXEC) < 0) {
-        if (fds[0] < 0 && !strstr(err, "listen"))
-            snprintf(err, errlen, "pipe: %s", strerror(errno));
+    if (bind_control(h, err, errlen) < 0) {
+        holder_free(h);
+        return -1;
+    }
+    if (pipe2(fds, O_CLOEXEC) < 0) {
+        snprintf(err, errlen, "pipe: %s", strerror(errno));
         holder_free(h);
         return -1;
     }
@@ -197,8 +200,9 @@ static void drop(client *c)
     c->inlen = 0;
 }
 
-/* Progress may be lost to a client that does not read; the end is not:
- * it waits up to a second for room. */
+/* 0 sent; 1 not sent, the client's buffer being full (progress may be
+ * lost that way; the end waits up to a second for room); -1 the client
+ * is gone or holds half a line: drop it. */
 static int say(client *c, const char *line, int must)
 {
     size_t n = strlen(line), off = 0;
@@ -206,14 +210,13 @@ static int say(client *c, const char *line, int must)
         ssize_t w = send(c->fd, line + off, n - off, MSG_NOSIGNAL | MSG_DONTWAIT);
         if (w > 0) {
             off += (size_t)w;
-            continue;
+        } else if (w < 0 && errno == EAGAIN) {
+            struct pollfd p = {c->fd, POLLOUT, 0};
+            if (!must || poll(&p, 1, 1000) != 1)
+                return off ? -1 : 1;
+        } else if (!(w < 0 && errno == EINTR)) {
+            return -1;
         }
-        if (w < 0 && errno == EINTR)
-            continue;
-        struct pollfd p = {c->fd, POLLOUT, 0};
-        if (w < 0 && errno == EAGAIN && must && poll(&p, 1, 1000) == 1)
-            continue;
-        return off || !(w < 0 && errno == EAGAIN) ? -1 : 0;
     }
     return 0;
 }

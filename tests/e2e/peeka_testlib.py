@@ -75,6 +75,25 @@ def children(pid):
     return sorted(kids)
 
 
+def wait_until(cond, what, timeout=20):
+    """Polls cond() until it is true; fails naming `what` after timeout seconds."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if cond():
+            return
+        time.sleep(0.02)
+    raise AssertionError("never happened: " + what)
+
+
+def dead(pid):
+    """pid has exited (gone, or a zombie nobody reaped yet)."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(") ", 1)[1][0] in "ZX"
+    except OSError:
+        return True
+
+
 def probes_in(archive):
     """True once peeka-rec has written session.json into ARCHIVE.partial,
     which it does when the agent has installed the probes."""

@@ -5,28 +5,18 @@ import json
 import os
 import pty
 import signal
-import socket
 import subprocess
 import tempfile
 import time
 import unittest
 
-from peeka_testlib import (PY, REC, RUNTIME_DIR, TARGETS, Target, agent_threads, read_archive, rec,
-                           target_env, tool_env)
+from peeka_testlib import (PY, REC, RUNTIME_DIR, TARGETS, Target, agent_threads, dead, read_archive,
+                           rec, target_env, tool_env, wait_until)
 
 PER_INTERPRETER = True
 SESSIONS = os.path.join(RUNTIME_DIR, "peeka")
 NOBODY = 65534
 NOBODY_PY = "/usr/bin/python3"   # the interpreters under test may live where nobody cannot go
-
-
-def wait_until(cond, what, timeout=20):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if cond():
-            return
-        time.sleep(0.02)
-    raise AssertionError("never happened: " + what)
 
 
 def session_files():
@@ -42,14 +32,6 @@ def sessions():
 def text(path):
     with open(path) as f:
         return f.read()
-
-
-def dead(pid):
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            return f.read().rsplit(") ", 1)[1][0] in "ZX"
-    except OSError:
-        return True
 
 
 def params(records):
@@ -100,7 +82,6 @@ class SessionCase(unittest.TestCase):
         p = rec("--attach=" + key, "--stop")
         self.assertEqual(p.returncode, 0, p.stderr)
         return read_archive(self.out)
-
 
 
 class Detached(SessionCase):

@@ -1,33 +1,24 @@
 """--ring SIZE (keep only the newest records, write them at the end), SIGUSR1
 (a snapshot in ring mode, a flush otherwise) and --flush-period, end to
 end against a real interpreter."""
+import io
 import os
 import signal
 import subprocess
+import tarfile
 import tempfile
-import time
 import unittest
 
-from peeka_testlib import REC, Target, agent_threads, probes_in, read_archive, target_env, tool_env
+from peeka_testlib import (REC, Target, agent_threads, probes_in, read_archive, target_env,
+                           tool_env, wait_until)
 
 PER_INTERPRETER = True
 RING = 65536
 
 
-def wait_until(cond, what, timeout=20):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if cond():
-            return
-        time.sleep(0.02)
-    raise AssertionError("never happened: " + what)
-
-
 def raw_lines(path):
     """The data members' lines as bytes, in order (to count what the ring held)."""
     raw = subprocess.run(["zstd", "-dcq", path], capture_output=True, check=True).stdout
-    import io
-    import tarfile
     lines = []
     with tarfile.open(fileobj=io.BytesIO(raw), mode="r|") as tf:
         for m in tf:
