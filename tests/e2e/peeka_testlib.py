@@ -13,6 +13,7 @@ import sys
 import tarfile
 import tempfile
 import time
+import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
@@ -223,3 +224,37 @@ def read_agent_frame(conn):
     while len(body) < n:
         body += conn.recv(n - len(body))
     return t, body
+
+
+class StepBurstCase(unittest.TestCase):
+    """One tests/targets/ses_calls.py target per class: burst() makes it call
+    ses.work.step N times, arguments counting on over the class's bursts.
+    Each case gets self.tmp and self.out (an archive path in it) and starts
+    with no agent in the target."""
+    N = 300
+
+    @classmethod
+    def setUpClass(cls):
+        cls.t = Target("ses_calls.py", str(cls.N))
+        cls.t.wait_for("ready")
+        cls.bursts = 0
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.t.stop()
+
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory()
+        self.out = os.path.join(self.tmp.name, "s.tar.zst")
+        wait_until(lambda: not agent_threads(self.t.pid), "the previous agent left")
+
+    def tearDown(self):
+        self.tmp.cleanup()
+
+    def burst(self):
+        """N calls of ses.work.step; returns the arguments they had."""
+        first = type(self).bursts * self.N
+        type(self).bursts += 1
+        os.kill(self.t.pid, signal.SIGUSR2)
+        self.t.wait_for("burst %d done" % self.bursts, timeout=60)
+        return list(range(first, first + self.N))

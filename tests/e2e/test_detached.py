@@ -10,8 +10,8 @@ import tempfile
 import time
 import unittest
 
-from peeka_testlib import (PY, REC, RUNTIME_DIR, TARGETS, Target, agent_threads, dead, read_archive,
-                           rec, target_env, tool_env, wait_until)
+from peeka_testlib import (PY, REC, RUNTIME_DIR, TARGETS, StepBurstCase, agent_threads, dead,
+                           read_archive, rec, target_env, tool_env, wait_until)
 
 PER_INTERPRETER = True
 SESSIONS = os.path.join(RUNTIME_DIR, "peeka")
@@ -38,39 +38,15 @@ def params(records):
     return [r["params"][0] for r in records]
 
 
-class SessionCase(unittest.TestCase):
-    """One target for the class; every case starts its own session."""
-    N = 300
-
-    @classmethod
-    def setUpClass(cls):
-        cls.t = Target("ses_calls.py", str(cls.N))
-        cls.t.wait_for("ready")
-        cls.bursts = 0
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.t.stop()
-
-    def setUp(self):
-        self.tmp = tempfile.TemporaryDirectory()
-        self.out = os.path.join(self.tmp.name, "s.tar.zst")
-        wait_until(lambda: not agent_threads(self.t.pid), "the previous agent left")
+class SessionCase(StepBurstCase):
+    """Every case starts its own session; none outlives its case."""
 
     def tearDown(self):
         for key, s in sessions().items():   # a failed case must not leave a holder behind
             os.kill(s["pid"], signal.SIGKILL)
             wait_until(lambda: dead(s["pid"]), "the holder died")
         sessions()   # and its files go
-        self.tmp.cleanup()
-
-    def burst(self):
-        """N calls of ses.work.step; returns the arguments they had."""
-        first = type(self).bursts * self.N
-        type(self).bursts += 1
-        os.kill(self.t.pid, signal.SIGUSR2)
-        self.t.wait_for("burst %d done" % self.bursts, timeout=60)
-        return list(range(first, first + self.N))
+        super().tearDown()
 
     def detach(self, key, *extra):
         p = rec("-p", self.t.pid, "--detach=" + key, "-o", self.out, *extra, "watch", "ses.work.step")

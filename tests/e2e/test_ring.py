@@ -9,8 +9,8 @@ import tarfile
 import tempfile
 import unittest
 
-from peeka_testlib import (REC, Target, agent_threads, probes_in, read_archive, target_env,
-                           tool_env, wait_until)
+from peeka_testlib import (REC, StepBurstCase, probes_in, read_archive, target_env, tool_env,
+                           wait_until)
 
 PER_INTERPRETER = True
 RING = 65536
@@ -27,33 +27,8 @@ def raw_lines(path):
     return lines
 
 
-class Ring(unittest.TestCase):
+class Ring(StepBurstCase):
     N = 2000   # about 380 bytes a record: far more than RING holds
-
-    @classmethod
-    def setUpClass(cls):
-        cls.t = Target("ses_calls.py", str(cls.N))
-        cls.t.wait_for("ready")
-        cls.bursts = 0
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.t.stop()
-
-    def setUp(self):
-        self.tmp = tempfile.TemporaryDirectory()
-        self.out = os.path.join(self.tmp.name, "r.tar.zst")
-        wait_until(lambda: not agent_threads(self.t.pid), "the previous agent left")
-
-    def tearDown(self):
-        self.tmp.cleanup()
-
-    def burst(self):
-        first = type(self).bursts * self.N
-        type(self).bursts += 1
-        os.kill(self.t.pid, signal.SIGUSR2)
-        self.t.wait_for("burst %d done" % self.bursts, timeout=60)
-        return list(range(first, first + self.N))
 
     def start(self, *extra):
         p = subprocess.Popen([REC, "-p", str(self.t.pid), "-q", "-o", self.out] + list(extra) +
@@ -105,8 +80,8 @@ class Ring(unittest.TestCase):
     def test_usr1_snapshots(self):
         p = self.start("--ring", "64K")
         calls = self.burst()
-        snap1 = os.path.join(self.tmp.name, "r.snapshot-1.tar.zst")
-        snap2 = os.path.join(self.tmp.name, "r.snapshot-2.tar.zst")
+        snap1 = os.path.join(self.tmp.name, "s.snapshot-1.tar.zst")
+        snap2 = os.path.join(self.tmp.name, "s.snapshot-2.tar.zst")
         p.send_signal(signal.SIGUSR1)
         wait_until(lambda: os.path.exists(snap1), "snapshot 1")
         self.assert_newest(snap1, calls, self.N, snapshot=True)
@@ -118,7 +93,7 @@ class Ring(unittest.TestCase):
         summary = self.assert_newest(self.out, calls, 2 * self.N)
         self.assertEqual(summary["policy"]["snapshots"], 2)
         self.assertEqual(sorted(os.listdir(self.tmp.name)),
-                         ["r.snapshot-1.tar.zst", "r.snapshot-2.tar.zst", "r.tar.zst"])
+                         ["s.snapshot-1.tar.zst", "s.snapshot-2.tar.zst", "s.tar.zst"])
 
     def test_usr1_flushes_a_stream(self):
         # an hour between flushes: only SIGUSR1 writes the burst out
