@@ -247,7 +247,7 @@ int main(int argc, char **argv)
     }
     session_holder *holder = NULL;
     int hrc;
-    if (o.detach_key && holder_start(&o, outpath, &holder, &hrc, err, sizeof err) != 0) {
+    if (o.detach_key && holder_start(&o, &holder, &hrc, err, sizeof err) != 0) {
         if (err[0])   /* 1: the user's command, done; -1: could not start */
             fprintf(stderr, "peeka-rec: %s\n", err);
         options_free(&o);

@@ -38,7 +38,7 @@ struct session_holder {
     client cl[HOLDER_CLIENTS];
     int stop_requested;
     int64_t next_tick, next_progress;
-    char output[PATH_MAX];
+    char cwd[PATH_MAX];          /* a relative -o is relative to it */
     char started[40];
 };
 
@@ -61,17 +61,26 @@ static int bind_control(session_holder *h, char *err, size_t errlen)
     return rc;
 }
 
-static void describe(session_holder *h, const char *outpath)
+static void describe(session_holder *h)
 {
-    if (outpath[0] == '/' || !getcwd(h->output, sizeof h->output) ||
-        strlen(h->output) + strlen(outpath) + 2 > sizeof h->output)
-        snprintf(h->output, sizeof h->output, "%s", outpath);
-    else
-        snprintf(h->output + strlen(h->output), sizeof h->output - strlen(h->output), "/%s", outpath);
+    if (!getcwd(h->cwd, sizeof h->cwd))
+        h->cwd[0] = 0;
     time_t now = time(NULL);
     struct tm tm;
     if (!gmtime_r(&now, &tm) || !strftime(h->started, sizeof h->started, "%Y-%m-%dT%H:%M:%SZ", &tm))
         snprintf(h->started, sizeof h->started, "?");
+}
+
+/* The archive's final name, absolute (launch mode knows it only once the
+ * program's pid is). */
+static void output_path(const session_holder *h, const recording *r, char *out, size_t n)
+{
+    const char *partial = r->aw ? peeka_aw_partial_path(r->aw) : "";
+    int len = (int)(strlen(partial) - (r->aw ? sizeof ".partial" - 1 : 0));
+    if (partial[0] == '/' || !h->cwd[0])
+        snprintf(out, n, "%.*s", len, partial);
+    else
+        snprintf(out, n, "%s/%.*s", h->cwd, len, partial);
 }
 
 static void holder_free(session_holder *h)
@@ -107,7 +116,7 @@ static int wait_ready(pid_t holder, int fd)
     return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
-int holder_start(const rec_options *o, const char *outpath, session_holder **out, int *code,
+int holder_start(const rec_options *o, session_holder **out, int *code,
                  char *err, size_t errlen)
 {
     session_holder *h = calloc(1, sizeof *h);
@@ -119,7 +128,7 @@ int holder_start(const rec_options *o, const char *outpath, session_holder **out
     h->lockfd = h->listen_fd = h->ready_fd = -1;
     for (int i = 0; i < HOLDER_CLIENTS; i++)
         h->cl[i].fd = -1;
-    describe(h, outpath);
+    describe(h);
     int fds[2] = {-1, -1};
     int dir = sdir_open(&h->p, o->detach_key, 1, err, errlen);
     if (dir < 0 || (h->lockfd = sdir_claim(&h->p, err, errlen)) == -1) {
@@ -245,7 +254,9 @@ static char *info_json(const session_holder *h, const recording *r)
     for (int i = 0; i < HOLDER_CLIENTS; i++)
         attached += h->cl[i].fd >= 0 && h->cl[i].attached;
     cJSON_AddNumberToObject(j, "attached", attached);
-    cJSON_AddStringToObject(j, "output", h->output);
+    char path[PATH_MAX + 8];
+    output_path(h, r, path, sizeof path);
+    cJSON_AddStringToObject(j, "output", path);
     cJSON_AddStringToObject(j, "policy", o->ring_bytes ? "ring" : "stream");
     if (o->duration_s > 0)
         cJSON_AddNumberToObject(j, "duration_s", o->duration_s);

@@ -15,7 +15,7 @@ typedef struct session_holder session_holder;
  * ran, returns 1 with *code: 0 once the holder says the probes are in, else
  * the holder's own exit code.  In the holder returns 0 (h set).  Before
  * forking, -1 with *code and a message. */
-int holder_start(const rec_options *o, const char *outpath, session_holder **h, int *code,
+int holder_start(const rec_options *o, session_holder **h, int *code,
                  char *err, size_t errlen);
 /* The probes are in: lets the waiting command go, drops the terminal.
  * NULL: not a detached session. */

@@ -76,6 +76,13 @@ def children(pid):
     return sorted(kids)
 
 
+def sessions():
+    """{key: info} of the detached sessions (peeka-rec --list-sessions --json)."""
+    p = rec("--list-sessions", "--json")
+    assert p.returncode == 0, p.stderr
+    return {s["key"]: s for s in json.loads(p.stdout)}
+
+
 def wait_until(cond, what, timeout=20):
     """Polls cond() until it is true; fails naming `what` after timeout seconds."""
     end = time.monotonic() + timeout

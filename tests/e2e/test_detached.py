@@ -1,7 +1,6 @@
 """Detached sessions (peeka-rec --detach / --attach / --stop / --is-detached /
 --list-sessions), end to end: the holder is a real peeka-rec, the target a
 real interpreter, the archive read back as a user would."""
-import json
 import os
 import pty
 import signal
@@ -11,7 +10,7 @@ import time
 import unittest
 
 from peeka_testlib import (PY, REC, RUNTIME_DIR, TARGETS, StepBurstCase, agent_threads, dead,
-                           read_archive, rec, target_env, tool_env, wait_until)
+                           read_archive, rec, sessions, target_env, tool_env, wait_until)
 
 PER_INTERPRETER = True
 SESSIONS = os.path.join(RUNTIME_DIR, "peeka")
@@ -21,12 +20,6 @@ NOBODY_PY = "/usr/bin/python3"   # the interpreters under test may live where no
 
 def session_files():
     return sorted(os.listdir(SESSIONS)) if os.path.isdir(SESSIONS) else []
-
-
-def sessions():
-    p = rec("--list-sessions", "--json")
-    assert p.returncode == 0, p.stderr
-    return {s["key"]: s for s in json.loads(p.stdout)}
 
 
 def text(path):
@@ -108,8 +101,9 @@ class Detached(SessionCase):
 
     def test_attach_waits_for_the_duration(self):
         # Perfetto's third example: a time limit, re-attach, wait for the end
-        self.detach("timed", "-d", "3")
+        self.detach("timed", "-d", "4")
         calls = self.burst()
+        wait_until(lambda: sessions()["timed"]["records"] == self.N, "records counted")
         p = rec("--attach=timed")
         self.assertEqual(p.returncode, 0, p.stderr)
         _, records, summary, _ = read_archive(self.out)
@@ -273,7 +267,7 @@ class DetachedRing(SessionCase):
 class DetachedLaunch(unittest.TestCase):
     def test_launch_then_attach_until_the_program_ends(self):
         with tempfile.TemporaryDirectory() as tmp:
-            out = os.path.join(tmp, "l.tar.zst")
+            out = os.path.join(tmp, "l-{pid}.tar.zst")   # known once the program runs
             # the program keeps the stdout and stderr it was started with: files here
             log = os.path.join(tmp, "prog.out")
             with open(log, "w") as f:
@@ -285,6 +279,8 @@ class DetachedLaunch(unittest.TestCase):
                 self.assertEqual(rc, 0, f.read())
             info = sessions()["prog"]
             self.assertEqual((info["mode"], info["attached"]), ("launch", 0))
+            out = out.replace("{pid}", str(info["target_pid"]))
+            self.assertEqual(info["output"], out)
             a = subprocess.Popen([REC, "--attach=prog"], stderr=subprocess.PIPE, text=True,
                                  env=tool_env(target_env(), False))
             wait_until(lambda: sessions()["prog"]["attached"] == 1, "the client attached")

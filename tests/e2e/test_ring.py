@@ -9,8 +9,8 @@ import tarfile
 import tempfile
 import unittest
 
-from peeka_testlib import (REC, StepBurstCase, probes_in, read_archive, target_env, tool_env,
-                           wait_until)
+from peeka_testlib import (REC, StepBurstCase, probes_in, read_archive, rec, sessions, target_env,
+                           tool_env, wait_until)
 
 PER_INTERPRETER = True
 RING = 65536
@@ -45,7 +45,7 @@ class Ring(StepBurstCase):
         p.stderr.close()
         self.assertEqual((rc, err), (0, ""))
 
-    def assert_newest(self, path, calls_so_far, seen, snapshot=False):
+    def assert_newest(self, path, calls_so_far, seen, snapshot=False, reason="signal"):
         """path holds exactly the newest records of calls_so_far that fit in RING."""
         session, records, summary, names = read_archive(path)
         lines = raw_lines(path)
@@ -61,7 +61,7 @@ class Ring(StepBurstCase):
         pol = summary["policy"]
         self.assertEqual((pol["name"], pol["ring_bytes"], pol["records_seen"],
                           pol["records_overwritten"]), ("ring", RING, seen, seen - kept))
-        self.assertEqual(summary["reason"], "snapshot" if snapshot else "signal")
+        self.assertEqual(summary["reason"], "snapshot" if snapshot else reason)
         self.assertIsNotNone(session)
         return summary
 
@@ -77,33 +77,46 @@ class Ring(StepBurstCase):
         self.assertEqual(summary["drops"], 0)
         self.assertEqual(summary["policy"]["snapshots"], 0)
 
+    def detach(self, key, *extra):
+        """A detached session (its record count tells when the records are in)."""
+        p = rec("-p", self.t.pid, "--detach=" + key, "--no-limit", "-o", self.out, *extra,
+                "watch", "ses.work.step")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        return sessions()[key]["pid"]
+
+    def received(self, key, n):
+        wait_until(lambda: sessions()[key]["records"] == n, "%d records at the holder" % n)
+
     def test_usr1_snapshots(self):
-        p = self.start("--ring", "64K")
+        holder = self.detach("snap", "--ring", "64K")
         calls = self.burst()
         snap1 = os.path.join(self.tmp.name, "s.snapshot-1.tar.zst")
         snap2 = os.path.join(self.tmp.name, "s.snapshot-2.tar.zst")
-        p.send_signal(signal.SIGUSR1)
+        self.received("snap", self.N)
+        os.kill(holder, signal.SIGUSR1)
         wait_until(lambda: os.path.exists(snap1), "snapshot 1")
         self.assert_newest(snap1, calls, self.N, snapshot=True)
         calls += self.burst()
-        p.send_signal(signal.SIGUSR1)
+        self.received("snap", 2 * self.N)
+        os.kill(holder, signal.SIGUSR1)
         wait_until(lambda: os.path.exists(snap2), "snapshot 2")
         self.assert_newest(snap2, calls, 2 * self.N, snapshot=True)
-        self.finish(p)
-        summary = self.assert_newest(self.out, calls, 2 * self.N)
+        self.assertEqual(rec("--attach=snap", "--stop").returncode, 0)
+        summary = self.assert_newest(self.out, calls, 2 * self.N, reason="stopped")
         self.assertEqual(summary["policy"]["snapshots"], 2)
         self.assertEqual(sorted(os.listdir(self.tmp.name)),
                          ["s.snapshot-1.tar.zst", "s.snapshot-2.tar.zst", "s.tar.zst"])
 
     def test_usr1_flushes_a_stream(self):
         # an hour between flushes: only SIGUSR1 writes the burst out
-        p = self.start("--flush-period", "1h")
+        holder = self.detach("flush", "--flush-period", "1h")
         calls = self.burst()
-        wait_until(lambda: p.poll() is None, "still recording")
-        p.send_signal(signal.SIGUSR1)
+        self.received("flush", self.N)
+        self.assertEqual(read_archive(self.out + ".partial")[1], [])
+        os.kill(holder, signal.SIGUSR1)
         wait_until(lambda: len(read_archive(self.out + ".partial")[1]) == self.N, "the flush")
         self.assertEqual([r["params"][0] for r in read_archive(self.out + ".partial")[1]], calls)
-        self.finish(p)
+        self.assertEqual(rec("--attach=flush", "--stop").returncode, 0)
         _, records, summary, _ = read_archive(self.out)
         self.assertEqual(len(records), self.N)
         self.assertEqual(summary["policy"], {"name": "stream", "flush_period_s": 3600})
