@@ -188,6 +188,8 @@ def tool_env(env, launches_python):
         env = dict(env)
         env.pop("LD_PRELOAD", None)
         env["ASAN_OPTIONS"] = "detect_leaks=1"
+        if os.environ.get("PEEKA_ASAN_LOG"):   # a detached holder's stderr is /dev/null
+            env["ASAN_OPTIONS"] += ":log_path=" + os.environ["PEEKA_ASAN_LOG"]
     return env
 
 
