@@ -99,17 +99,23 @@ static void consume(line_conn *c)
     c->len -= used;
 }
 
-static int starts(const char *line, const char *word)
+/* What follows WORD in a line "WORD ...", "" after a bare "WORD", NULL
+ * when the line is another word's. */
+static const char *after(const char *line, const char *word)
 {
     size_t n = strlen(word);
-    return !strncmp(line, word, n) && (line[n] == ' ' || line[n] == 0);
+    if (strncmp(line, word, n) || (line[n] != ' ' && line[n] != 0))
+        return NULL;
+    return line[n] ? line + n + 1 : line + n;
 }
 
 /* "end CODE MESSAGE": the session's exit code, its message said. */
-static int ended(const char *line, int quiet)
+static int ended(const char *what, int quiet)
 {
     char *rest;
-    long code = strtol(line + sizeof SP_END, &rest, 10);
+    long code = strtol(what, &rest, 10);
+    if (rest == what)
+        return EX_INTERNAL;
     if (*rest == ' ')
         rest++;
     if (*rest && (code != 0 || (!quiet && isatty(2))))
@@ -142,6 +148,7 @@ static int attach(const rec_options *o, int stop)
         if (g_stop_signal && !sent_stop++)
             send_line(fd, SP_STOP);
         char *line;
+        const char *what;
         int n = next_line(&c, 250, &line);
         if (n == -2)
             continue;
@@ -150,16 +157,15 @@ static int attach(const rec_options *o, int stop)
                     "session ended (killed?); what it wrote is in its archive's .partial\n",
                     tty ? "\r\033[K" : "", o->session_key);
             rc = EX_INTERNAL;
-        } else if (starts(line, SP_PROGRESS)) {
+        } else if ((what = after(line, SP_PROGRESS))) {
             if (tty && !stop)
-                fprintf(stderr, "\r\033[K%s", line + sizeof SP_PROGRESS);
-        } else if (starts(line, SP_END)) {
+                fprintf(stderr, "\r\033[K%s", what);
+        } else if ((what = after(line, SP_END))) {
             if (tty && !stop)
                 fputs("\r\033[K", stderr);
-            rc = ended(line, 0);
-        } else if (starts(line, SP_REFUSED)) {
-            fprintf(stderr, "peeka-rec: session '%s' refused us: %s\n", o->session_key,
-                    line + sizeof SP_REFUSED);
+            rc = ended(what, 0);
+        } else if ((what = after(line, SP_REFUSED))) {
+            fprintf(stderr, "peeka-rec: session '%s' refused us: %s\n", o->session_key, what);
             rc = EX_SESSION_REFUSED;
         }
         if (n > 0)
@@ -182,13 +188,14 @@ static cJSON *session_info(const char *key, int *why, char *err, size_t errlen)
     char *line = NULL;
     cJSON *j = NULL;
     *why = -1;
+    const char *what = NULL;
     int n = send_line(fd, SP_INFO) < 0 ? -1 : next_line(&c, REPLY_MS, &line);
-    if (n == 1 && starts(line, SP_INFO))
-        j = cJSON_Parse(line + sizeof SP_INFO);
-    else if (n == 1 && starts(line, SP_END))
+    if (n == 1 && (what = after(line, SP_INFO)))
+        j = cJSON_Parse(what);
+    else if (n == 1 && after(line, SP_END))
         *why = NO_SESSION;   /* it ended as we asked */
-    else if (n == 1 && starts(line, SP_REFUSED))
-        snprintf(err, errlen, "session '%s' refused us: %s", key, line + sizeof SP_REFUSED);
+    else if (n == 1 && (what = after(line, SP_REFUSED)))
+        snprintf(err, errlen, "session '%s' refused us: %s", key, what);
     else
         snprintf(err, errlen, "session '%s' did not answer", key);
     close(fd);
