@@ -95,6 +95,7 @@ agents:
 scripts:
 	@mkdir -p $(SCRIPTS_OUT)
 	@cp scripts/*.lua $(SCRIPTS_OUT)/ 2>/dev/null || true
+	@mkdir -p $(SCRIPTS_OUT)/lib && cp scripts/lib/*.lua $(SCRIPTS_OUT)/lib/
 
 # Man pages and shell completion come from the programs' own --help (and
 # README's exit codes, docs/lua-api.md), so they cannot drift from them.
@@ -172,6 +173,8 @@ install: all
 	install -m 755 $(BIN_REC) $(BIN_ANA) $(DESTDIR)$(PREFIX)/bin/
 	cp -R $(BUILD)/lib/peeka/. $(DESTDIR)$(PREFIX)/lib/peeka/
 	install -m 644 scripts/*.lua $(DESTDIR)$(PREFIX)/share/peeka/scripts/
+	install -d $(DESTDIR)$(PREFIX)/share/peeka/scripts/lib
+	install -m 644 scripts/lib/*.lua $(DESTDIR)$(PREFIX)/share/peeka/scripts/lib/
 	install -m 644 README.md docs/*.md $(DESTDIR)$(PREFIX)/share/doc/peeka/
 	install -d $(DESTDIR)$(PREFIX)/share/peeka/examples/cron
 	install -m 644 examples/cron/peeka-checkout.* examples/cron/checkout.probes $(DESTDIR)$(PREFIX)/share/peeka/examples/cron/

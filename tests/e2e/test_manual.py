@@ -64,7 +64,8 @@ class ManPages(unittest.TestCase):
 
     def test_recorder_options_in_help_and_page(self):
         # launch_flags.c knows the interpreter's own flags (python3 -S ...), not peeka's
-        accepted = literals("recorder/.c", "common/.c", skip=("launch_flags.c",)) - {"--"}
+        # --list-probe-options: the probe table for tests, deliberately not in --help
+        accepted = literals("recorder/.c", "common/.c", skip=("launch_flags.c",)) - {"--", "--list-probe-options"}
         self.assertIn("--duration", accepted)
         help_words = set(re.findall(r"--?[A-Za-z][\w-]*", help_text(REC)))
         page = self.page("peeka-rec", 1)
@@ -153,8 +154,11 @@ class BashCompletion(unittest.TestCase):
 
     def test_every_help_option_completes(self):
         help_words = set(re.findall(r"(?<![\w\[-])--[a-z][\w-]*", help_text(REC)))
-        offered = set(bash_complete("peeka-rec -p 1 watch f --") + bash_complete("peeka-rec -p 1 trace f --")
-                      + bash_complete("peeka-rec -p 1 stack f --") + bash_complete("peeka-rec -p 1 monitor f --"))
+        probes = bash_complete("peeka-rec -p 1 ")
+        self.assertTrue({"watch", "trace", "stack", "monitor", "thread", "top"} <= set(probes), probes)
+        offered = set()
+        for probe in probes:
+            offered |= set(bash_complete("peeka-rec -p 1 %s f --" % probe))
         self.assertEqual(sorted(help_words - offered), [])
 
     def test_pid_completion_offers_a_running_python(self):

@@ -1,0 +1,238 @@
+"""The viewer scripts (flamegraph, speedscope, chrometrace, timeline) over
+a real recording of viz_calls.py: frames, weights and events checked
+against the records the archive holds, and each output format checked
+against its own rules (SVG as XML, speedscope's file format, the Trace
+Event Format)."""
+import json
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import unittest
+import xml.etree.ElementTree as ET
+
+import archive_fixture as af
+from peeka_testlib import ANALYZE, launch, read_archive, tool_env
+
+PER_INTERPRETER = True
+HANDLES, TICKS = 5, 3
+W = "viz.work."
+SVG = "{http://www.w3.org/2000/svg}"
+PROBES = ["trace viz.work.handle", "stack viz.work.leaf", "watch viz.work.tick"]
+
+
+def analyze(*args, rc=0):
+    p = subprocess.run([ANALYZE] + [str(a) for a in args], capture_output=True, text=True, timeout=120,
+                       env=tool_env(dict(os.environ), False))
+    if p.returncode != rc:
+        raise AssertionError("exit %d (wanted %d): %s" % (p.returncode, rc, p.stderr[-2000:]))
+    return p
+
+
+def record_viz(tmp):
+    """(archive, session, records) of viz_calls.py under PROBES."""
+    proc, out = launch(tmp, PROBES, "viz_calls.py", str(HANDLES), str(TICKS))
+    if proc.returncode != 0 or "viz done" not in proc.stdout:
+        raise AssertionError("recording failed (%d): %s" % (proc.returncode, proc.stderr))
+    session, records, _, _ = read_archive(out)
+    return out, session, records
+
+
+def svg_frames(text):
+    """{(depth, name): [data-w, title, fill] ...} of a flamegraph SVG (parsed as XML)."""
+    root = ET.fromstring(text)
+    frames = {}
+    for g in root.iter(SVG + "g"):
+        if g.get("class") == "f":
+            frames.setdefault((int(g.get("data-d")), g.get("data-n")), []).append(
+                (float(g.get("data-w")), g.find(SVG + "title").text, g.find(SVG + "rect").get("fill")))
+    return root, frames
+
+
+class Viewers(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="peeka-viewers-")
+        cls.archive, cls.session, cls.records = record_viz(cls.tmp)
+        cls.traces = [r for r in cls.records if r["kind"] == "trace"]
+        cls.stacks = [r for r in cls.records if r["kind"] == "stack"]
+        cls.ticks = [r for r in cls.records if r["kind"] == "watch"]
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    def test_recording(self):
+        self.assertEqual((len(self.traces), len(self.stacks), len(self.ticks)), (HANDLES, 3 * HANDLES, TICKS))
+
+    def test_flamegraph_of_stacks_weighs_calls(self):
+        text = analyze(self.archive, "flamegraph", "--arg", "weight=calls").stdout
+        _, frames = svg_frames(text)
+        n = 3 * HANDLES
+        want = {(0, "all"): n, (1, "<module> (viz_calls.py)"): n, (2, "handle (work.py)"): n,
+                (3, "parse (work.py)"): HANDLES, (3, "render (work.py)"): 2 * HANDLES}
+        for key, calls in want.items():
+            (w, title, _), = frames[key]
+            self.assertAlmostEqual(w, calls / n, places=9, msg=key)
+            self.assertIn("%d calls, %.2f%% of all" % (calls, 100 * calls / n), title)
+        leaves = sorted(w * n for w, _, _ in frames[(4, W + "leaf")])
+        self.assertEqual([round(x) for x in leaves], [HANDLES, 2 * HANDLES])
+        self.assertEqual(len(frames), len(want) + 1)
+        self.assertIn("width = calls", text)
+
+    def test_flamegraph_of_time(self):
+        """weight=time: trace trees by self time, watch calls by cost;
+        each frame's share is its total over everything recorded."""
+        _, frames = svg_frames(analyze(self.archive, "flamegraph").stdout)
+        handle = sum(t["call_tree"]["cost_ns"] for t in self.traces)
+        tick = sum(r["cost_ns"] for r in self.ticks)
+        total = handle + tick
+        self.assertAlmostEqual(frames[(1, W + "handle")][0][0], handle / total, places=6)
+        self.assertAlmostEqual(frames[(1, W + "tick")][0][0], tick / total, places=6)
+        render = sum(c["cost_ns"] for t in self.traces for c in t["call_tree"]["children"]
+                     if c["func"] == W + "render")
+        self.assertAlmostEqual(frames[(2, W + "render")][0][0], render / total, places=6)
+        self.assertIn((3, "time.sleep"), frames)
+        self.assertEqual({name for _, name in frames},
+                         {"all", W + "handle", W + "parse", W + "render", W + "leaf", W + "tick", "time.sleep"})
+
+    def test_flamegraph_diff_colours_the_change(self):
+        base = os.path.join(self.tmp, "fg-base.tar.zst")
+        head = os.path.join(self.tmp, "fg-head.tar.zst")
+        tree = lambda b_ns: af.node("app.a", 20000 + b_ns + 30000, [af.node("app.b", b_ns), af.node("app.c", 30000)])
+        af.write_archive(base, [af.trace_record(tree(80000), seq=1)])
+        af.write_archive(head, [af.trace_record(tree(160000), seq=1)])
+        _, frames = svg_frames(analyze(base, head, "flamegraph", "--arg", "diff=1").stdout)
+        (_, title_b, fill_b), = frames[(2, "app.b")]
+        self.assertEqual(fill_b, "rgb(250,60,60)")            # the largest growth: deepest red
+        self.assertIn("BASE 80.00us -> HEAD 160.0us (+100.0%)", title_b)
+        self.assertEqual(frames[(2, "app.c")][0][2], "rgb(250,250,250)")     # unchanged: white
+        self.assertEqual(frames[(1, "app.a")][0][2], "rgb(250,250,250)")     # same self time
+        _, frames = svg_frames(analyze(head, base, "flamegraph", "--arg", "diff=1").stdout)
+        self.assertEqual(frames[(2, "app.b")][0][2], "rgb(60,60,250)")      # shrank: blue
+        p = analyze(base, "flamegraph", "--arg", "diff=1", rc=2)
+        self.assertIn("needs BASE and HEAD archives", p.stderr)
+
+    def test_speedscope_file_format(self):
+        doc = json.loads(analyze(self.archive, "speedscope").stdout)
+        self.assertEqual(doc["$schema"], "https://www.speedscope.app/file-format-schema.json")
+        frames = doc["shared"]["frames"]
+        self.assertTrue(all(isinstance(f["name"], str) for f in frames))
+        self.assertTrue(all(isinstance(f.get("file", ""), str) and isinstance(f.get("line", 0), int)
+                            for f in frames))
+        names = [f["name"] for f in frames]
+        self.assertEqual(len(names), len(set(zip(names, [f.get("file") for f in frames]))))
+        opens = {}
+        kinds = []
+        for p in doc["profiles"]:
+            kinds.append((p["type"], p["name"].split(" (")[0]))
+            if p["type"] == "evented":
+                self.assertEqual(p["unit"], "nanoseconds")
+                stack, last = [], p["startValue"]
+                for e in p["events"]:
+                    self.assertIn(e["type"], ("O", "C"))
+                    self.assertGreaterEqual(e["at"], last)      # in time order
+                    last = e["at"]
+                    if e["type"] == "O":
+                        stack.append(e["frame"])
+                        opens[names[e["frame"]]] = opens.get(names[e["frame"]], 0) + 1
+                    else:
+                        self.assertEqual(stack.pop(), e["frame"])   # closes the innermost open frame
+                self.assertEqual(stack, [])
+                self.assertEqual(last, p["endValue"])
+            else:
+                self.assertEqual(p["type"], "sampled")
+                self.assertEqual(len(p["samples"]), len(p["weights"]))
+                self.assertEqual(len(p["samples"]), 3 * HANDLES)
+                self.assertEqual(sum(p["weights"]), p["endValue"])
+                stacks = sorted(tuple(names[i] for i in s) for s in p["samples"])
+                self.assertEqual(stacks[0], ("<module> (viz_calls.py)", "handle (work.py)", "parse (work.py)",
+                                             W + "leaf"))
+                self.assertEqual(stacks.count(stacks[-1]), 2 * HANDLES)
+        self.assertEqual(sorted(kinds), [("evented", "MainThread"), ("evented", "worker-1"), ("sampled", "MainThread")])
+        # one open per trace node (a node is one function under one parent, merged) and per watch call
+        self.assertEqual(opens, {W + "handle": HANDLES, W + "parse": HANDLES, W + "render": HANDLES,
+                                 W + "leaf": 2 * HANDLES, "time.sleep": HANDLES, W + "tick": TICKS})
+
+    def test_chrometrace_follows_trace_event_format(self):
+        doc = json.loads(analyze(self.archive, "chrometrace").stdout)
+        self.assertIn(doc.get("displayTimeUnit", "ms"), ("ms", "ns"))
+        events = doc["traceEvents"]
+        named_threads, named_procs, slices = set(), set(), {}
+        for e in events:
+            self.assertIsInstance(e["name"], str)
+            self.assertIsInstance(e["pid"], int)
+            self.assertIn(e["ph"], ("X", "B", "E", "M"))
+            if e["ph"] == "M":
+                self.assertIn(e["name"], ("process_name", "thread_name"))
+                self.assertIsInstance(e["args"]["name"], str)
+                (named_threads if e["name"] == "thread_name" else named_procs).add((e["pid"], e.get("tid")))
+                continue
+            self.assertIsInstance(e["tid"], int)
+            self.assertIsInstance(e["ts"], (int, float))
+            self.assertGreaterEqual(e["ts"], 0)
+            if e["ph"] == "X":
+                self.assertGreaterEqual(e["dur"], 0)
+            slices.setdefault((e["pid"], e["tid"]), []).append(e)
+        pid = self.session["target"]["pid"]
+        self.assertEqual({p for p, _ in named_procs}, {pid})
+        for key, evs in slices.items():
+            self.assertIn(key, named_threads)                 # every thread has its name
+            # X slices on one thread nest: none starts inside another and ends after it
+            evs.sort(key=lambda e: (e["ts"], -e["dur"]))
+            open_ends = []
+            for e in evs:
+                while open_ends and open_ends[-1] <= e["ts"] + 1e-3:
+                    open_ends.pop()
+                if open_ends:
+                    self.assertLessEqual(e["ts"] + e["dur"], open_ends[-1] + 1e-3, e)
+                open_ends.append(e["ts"] + e["dur"])
+        names = [e["name"] for e in events if e["ph"] == "X"]
+        self.assertEqual((names.count(W + "handle"), names.count(W + "leaf"), names.count(W + "tick")),
+                         (HANDLES, 2 * HANDLES, TICKS))
+        # timestamps in microseconds since the recording's start
+        tick, = [e for e in events if e["ph"] == "X" and e["name"] == W + "tick"][:1]
+        r = self.ticks[0]
+        self.assertAlmostEqual(tick["ts"], (r["ts_ns"] - self.session["start_ns"]) / 1000, places=3)
+        self.assertAlmostEqual(tick["dur"], r["cost_ns"] / 1000, places=3)
+        root = [e for e in events if e["ph"] == "X" and e["name"] == W + "handle"][0]
+        self.assertAlmostEqual(root["dur"], self.traces[0]["call_tree"]["cost_ns"] / 1000, places=3)
+
+    def test_timeline_chart_and_list(self):
+        out = analyze(self.archive, "timeline", "--arg", "width=60").stdout.splitlines()
+        self.assertTrue(out[0].startswith("timeline ") and "60 columns" in out[0])
+        rows = {line.split()[0]: line.split()[1] for line in out[2:4]}
+        self.assertEqual(set(rows), {"MainThread", "worker-1"})
+        self.assertEqual(set(rows["MainThread"]) | set(rows["worker-1"]), {"A", "B", "."})
+        # the worker runs after the main thread: its first busy column follows main's last
+        self.assertLess(rows["MainThread"].rindex("A"), rows["worker-1"].index("B"))
+        self.assertTrue(rows["MainThread"].startswith("A") and rows["worker-1"].endswith("B"))
+        handle = sum(t["call_tree"]["cost_ns"] for t in self.traces)
+        legend = [line for line in out if line.startswith(("A ", "B "))]
+        self.assertEqual(legend[0].split()[:3], ["A", W + "handle", "%d" % HANDLES])
+        self.assertEqual(legend[1].split()[:3], ["B", W + "tick", "%d" % TICKS])
+        self.assertIn(analyze(self.archive, "-e", "print(peeka.duration(%d))" % handle).stdout.strip(), legend[0])
+        lst = analyze(self.archive, "timeline", "--arg", "mode=list", "--arg", "thread=worker-*").stdout
+        lines = lst.splitlines()
+        self.assertTrue(lines[0].startswith("== worker-1 (") and lines[0].endswith(": %d calls" % TICKS))
+        self.assertEqual([line.split()[-1] for line in lines[1:]], [W + "tick"] * TICKS)
+        # a clock-time window: from the second tick's start on
+        second = self.ticks[1]["ts_ns"]
+        ns = second % 10**9
+        stamp = "%s.%06d" % (subprocess.run(["date", "-u", "-d", "@%d" % (second // 10**9), "+%H:%M:%S"],
+                                            capture_output=True, text=True, check=True).stdout.strip(), ns // 1000 + 1)
+        lst = analyze(self.archive, "timeline", "--arg", "mode=list", "--arg", "from=" + stamp).stdout
+        self.assertEqual(lst.count(W + "tick"), TICKS - 1, lst)
+        self.assertNotIn(W + "handle", lst)
+        p = analyze(self.archive, "timeline", "--arg", "from=soon", rc=2)
+        self.assertIn("expected a clock time", p.stderr)
+
+    def test_listed(self):
+        names = [line.split()[0] for line in analyze("-l").stdout.splitlines()]
+        for s in ("flamegraph", "speedscope", "timeline", "chrometrace", "compare"):
+            self.assertIn(s, names)
+
+
+if __name__ == "__main__":
+    unittest.main()
