@@ -487,7 +487,7 @@ static int check_policy(const rec_options *o, char *err, size_t errlen)
         return -1;
     }
     int bounded = o->duration_s > 0;
-    for (int k = 0; !bounded && k < o->nprobes && o->probes[k].times > 0; k++)
+    for (int k = 0; !bounded && k < o->nprobes && probe_times(&o->probes[k]) > 0; k++)
         bounded = k == o->nprobes - 1;
     if (o->detach_key && !bounded && !o->no_limit) {
         snprintf(err, errlen, "--detach=%s without a limit: give -d TIME, -n on every probe, or "
