@@ -265,6 +265,13 @@ class DetachedRing(SessionCase):
 
 
 class DetachedLaunch(unittest.TestCase):
+    def tearDown(self):
+        for s in sessions().values():   # a failed case leaves neither holder nor program
+            for pid in (s["target_pid"], s["pid"]):
+                os.kill(pid, signal.SIGKILL)
+            wait_until(lambda: dead(s["pid"]), "the holder died")
+        sessions()
+
     def test_launch_then_attach_until_the_program_ends(self):
         with tempfile.TemporaryDirectory() as tmp:
             out = os.path.join(tmp, "l-{pid}.tar.zst")   # known once the program runs
