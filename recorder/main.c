@@ -1,5 +1,6 @@
 /* peeka-rec: attach to (or launch) a Python process, record, detach. */
 #include "agent_conn.h"
+#include "buffer_policy.h"
 #include "attach_target.h"
 #include "exitcodes.h"
 #include "launch.h"
@@ -8,6 +9,8 @@
 #include "options.h"
 #include "recording.h"
 #include "rundir.h"
+#include "session_ctl.h"
+#include "session_holder.h"
 #include "signals.h"
 
 #include <errno.h>
@@ -127,8 +130,10 @@ static int check_output(const char *path, char *err, size_t errlen)
 static peeka_aw *open_archive(const rec_options *o, const char *path, char *err, size_t errlen)
 {
     peeka_aw *aw = peeka_aw_open(path, NULL, o->zstd_level, err, errlen);
-    if (aw)
+    if (aw) {
         peeka_aw_set_mode(aw, o->mode);
+        peeka_aw_set_flush_ns(aw, (int64_t)(o->flush_period_s * 1e9));
+    }
     return aw;
 }
 
@@ -155,6 +160,18 @@ static int finish_child(pid_t child, recording *r, int rc)
     if (rc == EX_OK_REC || rc == EX_TARGET_EXITED)
         return launch_exit_code(r->child_status);
     return rc;
+}
+
+/* A detached session's code for its clients, known once the archive is
+ * complete: in launch mode the program's status if it has ended (a
+ * stopped session leaves it running). */
+static int session_code(recording *r, int rc)
+{
+    if (r->child > 0 && !r->child_done && launch_reap(r->child, &r->child_status, 0) == 1)
+        r->child_done = 1;
+    if (r->child > 0 && r->child_done && (rc == EX_OK_REC || rc == EX_TARGET_EXITED))
+        return launch_exit_code(r->child_status);
+    return r->child > 0 && rc == EX_TARGET_EXITED ? EX_OK_REC : rc;
 }
 
 /* Launch mode up to a connected agent: start the program, open the
@@ -207,12 +224,15 @@ int main(int argc, char **argv)
         if (prc < 0)
             fprintf(stderr, "peeka-rec: %s\n", err);
         options_free(&o);
-        return prc > 0 ? EX_OK_REC : EX_USAGE_REC;
+        /* --is-detached keeps Perfetto's codes: 1 for a wrong command line */
+        return prc > 0 ? EX_OK_REC : o.session_cmd == SESSION_IS_DETACHED ? 1 : EX_USAGE_REC;
     }
     if (signals_install() < 0) {
         fprintf(stderr, "peeka-rec: cannot install signal handlers: %s\n", strerror(errno));
         return EX_INTERNAL;
     }
+    if (o.session_cmd)
+        return session_ctl_run(&o);
     int to_stdout = o.output && !strcmp(o.output, "-");
     /* launch mode: the pid in the name is the program's, known once it
      * runs; checked here at its widest */
@@ -225,13 +245,21 @@ int main(int argc, char **argv)
         options_free(&o);
         return EX_WRITE;
     }
+    session_holder *holder = NULL;
+    int hrc;
+    if (o.detach_key && holder_start(&o, &holder, &hrc, err, sizeof err) != 0) {
+        if (err[0])   /* 1: the user's command, done; -1: could not start */
+            fprintf(stderr, "peeka-rec: %s\n", err);
+        options_free(&o);
+        return hrc;
+    }
     rundir rd;
     agent_conn conn = {.fd = -1};
-    recording rec = {.opt = &o, .conn = &conn, .mode = o.pid ? "attach" : "launch"};
+    recording rec = {.opt = &o, .conn = &conn, .mode = o.pid ? "attach" : "launch", .holder = holder};
     ltrace lt;
     ltrace_init(&lt);
     int rc = EX_OK_REC, unrecorded = 0;
-    if (rundir_create(&rd, err, sizeof err) < 0) {
+    if (rundir_create(&rd, err, sizeof err) < 0 || policy_start(&rec, err, sizeof err) < 0) {
         rc = EX_INTERNAL;
         goto out;
     }
@@ -265,7 +293,13 @@ out:
         fprintf(stderr, "peeka-rec: %lld observations in %s\n", rec.records, outpath);
     conn_close(&conn);
     rundir_remove(&rd);
+    if (holder) {
+        char done[PATH_MAX + 64];
+        snprintf(done, sizeof done, "%lld observations in %s", rec.records, outpath);
+        holder_finish(holder, session_code(&rec, rc), rc == EX_OK_REC ? done : err);
+    }
     rc = finish_child(rec.child, &rec, rc);
+    policy_free(&rec);
     free(rec.agent_stats);
     options_free(&o);
     return rc;

@@ -53,6 +53,26 @@ void options_usage(FILE *out)
 "                         anywhere in the name; repeatable; before the probes)\n"
 "      --no-default-redact  drop the built-in rule\n"
 "                         " PEEKA_REDACT_DEFAULT "\n"
+"      --ring SIZE        keep only the newest SIZE of records (JSONL bytes, e.g.\n"
+"                         16M) and write them when the recording ends\n"
+"      --flush-period TIME  how often records are written out (default 1s);\n"
+"                         SIGUSR1 flushes now (with --ring: writes a snapshot,\n"
+"                         NAME.snapshot-N.tar.zst)\n"
+"      --detach=KEY       a detached session: return once the probes are in and\n"
+"                         record on in the background (README \"Long and\n"
+"                         background recordings\"); needs -d, -n on every probe,\n"
+"                         or --no-limit\n"
+"      --no-limit         let a detached session run until it is stopped\n"
+"      --attach=KEY       follow a detached session until it ends, with its exit\n"
+"                         code; Ctrl-C stops it (nothing else goes with it)\n"
+"      --stop             with --attach=KEY: stop the session, return when its\n"
+"                         archive is complete\n"
+"      --is-detached=KEY, --is_detached=KEY\n"
+"                         exit 0 if the session runs, 2 if there is none, 1 on\n"
+"                         an error\n"
+"      --list-sessions    the detached sessions: key, pid, target, start,\n"
+"                         records, probes, output (--json: as a JSON array)\n"
+"      --json             with --list-sessions\n"
 "  -h, --help             this help;  -V, --version: the version\n"
 "\n"
 "Examples:\n"
@@ -62,10 +82,10 @@ void options_usage(FILE *out)
 "  peeka-rec -p 4242 -o - watch app.cart.Cart.total --condition 'cost > 50' | jq .cost\n"
 "\n"
 "Exit codes: 0 ok, 2 usage, 3 probe error, 4 target exited (archive complete),\n"
-"5 write error, 6 agent lost, 7 agent protocol error, 10-19 attach errors\n"
-"(see README).  In launch mode, the program's own exit status (128+N if\n"
-"signal N killed it); SIGINT, SIGTERM and SIGHUP are passed on to it, and it\n"
-"runs to its end even when the agent cannot be loaded.\n", out);
+"5 write error, 6 agent lost, 7 agent protocol error, 10-19 attach errors,\n"
+"20-22 detached sessions (see README).  In launch mode, the program's own\n"
+"exit status (128+N if signal N killed it); SIGINT, SIGTERM and SIGHUP are\n"
+"passed on to it, and it runs to its end even when the agent cannot be loaded.\n", out);
 }
 
 /* Shell-like words: whitespace separates, '...' and "..." group, \\ escapes. */
@@ -378,10 +398,47 @@ static const char *need(int argc, char **argv, int *i, char *err, size_t errlen)
     return argv[++*i];
 }
 
+/* --name VALUE or --name=VALUE: 1 and *v when argv[*i] is that option,
+ * 0 when it is another, -1 when its value is missing. */
+int option_value(int argc, char **argv, int *i, const char *name, const char **v, char *err,
+                 size_t errlen)
+{
+    size_t n = strlen(name);
+    if (strncmp(argv[*i], name, n) || (argv[*i][n] && argv[*i][n] != '='))
+        return 0;
+    if (argv[*i][n] == '=') {
+        *v = argv[*i] + n + 1;
+        return 1;
+    }
+    return (*v = need(argc, argv, i, err, errlen)) ? 1 : -1;
+}
+
+/* --detach, --no-limit, --ring, --flush-period; 0 when a is none of them. */
+static int policy_option(int argc, char **argv, int *i, rec_options *o, char *err, size_t errlen)
+{
+    const char *v;
+    int m;
+    if ((m = option_value(argc, argv, i, "--detach", &v, err, errlen)) != 0) {
+        o->detach_key = v;
+    } else if (!strcmp(argv[*i], "--no-limit")) {
+        o->no_limit = m = 1;
+    } else if ((m = option_value(argc, argv, i, "--ring", &v, err, errlen)) == 1) {
+        unsigned long long b = peeka_parse_size(v);
+        if (b < 65536 || b > (16ULL << 30)) { snprintf(err, errlen, "--ring needs a size from 64K to 16G; got '%s'", v); return -1; }
+        o->ring_bytes = (size_t)b;
+    } else if ((m = option_value(argc, argv, i, "--flush-period", &v, err, errlen)) == 1) {
+        if ((o->flush_period_s = peeka_parse_duration(v)) < 0.01) { snprintf(err, errlen, "--flush-period needs a time of at least 10ms, like 1s or 500ms; got '%s'", v); return -1; }
+    }
+    return m;
+}
+
 static int global_option(int argc, char **argv, int *i, rec_options *o, char *err, size_t errlen)
 {
     const char *a = argv[*i], *v;
     long long n;
+    int pm = policy_option(argc, argv, i, o, err, errlen);
+    if (pm != 0)
+        return pm < 0 ? -1 : 0;
     if (!strcmp(a, "-p") || !strcmp(a, "--pid")) {
         if (!(v = need(argc, argv, i, err, errlen))) return -1;
         if (parse_int(v, &n) < 0 || n <= 0) { snprintf(err, errlen, "--pid needs a process id, got '%s'", v); return -1; }
@@ -439,6 +496,28 @@ static int global_option(int argc, char **argv, int *i, rec_options *o, char *er
     return 0;
 }
 
+/* A forgotten detached session is the danger: one runs without a bound
+ * only when asked to. */
+static int check_policy(const rec_options *o, char *err, size_t errlen)
+{
+    int to_stdout = o->output && !strcmp(o->output, "-");
+    if (to_stdout && (o->detach_key || o->ring_bytes)) {
+        snprintf(err, errlen, "%s needs an archive: -o - (stdout) cannot be used with it",
+                 o->detach_key ? "--detach" : "--ring");
+        return -1;
+    }
+    int bounded = o->duration_s > 0;
+    for (int k = 0; !bounded && k < o->nprobes && probe_times(&o->probes[k]) > 0; k++)
+        bounded = k == o->nprobes - 1;
+    if (o->detach_key && !bounded && !o->no_limit) {
+        snprintf(err, errlen, "--detach=%s without a limit: give -d TIME, -n on every probe, or "
+                 "--no-limit (then stop it with peeka-rec --attach=%s --stop)", o->detach_key,
+                 o->detach_key);
+        return -1;
+    }
+    return 0;
+}
+
 int options_parse(int argc, char **argv, rec_options *o, char *err, size_t errlen)
 {
     memset(o, 0, sizeof *o);
@@ -448,6 +527,10 @@ int options_parse(int argc, char **argv, rec_options *o, char *err, size_t errle
     o->via = "auto";
     o->mode = 0600;
     o->default_redact = 1;
+    o->flush_period_s = 1;
+    int sc = session_options_parse(argc, argv, o, err, errlen);
+    if (sc != 0)
+        return sc < 0 ? -1 : 0;
     int i = 1;
     for (; i < argc; i++) {
         const char *a = argv[i];
@@ -477,7 +560,7 @@ int options_parse(int argc, char **argv, rec_options *o, char *err, size_t errle
     if (o->pid && o->cmd) { snprintf(err, errlen, "-p PID and -- CMD cannot be combined"); return -1; }
     for (int k = 0; k < o->nprobes; k++)
         if (check_rule_count(o, &o->probes[k], err, errlen) < 0) return -1;
-    return 0;
+    return check_policy(o, err, errlen);
 }
 
 void options_free(rec_options *o)

@@ -1,5 +1,7 @@
 #include "recording.h"
+#include "buffer_policy.h"
 #include "proc_maps.h"
+#include "session_holder.h"
 #include "exitcodes.h"
 #include "probe_snapshot.h"
 
@@ -99,6 +101,19 @@ static void note_cycle(int id, const char *line, size_t len)
     }
 }
 
+void recording_count(recording *r, const uint8_t *data, size_t len)
+{
+    for (const uint8_t *p = data, *end = data + len; p < end;) {
+        const uint8_t *nl = memchr(p, '\n', (size_t)(end - p));
+        size_t l = (size_t)(nl - p);
+        int id = probe_of(r, (const char *)p, l);
+        r->per_probe[id]++;
+        note_cycle(id, (const char *)p, l);
+        r->records++;
+        p = nl + 1;
+    }
+}
+
 /* A RECORDS body is checked whole before any of it is kept: whole lines,
  * each ending in '\n', shaped {...}, no NUL, at most PEEKA_RECORD_MAX, with
  * the probe_id of a probe of this recording.  A bad batch is not written.
@@ -129,15 +144,9 @@ static int take_records(recording *r, const uint8_t *data, uint32_t len, char *e
                              "recording (1..%d)", (unsigned long long)lines, r->opt->nprobes);
         p = nl + 1;
     }
-    for (const uint8_t *p = data, *end = data + len; p < end;) {
-        const uint8_t *nl = memchr(p, '\n', (size_t)(end - p));
-        size_t l = (size_t)(nl - p);
-        int id = probe_of(r, (const char *)p, l);
-        r->per_probe[id]++;
-        note_cycle(id, (const char *)p, l);
-        p = nl + 1;
-    }
-    r->records += (long long)lines;
+    recording_count(r, data, len);
+    if (r->ring)
+        return policy_keep(r, data, len);
     if (!r->aw) {
         if (r->out_closed)
             return 0;
@@ -419,6 +428,8 @@ static int install_probes(recording *r, char *err, size_t errlen)
         fprintf(stderr, "peeka-rec: the program did not load the agent within %g s (python -I, -S "
                 "or -E in a wrapper or a #! line?); attached to it instead: its calls until now "
                 "are not recorded\n", r->opt->attach_timeout_s);
+    if (rc == EX_OK_REC)
+        holder_ready(r->holder);   /* --detach: the probes are in, the first client may go */
     return rc;
 }
 
@@ -438,18 +449,29 @@ static int counts_reached(const recording *r)
     return finite > 0;
 }
 
+void recording_progress(const recording *r, int64_t now, char *out, size_t n)
+{
+    double el = (double)(now - r->start_mono) / 1e9;
+    char lim[32] = "";
+    if (r->opt->duration_s > 0)
+        snprintf(lim, sizeof lim, "/%.0fs", r->opt->duration_s);
+    if (r->ring)
+        snprintf(out, n, "peeka-rec: %.1fs%s  %lld observations  %llu KiB kept in the ring",
+                 el, lim, r->records, (unsigned long long)keep_ring_bytes(r->ring) / 1024);
+    else
+        snprintf(out, n, "peeka-rec: %.1fs%s  %lld observations  %llu KiB written", el, lim,
+                 r->records, r->aw ? (unsigned long long)peeka_aw_bytes_out(r->aw) / 1024 : 0ULL);
+}
+
 static void progress(recording *r, int64_t now)
 {
     static int64_t last;
     if (r->opt->quiet || !isatty(2) || now - last < 250000000)
         return;
     last = now;
-    double el = (double)(now - r->start_mono) / 1e9;
-    char lim[32] = "";
-    if (r->opt->duration_s > 0)
-        snprintf(lim, sizeof lim, "/%.0fs", r->opt->duration_s);
-    fprintf(stderr, "\r\033[Kpeeka-rec: %.1fs%s  %lld observations  %llu KiB written",
-            el, lim, r->records, r->aw ? (unsigned long long)peeka_aw_bytes_out(r->aw) / 1024 : 0ULL);
+    char line[200];
+    recording_progress(r, now, line, sizeof line);
+    fprintf(stderr, "\r\033[K%s", line);
 }
 
 static void check_child(recording *r)
@@ -512,6 +534,7 @@ const char *rec_end_name(rec_end e)
     case END_AGENT_LOST:     return "agent-lost";
     case END_PROTOCOL_ERROR: return "protocol-error";
     case END_OUTPUT_CLOSED:  return "output-closed";
+    case END_STOPPED:        return "stopped";
     case END_NONE:           break;
     }
     return "unknown";
@@ -562,6 +585,9 @@ static rec_end pump(recording *r, char *err, size_t errlen)
         }
         if (g_stop_signal)
             return END_SIGNAL;
+        rec_end pe = policy_tick(r, now, err, errlen);
+        if (pe != END_NONE)
+            return pe;
         if (r->out_closed || (now >= next_out_check && output_gone(r)))
             return END_OUTPUT_CLOSED;
         if (now >= next_out_check)
@@ -642,7 +668,7 @@ static cJSON *probe_summaries(const recording *r, long long *drops)
     return arr;
 }
 
-static char *summary_json(recording *r)
+char *recording_summary_json(recording *r, peeka_aw *aw, const char *reason)
 {
     cJSON *s = cJSON_CreateObject();
     int64_t end = wall_ns();
@@ -652,13 +678,13 @@ static char *summary_json(recording *r)
     snprintf(nsbuf, sizeof nsbuf, "%lld", (long long)end);
     cJSON_AddRawToObject(s, "end_ns", nsbuf);
     cJSON_AddStringToObject(s, "end", iso);
-    cJSON_AddStringToObject(s, "reason", rec_end_name(r->reason));
+    cJSON_AddStringToObject(s, "reason", reason ? reason : rec_end_name(r->reason));
     if (r->reason == END_PROTOCOL_ERROR)
         cJSON_AddStringToObject(s, "error", r->error);
     cJSON_AddBoolToObject(s, "complete", 1);
     cJSON_AddNumberToObject(s, "records", (double)r->records);
-    cJSON_AddNumberToObject(s, "chunks", (double)peeka_aw_chunks(r->aw));
-    cJSON_AddNumberToObject(s, "bytes_jsonl", (double)peeka_aw_bytes_in(r->aw));
+    cJSON_AddNumberToObject(s, "chunks", (double)peeka_aw_chunks(aw));
+    cJSON_AddNumberToObject(s, "bytes_jsonl", (double)peeka_aw_bytes_in(aw));
     long long drops;
     cJSON *probes = probe_summaries(r, &drops);
     if (drops >= 0)
@@ -671,6 +697,7 @@ static char *summary_json(recording *r)
                                                     : 128 + WTERMSIG(r->child_status));
     else
         cJSON_AddNullToObject(s, "target_exit");
+    policy_summary(r, s);
     char *out = cJSON_PrintUnformatted(s);
     cJSON_Delete(s);
     return out;
@@ -767,12 +794,14 @@ int recording_run(recording *r, char *err, size_t errlen)
         snprintf(err, errlen, "%s", serr);
         return EX_WRITE;
     }
+    if (policy_finish(r, err, errlen) < 0)
+        return EX_WRITE;
     if (r->aw && peeka_aw_flush(r->aw) < 0) {
         snprintf(err, errlen, "%s", peeka_aw_error(r->aw));
         return EX_WRITE;
     }
     if (r->aw) {
-        char *sum = summary_json(r);
+        char *sum = recording_summary_json(r, r->aw, NULL);
         peeka_aw *aw = r->aw;
         r->aw = NULL;
         char cerr[512];

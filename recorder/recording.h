@@ -21,7 +21,8 @@ typedef enum {
     END_WRITE_ERROR,     /* "write-error" */
     END_AGENT_LOST,      /* "agent-lost": the agent went away, the target lives */
     END_PROTOCOL_ERROR,  /* "protocol-error": the agent broke the protocol */
-    END_OUTPUT_CLOSED    /* "output-closed": -o - and the reader went away */
+    END_OUTPUT_CLOSED,   /* "output-closed": -o - and the reader went away */
+    END_STOPPED          /* "stopped": peeka-rec --attach=KEY --stop, or an attached client's Ctrl-C */
 } rec_end;
 
 const char *rec_end_name(rec_end e);
@@ -54,6 +55,10 @@ typedef struct {
     char *agent_stats;          /* the agent's final counts (JSON) */
     int64_t start_ns_wall, start_mono;
     long long last_drops;
+    struct keep_ring *ring;     /* --ring: records kept here until the end (buffer_policy.c) */
+    long long seen_records;     /* --ring: every record the agent sent */
+    int snapshots;              /* --ring: SIGUSR1 snapshots written */
+    struct session_holder *holder;   /* --detach (session_holder.c) */
 } recording;
 
 extern volatile sig_atomic_t g_stop_signal;
@@ -61,5 +66,12 @@ extern volatile sig_atomic_t g_stop_signal;
 /* Returns an EX_* code. */
 int recording_run(recording *r, char *err, size_t errlen);
 char *recording_session_json(const recording *r);
+/* summary.json for aw (the recording's archive, or a snapshot's); reason
+ * NULL: rec_end_name(r->reason). */
+char *recording_summary_json(recording *r, peeka_aw *aw, const char *reason);
+/* Counts whole record lines as kept: per probe, monitor cycles, records. */
+void recording_count(recording *r, const uint8_t *data, size_t len);
+/* The progress line shown on a terminal (and to an attached client). */
+void recording_progress(const recording *r, int64_t now, char *out, size_t n);
 
 #endif
