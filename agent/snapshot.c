@@ -277,6 +277,14 @@ int snapshot_write(probe *p, jsonw *w, int64_t cycle, const unsigned long *skip,
         write_thread(w, p, cycle, wall, &v[i], n, ++index);
         written += sampled_record_kept(p, w, mark);
     }
+    if (written == 0) {   /* a snapshot peeka-rec can count even when no thread matched */
+        size_t mark = w->len;
+        write_head(w, "thread", p, cycle, wall, "null", 4);
+        jsonw_lit(w, ",\"thread_count\":");
+        jsonw_i64(w, n);
+        jsonw_lit(w, ",\"matched\":0}\n");
+        written = sampled_record_kept(p, w, mark);
+    }
     for (int i = 0; i < n; i++)
         Py_XDECREF(v[i].name);
     free(v);

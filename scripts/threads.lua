@@ -60,6 +60,11 @@ for r in peeka.records{kind = "thread"} do
     end
     print("")
     last = nil
+  elseif r.matched == 0 then
+    print(string.format("Snapshot %d (probe %d) at %s: %d threads, none matched --tid/--state", r.cycle,
+                        r.probe_id, when(r), r.thread_count))
+    print("")
+    last = nil
   elseif not args.thread or peeka.glob(args.thread, r.name or "") then
     if key ~= last then
       if last then print("") end

@@ -96,6 +96,9 @@ class Thread(Recorded):
         one = recs[3]
         _, recs = self.record(t, "thread", "--tid", one["native_id"])
         self.assertEqual([r["name"] for r in recs], ["w-003"])
+        _, recs = self.record(t, "thread", "--tid", "1", "--interval", "0.05", "-c", "3")   # no such thread
+        self.assertEqual([(r["cycle"], r["matched"], r["thread_count"]) for r in recs], [(1, 0, 6), (2, 0, 6), (3, 0, 6)])
+        self.assertIn("none matched", analyze(self.out, "threads"))
 
     def test_a_thread_holding_the_gil_in_c(self):
         go = os.path.join(self.tmp, "go")
