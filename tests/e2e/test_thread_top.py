@@ -134,6 +134,29 @@ class Thread(Recorded):
                          % s["gil_holder"]["native_id"])
 
 
+    def test_a_fork_while_snapshots_are_taken(self):
+        go = os.path.join(self.tmp, "go")
+        t = Target("thr_target.py", "fork", go)
+        self.addCleanup(t.stop)
+        t.wait_for("waiting")
+        r = subprocess.Popen([REC, "-q", "-p", str(t.pid), "-d", "3", "-o", self.out, "thread",
+                              "--interval", "0.01"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True, env=target_env())
+        end = time.monotonic() + 20
+        while not agent_threads(t.pid) and time.monotonic() < end:
+            time.sleep(0.02)
+        time.sleep(0.3)
+        open(go, "w").close()
+        _, err = r.communicate(timeout=60)
+        self.assertEqual(r.returncode, 0, err)
+        t.wait_for("ready")
+        self.assertIn("child tasks 1\n", t.output())   # no agent or sampler thread in the child
+        self.assertIn("child status 0\n", t.output())
+        _, recs, summary, _ = read_archive(self.out)
+        self.assertEqual(summary["records"], len(recs))
+        self.assertGreater(len(recs), 10)
+
+
 class Top(Recorded):
     def test_finds_the_busy_function(self):
         t = self.target("busy")
