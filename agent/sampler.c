@@ -179,8 +179,7 @@ static int start_thread(char *err, size_t errlen)
     pthread_attr_t a;
     sigset_t all, old;
     sigfillset(&all);
-    pthread_attr_init(&a);
-    pthread_attr_setstacksize(&a, 256 * 1024);
+    pthread_attr_init(&a);   /* the default stack: Python code's limits are computed from it */
     pthread_sigmask(SIG_SETMASK, &all, &old);   /* the program's signals are not ours to take */
     int rc = pthread_create(&SM.thread, &a, sampler_main, NULL);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
