@@ -22,6 +22,7 @@ typedef struct {
     int daemon;                 /* -1: not a threading.Thread */
     task_state ts;
     const char *state;
+    int gil_waiter;             /* 1: waits for the GIL; 0: no; -1: cannot tell */
     int depth;
 } thread_info;
 
@@ -142,6 +143,7 @@ static int collect(thread_info **out, const unsigned long *skip, int nskip)
         }
         memset(&v[n], 0, sizeof v[n]);
         v[n].t = t;
+        v[n].gil_waiter = -1;
         describe(&v[n], active);
         n++;
     }
@@ -239,6 +241,12 @@ static void write_thread(jsonw *w, probe *p, int64_t cycle, int64_t wall, const 
     jsonw_lit(w, ",\"alive\":true,\"state\":");
     jsonw_str(w, ti->state, strlen(ti->state));
     write_native(w, &ti->ts);
+    if (ti->gil_waiter > 0)
+        jsonw_lit(w, ",\"gil_waiter\":true");
+    else if (ti->gil_waiter == 0)
+        jsonw_lit(w, ",\"gil_waiter\":false");
+    else
+        jsonw_lit(w, ",\"gil_waiter\":null");
     int64_t cpu = ti->native > 0 ? task_cpu_ns((pid_t)ti->native) : -1;
     jsonw_lit(w, ",\"cpu_ns\":");
     if (cpu >= 0)
@@ -260,11 +268,17 @@ static void write_thread(jsonw *w, probe *p, int64_t cycle, int64_t wall, const 
     jsonw_lit(w, "]}\n");
 }
 
-int snapshot_write(probe *p, jsonw *w, int64_t cycle, const unsigned long *skip, int nskip)
+int snapshot_write(probe *p, jsonw *w, int64_t cycle, const unsigned long *skip, int nskip,
+                   unsigned long gil_futex)
 {
     int written = 0;
     thread_info *v;
     int n = collect(&v, skip, nskip);
+    for (int i = 0; gil_futex && i < n; i++) {
+        v[i].gil_waiter = !strcmp(v[i].state, "lock") && v[i].ts.arg0 == gil_futex;
+        if (v[i].gil_waiter)
+            v[i].state = "running";   /* it wants to run: only the GIL holds it back */
+    }
     sort_key = p->sort_by;
     if (n > 1)
         qsort(v, (size_t)n, sizeof *v, by_key);

@@ -10,8 +10,10 @@
 
 /* GIL held, sampler.c's lock held: snapshot number `cycle` of probe p
  * into w, every thread but the agent's own (idents skip[0..nskip));
- * returns how many records it wrote. */
-int snapshot_write(probe *p, jsonw *w, int64_t cycle, const unsigned long *skip, int nskip);
+ * threads waiting on gil_futex (0: unknown) are waiting for the GIL.
+ * Returns how many records it wrote. */
+int snapshot_write(probe *p, jsonw *w, int64_t cycle, const unsigned long *skip, int nskip,
+                   unsigned long gil_futex);
 
 /* Without the GIL, sampler.c's lock held: the record of a snapshot that
  * could not have the GIL within --wait: every thread as the kernel sees

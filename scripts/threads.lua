@@ -73,8 +73,9 @@ for r in peeka.records{kind = "thread"} do
     end
     shown = shown + 1
     local daemon = r.daemon == true and ", daemon" or ""
-    print(string.format("Thread %s %s (native %s%s): %s, %d frames", tostring(r.thread_id), name_of(r),
-                        tostring(r.native_id), daemon, native(r), r.stack_depth))
+    print(string.format("Thread %s %s (native %s%s): %s%s, %d frames", tostring(r.thread_id), name_of(r),
+                        tostring(r.native_id), daemon, native(r),
+                        r.gil_waiter == true and " (waiting for the GIL)" or "", r.stack_depth))
     for _, f in ipairs(r.stack or {}) do
       print(string.format("    %s (%s:%s)", tostring(f["function"]), tostring(f.filename), tostring(f.lineno)))
       local src = source_line(f.filename, f.lineno)

@@ -74,6 +74,7 @@ class Thread(Recorded):
                 self.assertEqual(r["stack"][0]["function"], "<module>")
                 continue
             self.assertTrue(r["daemon"])
+            self.assertIsNone(r["gil_waiter"])   # one snapshot, no sampler: the GIL's futex is unknown
             self.assertEqual(r["state"], "lock")   # Event.wait: a futex
             self.assertEqual(r["syscall"], "futex")
             fns = [f["function"] for f in r["stack"]]
