@@ -74,6 +74,7 @@ class Thread(Recorded):
                 self.assertEqual(r["stack"][0]["function"], "<module>")
                 continue
             self.assertTrue(r["daemon"])
+            self.assertIsNone(r["gil_waiter"])   # one snapshot, no sampler: the GIL's futex is unknown
             self.assertEqual(r["state"], "lock")   # Event.wait: a futex
             self.assertEqual(r["syscall"], "futex")
             fns = [f["function"] for f in r["stack"]]
@@ -96,6 +97,9 @@ class Thread(Recorded):
         one = recs[3]
         _, recs = self.record(t, "thread", "--tid", one["native_id"])
         self.assertEqual([r["name"] for r in recs], ["w-003"])
+        _, recs = self.record(t, "thread", "--tid", "1", "--interval", "0.05", "-c", "3")   # no such thread
+        self.assertEqual([(r["cycle"], r["matched"], r["thread_count"]) for r in recs], [(1, 0, 6), (2, 0, 6), (3, 0, 6)])
+        self.assertIn("none matched", analyze(self.out, "threads"))
 
     def test_a_thread_holding_the_gil_in_c(self):
         go = os.path.join(self.tmp, "go")
@@ -129,6 +133,29 @@ class Thread(Recorded):
         dump = analyze(self.out, "threads")
         self.assertRegex(dump, r'no GIL within \d+\.\d+ ms\n  the GIL is held by thread \d+ "stuck" \(native %d\)'
                          % s["gil_holder"]["native_id"])
+
+
+    def test_a_fork_while_snapshots_are_taken(self):
+        go = os.path.join(self.tmp, "go")
+        t = Target("thr_target.py", "fork", go)
+        self.addCleanup(t.stop)
+        t.wait_for("waiting")
+        r = subprocess.Popen([REC, "-q", "-p", str(t.pid), "-d", "3", "-o", self.out, "thread",
+                              "--interval", "0.01"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True, env=target_env())
+        end = time.monotonic() + 20
+        while not agent_threads(t.pid) and time.monotonic() < end:
+            time.sleep(0.02)
+        time.sleep(0.3)
+        open(go, "w").close()
+        _, err = r.communicate(timeout=60)
+        self.assertEqual(r.returncode, 0, err)
+        t.wait_for("ready")
+        self.assertIn("child tasks 1\n", t.output())   # no agent or sampler thread in the child
+        self.assertIn("child status 0\n", t.output())
+        _, recs, summary, _ = read_archive(self.out)
+        self.assertEqual(summary["records"], len(recs))
+        self.assertGreater(len(recs), 10)
 
 
 class Top(Recorded):
