@@ -63,6 +63,76 @@ function profile.kinds()
   return k
 end
 
+-- Where the trace trees of records(filter) ran: per "archive:thread", the
+-- [start, end] ns spans of the traced calls, sorted, overlapping ones merged.
+local function traced_spans(filter)
+  local by = {}
+  for r in peeka.records(filter) do
+    local t = r.call_tree
+    if type(t) == "table" and r.ts_ns and t.cost_ns then
+      local key = r:archive().index .. ":" .. tostring(r.thread_id)
+      by[key] = by[key] or {}
+      table.insert(by[key], {r.ts_ns, r.ts_ns + t.cost_ns})
+    end
+  end
+  for key, spans in pairs(by) do
+    table.sort(spans, function(a, b) return a[1] < b[1] end)
+    local merged = {}
+    for _, s in ipairs(spans) do
+      local last = merged[#merged]
+      if last and s[1] <= last[2] then
+        last[2] = math.max(last[2], s[2])
+      else
+        merged[#merged + 1] = s
+      end
+    end
+    by[key] = merged
+  end
+  return by
+end
+
+-- True when ts is inside one of the spans (sorted, disjoint).
+local function inside(spans, ts)
+  local lo, hi = 1, #spans
+  while lo <= hi do
+    local mid = (lo + hi) // 2
+    if ts < spans[mid][1] then hi = mid - 1
+    elseif ts > spans[mid][2] then lo = mid + 1
+    else return true end
+  end
+  return false
+end
+
+local function has(list, x)
+  if type(list) ~= "table" then return list == x end
+  for _, v in ipairs(list) do if v == x then return true end end
+  return false
+end
+
+-- peeka.records(filter), kind defaulting to profile.kinds(), less the watch
+-- calls a trace tree already holds: a watch call that started while a
+-- traced call ran on the same thread of the same archive is in that tree's
+-- time (as its node, or inside one), so adding it again would count it
+-- twice.  A watch call around a traced call still counts whole.
+function profile.records(filter)
+  local f, spans = {}, {}
+  for k, v in pairs(filter or {}) do f[k] = v end
+  f.kind = f.kind or profile.kinds()
+  if has(f.kind, "watch") and has(f.kind, "trace") then
+    local tf = {}
+    for k, v in pairs(f) do tf[k] = v end
+    tf.kind = "trace"
+    spans = traced_spans(tf)
+  end
+  local it = peeka.records(f)
+  return function()
+    for r in it do
+      local s = r.kind == "watch" and r.ts_ns and spans[r:archive().index .. ":" .. tostring(r.thread_id)]
+      if not (s and inside(s, r.ts_ns)) then return r end
+    end
+  end
+end
+
 -- Feeds every stack of record r to emit(frames, weight, unit).
 function profile.stacks(r, emit)
   local src = profile.sources[r.kind]
