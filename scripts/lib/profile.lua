@@ -63,44 +63,31 @@ function profile.kinds()
   return k
 end
 
--- Where the trace trees of records(filter) ran: per "archive:thread", the
--- [start, end] ns spans of the traced calls, sorted, overlapping ones merged.
-local function traced_spans(filter)
-  local by = {}
-  for r in peeka.records(filter) do
-    local t = r.call_tree
-    if type(t) == "table" and r.ts_ns and t.cost_ns then
-      local key = r:archive().index .. ":" .. tostring(r.thread_id)
-      by[key] = by[key] or {}
-      table.insert(by[key], {r.ts_ns, r.ts_ns + t.cost_ns})
-    end
-  end
-  for key, spans in pairs(by) do
-    table.sort(spans, function(a, b) return a[1] < b[1] end)
-    local merged = {}
-    for _, s in ipairs(spans) do
-      local last = merged[#merged]
-      if last and s[1] <= last[2] then
-        last[2] = math.max(last[2], s[2])
-      else
-        merged[#merged + 1] = s
-      end
-    end
-    by[key] = merged
-  end
-  return by
-end
+local function id(r) return r:archive().index .. ":" .. tostring(r.probe_id) .. ":" .. tostring(r.seq) end
 
--- True when ts is inside one of the spans (sorted, disjoint).
-local function inside(spans, ts)
-  local lo, hi = 1, #spans
-  while lo <= hi do
-    local mid = (lo + hi) // 2
-    if ts < spans[mid][1] then hi = mid - 1
-    elseif ts > spans[mid][2] then lo = mid + 1
-    else return true end
+-- The watch calls (ids) that the traced calls of records(filter) hold, on
+-- the same thread: the traced call itself (a watch probe on the traced
+-- function: the same start, written just after the trace record), and
+-- the calls that started at or after a traced call's start and were
+-- written before its trace record.  Records are written as calls end, so
+-- the calls a traced call made are the last watch records before its
+-- trace record; a call that ended before it began started earlier.  Only
+-- starts are compared: the tree's cost counts from when tracing began,
+-- after the call's ts_ns, so ts_ns + cost_ns can fall before its end.
+local function traced_watch_calls(filter)
+  local pending, starts, covered = {}, {}, {}   -- per "archive:thread": {{ts_ns, id}, ...}; {[ts_ns] = func}
+  for r in peeka.records(filter) do
+    local key = r:archive().index .. ":" .. tostring(r.thread_id)
+    local calls, traced = pending[key] or {}, starts[key] or {}
+    pending[key], starts[key] = calls, traced
+    if r.kind == "watch" and r.location ~= "AtEnter" and r.ts_ns then
+      if traced[r.ts_ns] == r.func_name then covered[id(r)] = true else calls[#calls + 1] = {r.ts_ns, id(r)} end
+    elseif r.kind == "trace" and r.ts_ns then
+      traced[r.ts_ns] = r.func_name
+      while #calls > 0 and calls[#calls][1] >= r.ts_ns do covered[table.remove(calls)[2]] = true end
+    end
   end
-  return false
+  return covered
 end
 
 local function has(list, x)
@@ -110,25 +97,22 @@ local function has(list, x)
 end
 
 -- peeka.records(filter), kind defaulting to profile.kinds(), less the watch
--- calls a trace tree already holds: a watch call that started while a
--- traced call ran on the same thread of the same archive is in that tree's
--- time (as its node, or inside one), so adding it again would count it
--- twice.  A watch call around a traced call still counts whole.
+-- calls a trace tree already holds (traced_watch_calls): their time is in
+-- the tree, as a node, so adding them again would count them twice.
 function profile.records(filter)
-  local f, spans = {}, {}
+  local f, covered = {}, {}
   for k, v in pairs(filter or {}) do f[k] = v end
   f.kind = f.kind or profile.kinds()
   if has(f.kind, "watch") and has(f.kind, "trace") then
     local tf = {}
     for k, v in pairs(f) do tf[k] = v end
-    tf.kind = "trace"
-    spans = traced_spans(tf)
+    tf.kind = {"trace", "watch"}
+    covered = traced_watch_calls(tf)
   end
   local it = peeka.records(f)
   return function()
     for r in it do
-      local s = r.kind == "watch" and r.ts_ns and spans[r:archive().index .. ":" .. tostring(r.thread_id)]
-      if not (s and inside(s, r.ts_ns)) then return r end
+      if not (r.kind == "watch" and covered[id(r)]) then return r end
     end
   end
 end

@@ -218,6 +218,29 @@ class Viewers(unittest.TestCase):
         self.assertEqual(opens, {W + "handle": HANDLES, W + "parse": HANDLES, W + "render": HANDLES,
                                  W + "leaf": 2 * HANDLES, "time.sleep": HANDLES, W + "tick": TICKS})
 
+    def test_watch_calls_outside_traces_count(self):
+        """A trace on parse and a watch on leaf, on one thread: of each
+        handle's three leaf calls the first (inside parse) is in parse's
+        tree and left out, the two render makes count as watch calls."""
+        archive, _, records = record_viz(self.tmp, ["trace viz.work.parse", "watch viz.work.leaf"])
+        traces = [r for r in records if r["kind"] == "trace"]
+        leaves = sorted((r for r in records if r["kind"] == "watch"), key=lambda r: r["ts_ns"])
+        self.assertEqual((len(traces), len(leaves)), (HANDLES, 3 * HANDLES))
+        outside = [r for i, r in enumerate(leaves) if i % 3]      # parse calls leaf first, then render twice
+        selfs = self_by_path(traces + outside)
+        folded = analyze(archive, "collapsed", "--arg", "unit=ns").stdout.splitlines()
+        self.assertEqual(dict(line.rsplit(" ", 1) for line in folded),
+                         {";".join(p): str(v) for p, v in selfs.items() if v > 0})
+        self.assertEqual(selfs[(W + "leaf",)], sum(r["cost_ns"] for r in outside))
+        _, frames = svg_frames(analyze(archive, "flamegraph").stdout)
+        everything = sum(selfs.values())
+        (w, _, _, _), = frames[(1, W + "leaf")]
+        self.assertAlmostEqual(w, selfs[(W + "leaf",)] / everything, places=9)
+        doc = json.loads(analyze(archive, "speedscope").stdout)
+        names = [f["name"] for f in doc["shared"]["frames"]]
+        opens = [names[e["frame"]] for p in doc["profiles"] for e in p["events"] if e["type"] == "O"]
+        self.assertEqual((opens.count(W + "parse"), opens.count(W + "leaf")), (HANDLES, 3 * HANDLES))
+
     def test_speedscope_file_format(self):
         doc = json.loads(analyze(self.archive, "speedscope").stdout)
         self.assertEqual(doc["$schema"], "https://www.speedscope.app/file-format-schema.json")
