@@ -1,5 +1,6 @@
--- profile: stacks with weights from records, shared by flamegraph and
--- speedscope (require("profile")).
+-- profile: stacks with weights from records, shared by flamegraph,
+-- speedscope and collapsed (require("profile")).  profile.records reads
+-- records without the watch calls a trace tree already holds.
 --
 -- A stack is a list of frame names, outermost first, with a weight in a
 -- unit: "ns" (time: trace trees give each node's self time under its
