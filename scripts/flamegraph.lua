@@ -2,14 +2,18 @@
 -- the script is embedded): click a frame to zoom, Search (or Ctrl-F, or
 -- FILE.svg#search=REGEX) highlights matching frames and says their share,
 -- hovering shows a frame's time and share.  Trace trees weigh self time,
--- watch calls their cost (one frame each), stack records one call each;
+-- watch calls their cost (one frame each; not those inside a traced call,
+-- already in its tree: profile.records), stack records one call each;
 -- other kinds plug in through scripts/lib/profile.lua.
 --
 -- With --arg diff=N the first N archives are BASE and the graph is HEAD's
 -- (the others), each frame coloured by how its self weight changed: red
 -- grew, blue shrank, white unchanged, the deepest colour for the largest
 -- change (with normalize=true BASE is first scaled to HEAD's total, as
--- flamegraph.pl's difffolded -n; frames only in BASE are not drawn).
+-- flamegraph.pl's difffolded -n).  Frames only in BASE (functions gone in
+-- HEAD) are drawn at BASE's weight, blue as their self weight shrank to
+-- 0, outlined dashed (class "gone"): a frame is as wide as its HEAD weight
+-- plus the BASE-only frames under it.
 local profile = require("profile")
 local args = peeka.script{
   description = "Interactive SVG flame graph (search, zoom, tooltips) of trace trees, stacks and calls; diff=N: differential",
@@ -19,10 +23,11 @@ local args = peeka.script{
   args = {
     {name = "out", type = "string", help = "write the SVG to this file instead of standard output"},
     {name = "func", type = "string", help = "only records of functions matching this glob"},
-    {name = "diff", type = "integer", help = "the first N archives are BASE: draw HEAD coloured by the change"},
+    {name = "diff", type = "integer", help = "the first N archives are BASE: draw HEAD coloured by the change " ..
+     "(red slower, blue faster); frames only in BASE drawn at BASE's width, dashed (self fell to 0: blue)"},
     {name = "weight", type = "string", default = "auto", choices = {"auto", "time", "calls", "samples"},
-     help = "what a frame's width is: time (traces, watch calls), calls (stack records), samples; " ..
-            "auto: the first of these the archives have"},
+     help = "what a frame's width is: time (traces, watch calls outside traced calls), calls (stack records), " ..
+            "samples; auto: the first of these the archives have"},
     {name = "normalize", type = "boolean", default = false,
      help = "diff: scale BASE to HEAD's total first (compare shares, not amounts)"},
     {name = "title", type = "string", help = "the graph's title (default: Flame graph / Differential flame graph)"},
@@ -38,7 +43,7 @@ end
 if args.width < 200 then peeka.usage_error("flamegraph: --arg width must be at least 200 pixels") end
 
 local sides = {head = {}, base = {}}
-for r in peeka.records{kind = profile.kinds(), func = args.func} do
+for r in profile.records{func = args.func} do
   local side = (args.diff and r:archive().index <= args.diff) and sides.base or sides.head
   profile.stacks(r, function(frames, w, unit)
     side[unit] = side[unit] or profile.tree()
@@ -84,34 +89,59 @@ local usable = args.width - 2 * PAD
 local frames, max_depth, max_delta = {}, 0, 0
 local scale = (args.normalize and base and tree and base:total() > 0) and tree:total() / base:total() or 1
 
--- Frames in drawing order with their place as fractions of the total.
-local function layout(n, depth, x, path)
-  local w = n.total / tree:total()
+-- diff: what only BASE has is drawn too (its HEAD weight is 0), at BASE's
+-- weight, so a frame's width is its HEAD weight plus that of the BASE-only
+-- frames below it.  h.gone: that BASE-only weight under HEAD node h.
+local function gone(h, b)
+  if not b then return 0 end
+  if not h then return b.total * scale end
+  local g = 0
+  for _, c in ipairs(b.children) do g = g + gone(h.index[c.name], c) end
+  h.gone = g
+  return g
+end
+local function weight(h, b) return h and h.total + (h.gone or 0) or b.total * scale end
+
+-- Frames in drawing order with their place as fractions of the total;
+-- h is the HEAD node (nil: only in BASE), b the BASE one (nil: new).
+local all
+local function layout(h, b, depth, x)
+  local w = weight(h, b) / all
   if w * usable < 0.1 then return end
-  local f = {node = n, depth = depth, x = x, w = w}
+  local f = {node = h or {name = b.name, total = 0, self = 0, children = {}}, gone = not h,
+             depth = depth, x = x, w = w}
   if args.diff then
-    local b = base and base:find(path)
     f.base_total, f.base_self = b and b.total * scale or 0, b and b.self * scale or 0
-    f.delta = n.self - f.base_self
+    f.delta = f.node.self - f.base_self
     max_delta = math.max(max_delta, math.abs(f.delta))
   end
   frames[#frames + 1] = f
   max_depth = math.max(max_depth, depth)
+  local kids = {}
+  for _, c in ipairs(h and h.children or {}) do kids[#kids + 1] = {c.name, c, b and b.index[c.name]} end
+  for _, c in ipairs(b and b.children or {}) do
+    if not (h and h.index[c.name]) then kids[#kids + 1] = {c.name, nil, c} end
+  end
+  table.sort(kids, function(p, q) return p[1] < q[1] end)     -- alphabetical, as flamegraph.pl
   local cx = x
-  for _, c in ipairs(n.children) do
-    path[#path + 1] = c.name
-    layout(c, depth + 1, cx, path)
-    path[#path] = nil
-    cx = cx + c.total / tree:total()
+  for _, k in ipairs(kids) do
+    layout(k[2], k[3], depth + 1, cx)
+    cx = cx + weight(k[2], k[3]) / all
   end
 end
 if tree then
-  tree:sort()
-  layout(tree.root, 0, 0, {})
+  local b = base and base.root
+  gone(tree.root, b)
+  all = weight(tree.root)
+  layout(tree.root, b, 0, 0)
 end
 
 local function tooltip(f)
   local n = f.node
+  if f.gone then
+    return string.format("%s\nonly in BASE: %s, removed in HEAD (drawn at BASE's width, %.2f%% of all)",
+                         n.name, amount(f.base_total), 100 * f.w)
+  end
   local s = string.format("%s\n%s, %.2f%% of all", n.name, amount(n.total), 100 * f.w)
   if n.self > 0 and #n.children > 0 then s = s .. string.format(" (self %s)", amount(n.self)) end
   if args.diff then
@@ -128,7 +158,7 @@ local subtitle
 if not tree then
   subtitle = "no stacks: record trace, stack or watch probes"
 elseif args.diff then
-  subtitle = string.format("HEAD: %s (%d archive%s) against BASE (%d), red slower, blue faster",
+  subtitle = string.format("HEAD: %s (%d archive%s) against BASE (%d), red slower, blue faster, dashed only in BASE",
                            amount(tree:total()), narch - args.diff, narch - args.diff == 1 and "" or "s", args.diff)
 else
   subtitle = string.format("%s in %d archive%s, width = %s", amount(tree:total()), narch, narch == 1 and "" or "s",
@@ -149,6 +179,7 @@ g.f { cursor: pointer; }
 g.f text { font-size: 11px; pointer-events: none; }
 g.f:hover rect { stroke: #000; stroke-width: 0.5; }
 g.parent rect { opacity: 0.6; }
+g.gone rect { stroke: #33c; stroke-width: 1; stroke-dasharray: 3 2; }
 </style>
 ]])
 put(string.format('<rect x="0" y="0" width="%d" height="%d" fill="#f8f8f0"/>\n', args.width, height))
@@ -167,10 +198,10 @@ for _, f in ipairs(frames) do
   local chars = math.floor((w - 6) / 7)
   local label = f.node.name
   if chars < 3 then label = "" elseif #label > chars then label = label:sub(1, chars - 2) .. ".." end
-  put(string.format('<g class="f" data-n="%s" data-d="%d" data-x="%.9f" data-w="%.9f" data-c="%s">' ..
+  put(string.format('<g class="%s" data-n="%s" data-d="%d" data-x="%.9f" data-w="%.9f" data-c="%s">' ..
     '<title>%s</title><rect x="%.2f" y="%d" width="%.2f" height="%d" rx="2" fill="%s"/>' ..
-    '<text x="%.2f" y="%d">%s</text></g>\n', xml(f.node.name), f.depth, f.x, f.w, fill, xml(tooltip(f)),
-    x, y, w, FRAME_H - 1, fill, x + 3, y + FRAME_H - 4, xml(label)))
+    '<text x="%.2f" y="%d">%s</text></g>\n', f.gone and "f gone" or "f", xml(f.node.name), f.depth, f.x, f.w,
+    fill, xml(tooltip(f)), x, y, w, FRAME_H - 1, fill, x + 3, y + FRAME_H - 4, xml(label)))
 end
 put('</g>\n<script type="text/ecmascript"><![CDATA[\n', [[
 (function () {

@@ -2,7 +2,8 @@
 -- from npm) in its own format (file-format-schema.json).  Per archive
 -- and thread: an evented profile of the calls over time (trace trees as
 -- nested calls, children back to back from the root's start as a trace
--- records costs, not each child's start; watch calls at their ts_ns), and
+-- records costs, not each child's start; watch calls at their ts_ns, but
+-- not those inside a traced call, already in its tree: profile.records), and
 -- a sampled profile of the stacks (stack records, one call each, and any
 -- kind scripts/lib/profile.lua knows with unit calls or samples).
 local profile = require("profile")
@@ -56,7 +57,7 @@ local function tree_intervals(t, n, start, limit, depth)
   end
 end
 
-for r in peeka.records{kind = profile.kinds(), func = args.func} do
+for r in profile.records{func = args.func} do
   origin = origin or r.ts_ns
   if r.kind == "trace" and type(r.call_tree) == "table" and r.ts_ns then
     tree_intervals(timeline(r), r.call_tree, r.ts_ns, math.maxinteger, 0)

@@ -1,5 +1,6 @@
--- profile: stacks with weights from records, shared by flamegraph and
--- speedscope (require("profile")).
+-- profile: stacks with weights from records, shared by flamegraph,
+-- speedscope and collapsed (require("profile")).  profile.records reads
+-- records without the watch calls a trace tree already holds.
 --
 -- A stack is a list of frame names, outermost first, with a weight in a
 -- unit: "ns" (time: trace trees give each node's self time under its
@@ -61,6 +62,60 @@ function profile.kinds()
   for name in pairs(profile.sources) do k[#k + 1] = name end
   table.sort(k)
   return k
+end
+
+local function id(r) return r:archive().index .. ":" .. tostring(r.probe_id) .. ":" .. tostring(r.seq) end
+
+-- The watch calls (ids) that the traced calls of records(filter) hold, on
+-- the same thread: the traced call itself (a watch probe on the traced
+-- function: the same start, written just after the trace record), and
+-- the calls that started at or after a traced call's start and were
+-- written before its trace record.  Records are written as calls end, so
+-- the calls a traced call made are the last watch records before its
+-- trace record; a call that ended before it began started earlier.  Only
+-- starts are compared: the tree's cost counts from when tracing began,
+-- after the call's ts_ns, so ts_ns + cost_ns can fall before its end.
+local function traced_watch_calls(filter)
+  local pending, starts, covered = {}, {}, {}   -- per "archive:thread": {{ts_ns, id}, ...}; {[ts_ns] = func}
+  for r in peeka.records(filter) do
+    local key = r:archive().index .. ":" .. tostring(r.thread_id)
+    local calls, traced = pending[key] or {}, starts[key] or {}
+    pending[key], starts[key] = calls, traced
+    if r.kind == "watch" and r.location ~= "AtEnter" and r.ts_ns then
+      if traced[r.ts_ns] == r.func_name then covered[id(r)] = true else calls[#calls + 1] = {r.ts_ns, id(r)} end
+    elseif r.kind == "trace" and r.ts_ns then
+      traced[r.ts_ns] = r.func_name
+      while #calls > 0 and calls[#calls][1] >= r.ts_ns do covered[table.remove(calls)[2]] = true end
+    end
+  end
+  return covered
+end
+
+local function has(list, x)
+  if type(list) ~= "table" then return list == x end
+  for _, v in ipairs(list) do if v == x then return true end end
+  return false
+end
+
+-- peeka.records(filter), kind defaulting to profile.kinds(), less the watch
+-- calls a trace tree already holds (traced_watch_calls): their time is in
+-- the tree, as a node, so adding them again would count them twice.
+function profile.records(filter)
+  local f, covered = {}, {}
+  for k, v in pairs(filter or {}) do f[k] = v end
+  f.kind = f.kind or profile.kinds()
+  if has(f.kind, "watch") and has(f.kind, "trace") then
+    local tf = {}
+    for k, v in pairs(f) do tf[k] = v end
+    tf.kind = {"trace", "watch"}
+    covered = traced_watch_calls(tf)
+  end
+  local it = peeka.records(f)
+  return function()
+    for r in it do
+      if not (r.kind == "watch" and covered[id(r)]) then return r end
+    end
+  end
 end
 
 -- Feeds every stack of record r to emit(frames, weight, unit).

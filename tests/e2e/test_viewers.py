@@ -19,6 +19,7 @@ PER_INTERPRETER = True
 HANDLES, TICKS = 5, 3
 W = "viz.work."
 SVG = "{http://www.w3.org/2000/svg}"
+USABLE = 1200 - 2 * 10          # flamegraph.lua's default width less its padding, in pixels
 PROBES = ["trace viz.work.handle", "stack viz.work.leaf", "watch viz.work.tick"]
 
 
@@ -30,9 +31,11 @@ def analyze(*args, rc=0):
     return p
 
 
-def record_viz(tmp):
-    """(archive, session, records) of viz_calls.py under PROBES."""
-    proc, out = launch(tmp, PROBES, "viz_calls.py", str(HANDLES), str(TICKS))
+def record_viz(tmp, probes=PROBES, ticks=TICKS, *more):
+    """(archive, session, records) of viz_calls.py under probes, in a
+    directory of its own below tmp."""
+    tmp = tempfile.mkdtemp(dir=tmp)
+    proc, out = launch(tmp, probes, "viz_calls.py", str(HANDLES), str(ticks), *more)
     if proc.returncode != 0 or "viz done" not in proc.stdout:
         raise AssertionError("recording failed (%d): %s" % (proc.returncode, proc.stderr))
     session, records, _, _ = read_archive(out)
@@ -40,14 +43,46 @@ def record_viz(tmp):
 
 
 def svg_frames(text):
-    """{(depth, name): [data-w, title, fill] ...} of a flamegraph SVG (parsed as XML)."""
+    """{(depth, name): [(data-w, title, fill, class) ...]} of a flamegraph SVG (parsed as XML)."""
     root = ET.fromstring(text)
     frames = {}
     for g in root.iter(SVG + "g"):
-        if g.get("class") == "f":
+        if g.get("class") in ("f", "f gone"):
             frames.setdefault((int(g.get("data-d")), g.get("data-n")), []).append(
-                (float(g.get("data-w")), g.find(SVG + "title").text, g.find(SVG + "rect").get("fill")))
+                (float(g.get("data-w")), g.find(SVG + "title").text, g.find(SVG + "rect").get("fill"),
+                 g.get("class")))
     return root, frames
+
+
+def self_by_path(records):
+    """{path: self ns} merged as profile.lua does: each trace node's self
+    time under its path of functions, each watch call's cost as one frame."""
+    out = {}
+
+    def walk(n, path):
+        path += (n["func"],)
+        out[path] = out.get(path, 0) + n["self_ns"]
+        for c in n["children"]:
+            walk(c, path)
+    for r in records:
+        if r["kind"] == "trace":
+            walk(r["call_tree"], ())
+        elif r["kind"] == "watch":
+            out[(r["func_name"],)] = out.get((r["func_name"],), 0) + r["cost_ns"]
+    return out
+
+
+def total_at(selfs, path):
+    """The weight of a frame: the self weights at and below its path."""
+    return sum(v for p, v in selfs.items() if p[:len(path)] == path)
+
+
+def diff_colour(delta, maxd):
+    """flamegraph.lua's differential colour of a change of self weight."""
+    if maxd <= 0 or delta == 0:
+        return "rgb(250,250,250)"
+    c = 250 - int(190 * min(1, abs(delta) / maxd))
+    return "rgb(250,%d,%d)" % (c, c) if delta > 0 else "rgb(%d,%d,250)" % (c, c)
 
 
 class Viewers(unittest.TestCase):
@@ -73,10 +108,10 @@ class Viewers(unittest.TestCase):
         want = {(0, "all"): n, (1, "<module> (viz_calls.py)"): n, (2, "handle (work.py)"): n,
                 (3, "parse (work.py)"): HANDLES, (3, "render (work.py)"): 2 * HANDLES}
         for key, calls in want.items():
-            (w, title, _), = frames[key]
+            (w, title, _, _), = frames[key]
             self.assertAlmostEqual(w, calls / n, places=9, msg=key)
             self.assertIn("%d calls, %.2f%% of all" % (calls, 100 * calls / n), title)
-        leaves = sorted(w * n for w, _, _ in frames[(4, W + "leaf")])
+        leaves = sorted(w * n for w, _, _, _ in frames[(4, W + "leaf")])
         self.assertEqual([round(x) for x in leaves], [HANDLES, 2 * HANDLES])
         self.assertEqual(len(frames), len(want) + 1)
         self.assertIn("width = calls", text)
@@ -104,7 +139,7 @@ class Viewers(unittest.TestCase):
         af.write_archive(base, [af.trace_record(tree(80000), seq=1)])
         af.write_archive(head, [af.trace_record(tree(160000), seq=1)])
         _, frames = svg_frames(analyze(base, head, "flamegraph", "--arg", "diff=1").stdout)
-        (_, title_b, fill_b), = frames[(2, "app.b")]
+        (_, title_b, fill_b, _), = frames[(2, "app.b")]
         self.assertEqual(fill_b, "rgb(250,60,60)")            # the largest growth: deepest red
         self.assertIn("BASE 80.00us -> HEAD 160.0us (+100.0%)", title_b)
         self.assertEqual(frames[(2, "app.c")][0][2], "rgb(250,250,250)")     # unchanged: white
@@ -113,6 +148,98 @@ class Viewers(unittest.TestCase):
         self.assertEqual(frames[(2, "app.b")][0][2], "rgb(60,60,250)")      # shrank: blue
         p = analyze(base, "flamegraph", "--arg", "diff=1", rc=2)
         self.assertEqual(p.stderr, "peeka-analyze: flamegraph: --arg diff=1 needs BASE and HEAD archives (1 given)\n")
+
+    def test_flamegraph_diff_draws_frames_gone_in_head(self):
+        """HEAD's handle skips parse and its worker makes no tick: those
+        frames, only in BASE, are drawn at BASE's weight (class gone, blue
+        by their self weight's change), and every frame is as wide as its
+        HEAD weight plus the BASE-only frames under it."""
+        head, _, head_records = record_viz(self.tmp, PROBES, 0, "fast")
+        text = analyze(self.archive, head, "flamegraph", "--arg", "diff=1").stdout
+        self.assertIn("dashed only in BASE", text)
+        _, frames = svg_frames(text)
+        base_s, head_s = self_by_path(self.records), self_by_path(head_records)
+        head_paths = {p[:i] for p in head_s for i in range(1, len(p) + 1)}
+        gone = {p: v for p, v in base_s.items() if p not in head_paths}
+        self.assertEqual({p[-1] for p in gone}, {W + "parse", W + "leaf", W + "tick"})
+        drawn = dict(head_s)
+        for p, v in gone.items():
+            drawn[p] = drawn.get(p, 0) + v
+        everything = sum(drawn.values())
+        maxd = max(abs(head_s.get(p, 0) - base_s.get(p, 0)) for p in set(head_s) | set(base_s))
+        want = {}
+        for p in {p[:i] for p in drawn for i in range(1, len(p) + 1)}:
+            cls = "f" if p in head_paths else "f gone"
+            fill = diff_colour(head_s.get(p, 0) - base_s.get(p, 0), maxd)
+            w = total_at(drawn, p) / everything
+            if w * USABLE >= 0.1:                        # narrower frames are not drawn
+                want.setdefault((len(p), p[-1]), []).append((round(w, 9), fill, cls))
+        want[(0, "all")] = [(1.0, "rgb(250,250,250)", "f")]
+        got = {k: sorted((round(w, 9), fill, cls) for w, _, fill, cls in v) for k, v in frames.items()}
+        self.assertEqual(got, {k: sorted(v) for k, v in want.items()})
+        (_, title, fill, _), = frames[(1, W + "tick")]
+        self.assertRegex(fill, r"^rgb\((\d+),\1,250\)$")       # blue: faster
+        self.assertNotEqual(fill, "rgb(250,250,250)")
+        self.assertIn("only in BASE: ", title)
+        self.assertIn("removed in HEAD", title)
+
+    def test_watch_calls_inside_traces_count_once(self):
+        """trace and watch on handle, and a watch on render (inside every
+        handle trace): the flame graph, speedscope and collapsed stacks
+        weigh each call once, from the trace trees; the worker's tick
+        calls (no trace on that thread) still count."""
+        probes = ["trace viz.work.handle", "watch viz.work.handle", "watch viz.work.render", "watch viz.work.tick"]
+        archive, _, records = record_viz(self.tmp, probes)
+        traces = [r for r in records if r["kind"] == "trace"]
+        watched = [r["func_name"] for r in records if r["kind"] == "watch"]
+        ticks = [r for r in records if r["kind"] == "watch" and r["func_name"] == W + "tick"]
+        self.assertEqual((len(traces), watched.count(W + "handle"), watched.count(W + "render"), len(ticks)),
+                         (HANDLES, HANDLES, HANDLES, TICKS))
+        selfs = self_by_path(traces + ticks)
+        everything = sum(selfs.values())
+        _, frames = svg_frames(analyze(archive, "flamegraph").stdout)
+        want = {(0, "all"): [1.0]}
+        for p in selfs:
+            w = total_at(selfs, p) / everything
+            if w * USABLE >= 0.1:
+                want.setdefault((len(p), p[-1]), []).append(round(w, 9))
+        self.assertEqual({k: sorted(round(f[0], 9) for f in v) for k, v in frames.items()},
+                         {k: sorted(v) for k, v in want.items()})
+        folded = analyze(archive, "collapsed", "--arg", "unit=ns").stdout.splitlines()
+        self.assertEqual(dict(line.rsplit(" ", 1) for line in folded),
+                         {";".join(p): str(v) for p, v in selfs.items() if v > 0})
+        doc = json.loads(analyze(archive, "speedscope").stdout)
+        names = [f["name"] for f in doc["shared"]["frames"]]
+        opens = {}
+        for p in doc["profiles"]:
+            for e in p["events"]:
+                if e["type"] == "O":
+                    opens[names[e["frame"]]] = opens.get(names[e["frame"]], 0) + 1
+        self.assertEqual(opens, {W + "handle": HANDLES, W + "parse": HANDLES, W + "render": HANDLES,
+                                 W + "leaf": 2 * HANDLES, "time.sleep": HANDLES, W + "tick": TICKS})
+
+    def test_watch_calls_outside_traces_count(self):
+        """A trace on parse and a watch on leaf, on one thread: of each
+        handle's three leaf calls the first (inside parse) is in parse's
+        tree and left out, the two render makes count as watch calls."""
+        archive, _, records = record_viz(self.tmp, ["trace viz.work.parse", "watch viz.work.leaf"])
+        traces = [r for r in records if r["kind"] == "trace"]
+        leaves = sorted((r for r in records if r["kind"] == "watch"), key=lambda r: r["ts_ns"])
+        self.assertEqual((len(traces), len(leaves)), (HANDLES, 3 * HANDLES))
+        outside = [r for i, r in enumerate(leaves) if i % 3]      # parse calls leaf first, then render twice
+        selfs = self_by_path(traces + outside)
+        folded = analyze(archive, "collapsed", "--arg", "unit=ns").stdout.splitlines()
+        self.assertEqual(dict(line.rsplit(" ", 1) for line in folded),
+                         {";".join(p): str(v) for p, v in selfs.items() if v > 0})
+        self.assertEqual(selfs[(W + "leaf",)], sum(r["cost_ns"] for r in outside))
+        _, frames = svg_frames(analyze(archive, "flamegraph").stdout)
+        everything = sum(selfs.values())
+        (w, _, _, _), = frames[(1, W + "leaf")]
+        self.assertAlmostEqual(w, selfs[(W + "leaf",)] / everything, places=9)
+        doc = json.loads(analyze(archive, "speedscope").stdout)
+        names = [f["name"] for f in doc["shared"]["frames"]]
+        opens = [names[e["frame"]] for p in doc["profiles"] for e in p["events"] if e["type"] == "O"]
+        self.assertEqual((opens.count(W + "parse"), opens.count(W + "leaf")), (HANDLES, 3 * HANDLES))
 
     def test_speedscope_file_format(self):
         doc = json.loads(analyze(self.archive, "speedscope").stdout)

@@ -16,8 +16,8 @@ def render(x):
     return leaf(x) + leaf(x)
 
 
-def handle(x):
-    return parse(x) + render(x)
+def handle(x, fast=False):
+    return (0 if fast else parse(x)) + render(x)
 
 
 def tick(x):
