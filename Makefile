@@ -51,9 +51,9 @@ SCRIPTS_OUT := $(BUILD)/share/peeka/scripts
 UNIT_SRC  := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 
-.PHONY: all agents scripts check unit e2e asan bench fuzz demo install uninstall \
+.PHONY: all agents scripts pyagent check unit e2e asan bench fuzz demo install uninstall \
         deps clean distclean help
-all: $(BIN_REC) $(BIN_ANA) agents scripts
+all: $(BIN_REC) $(BIN_ANA) agents scripts pyagent
 
 help:
 	@echo "make            build peeka-rec, peeka-analyze, one agent per CPython"
@@ -95,6 +95,13 @@ agents:
 scripts:
 	@mkdir -p $(SCRIPTS_OUT)
 	@cp scripts/*.lua $(SCRIPTS_OUT)/ 2>/dev/null || true
+
+# The pre-installed agent's Python side (python/peeka_agent): next to the
+# agents it loads, PREFIX/lib/peeka/python/ (README "Pre-installed agent").
+PYAGENT_OUT := $(BUILD)/lib/peeka/python/peeka_agent
+pyagent:
+	@mkdir -p $(PYAGENT_OUT)
+	@cp python/peeka_agent/*.py $(PYAGENT_OUT)/
 
 # Unit tests link everything but the two main() files.
 $(BUILD)/tests/test_%: tests/unit/test_%.c $(REC_OBJ) $(ANA_OBJ) $(COMMON_OBJ)

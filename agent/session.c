@@ -51,6 +51,8 @@ static pthread_mutex_t fd_mu = PTHREAD_MUTEX_INITIALIZER;
 static atomic_int fork_undo_due;
 /* session_start is opening a session (it can let the GIL go meanwhile). */
 static int opening;
+/* peeka-rec --uninstall: the agent thread ends the session now. */
+static atomic_int purge_due;
 
 int session_active(void)
 {
@@ -228,6 +230,8 @@ static const char *run_loop(int *detach, double *detach_id)
     for (;;) {
         if (atomic_load(&S.exiting))
             return "target-exiting";
+        if (atomic_load(&purge_due))
+            return "uninstalled";
         struct pollfd pfd = {S.fd, POLLIN, 0};
         int pr = poll(&pfd, 1, 5);
         if (pr < 0 && errno != EINTR)
@@ -257,6 +261,8 @@ static void release_state(void)
 {
     if (commands_free_probes())
         ring_free(&g_agent.rb);
+    else
+        leftover_ring_keep(&g_agent.rb);
     g_agent.active = 0;
 }
 
@@ -662,4 +668,21 @@ int session_start(const session_opts *o)
     int rc = session_open(o);
     opening = 0;
     return rc;
+}
+
+/* peeka-rec --uninstall, GIL held: a session still open (its recorder
+ * stopped answering and the lease has not run out yet, or it is recording
+ * right now) ends as if the lease had expired, and the thread is joined.
+ * 1 when there was one. */
+int session_end_now(void)
+{
+    session_after_fork();
+    if (!g_agent.active || !S.joinable) {
+        reap_previous();   /* a session that ended by itself: its thread is done */
+        return 0;
+    }
+    atomic_store(&purge_due, 1);
+    reap_previous();
+    atomic_store(&purge_due, 0);
+    return 1;
 }
