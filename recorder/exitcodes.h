@@ -21,7 +21,8 @@ enum {
     EX_EXITED = 16,         /* target exited while attaching */
     EX_TIMEOUT = 17,        /* the agent did not connect back in time */
     EX_BUSY = 18,           /* the target is already being recorded */
-    EX_ATTACH = 19          /* attaching failed otherwise */
+    EX_ATTACH = 19,         /* attaching failed otherwise */
+    EX_NOT_INSTALLED = 20   /* --attach-installed: the process has no pre-installed agent usable by this user */
 };
 
 #endif

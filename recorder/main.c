@@ -2,6 +2,7 @@
 #include "agent_conn.h"
 #include "attach_target.h"
 #include "exitcodes.h"
+#include "installed_agent.h"
 #include "launch.h"
 #include "launch_agent.h"
 #include "launch_flags.h"
@@ -9,6 +10,7 @@
 #include "recording.h"
 #include "rundir.h"
 #include "signals.h"
+#include "uninstall.h"
 
 #include <errno.h>
 #include <libgen.h>
@@ -191,9 +193,10 @@ static int start_attach(const rec_options *o, rundir *rd, agent_conn *conn, reco
     if (outpath[0] && !(rec->aw = open_archive(o, outpath, err, errlen)))
         return EX_WRITE;
     int64_t t0 = mono_ns();
-    int rc = attach_target(o->pid, o, rd, NULL, &rec->attach, err, errlen);
+    int rc = attach_any(o->pid, o, rd, &rec->attach, err, errlen);
     if (rc == EX_OK_REC)
         rc = conn_accept(conn, rd, o->pid, 0, (int)(o->attach_timeout_s * 1000), 5000, err, errlen);
+    installed_withdraw(rc, err, errlen);
     rec->attach.ms = (double)(mono_ns() - t0) / 1e6;
     return rc;
 }
@@ -212,6 +215,11 @@ int main(int argc, char **argv)
     if (signals_install() < 0) {
         fprintf(stderr, "peeka-rec: cannot install signal handlers: %s\n", strerror(errno));
         return EX_INTERNAL;
+    }
+    if (o.uninstall) {
+        int urc = uninstall_run(&o);
+        options_free(&o);
+        return urc;
     }
     int to_stdout = o.output && !strcmp(o.output, "-");
     /* launch mode: the pid in the name is the program's, known once it

@@ -211,7 +211,7 @@ static void keep_stats(recording *r, const cJSON *j)
  * reported, not trusted. */
 static const char *const agent_reasons[] = {
     "detach", "target-exiting", "deadline", "no-welcome", "recorder-closed", "recorder-error",
-    "protocol-error", "poll-error", "recorder-not-reading", "lease-expired", NULL
+    "protocol-error", "poll-error", "recorder-not-reading", "lease-expired", "uninstalled", NULL
 };
 
 static int take_event(recording *r, const uint8_t *body, uint32_t len, char *err, size_t errlen)
