@@ -17,11 +17,12 @@
 static ring rings[MAX_LEFTOVER_RINGS];
 static int nrings;
 
+/* rb stays as it is: the stuck hook may still write into it when it
+ * leaves user code (the next session forgets it without freeing). */
 void leftover_ring_keep(ring *rb)
 {
     if (rb->data && nrings < MAX_LEFTOVER_RINGS)
         rings[nrings++] = *rb;
-    memset(rb, 0, sizeof *rb);   /* the next session must not free it a second time */
 }
 
 int leftover_rings_free(void)
@@ -29,8 +30,11 @@ int leftover_rings_free(void)
     if (nrings == 0 || !observe_quiesce())
         return 0;
     int n = nrings;
-    for (int i = 0; i < n; i++)
+    for (int i = 0; i < n; i++) {
+        if (g_agent.rb.data == rings[i].data)
+            memset(&g_agent.rb, 0, sizeof g_agent.rb);   /* no session since: it still names it */
         ring_free(&rings[i]);
+    }
     nrings = 0;
     return n;
 }
