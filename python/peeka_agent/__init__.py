@@ -31,6 +31,9 @@ _DEFAULT_IGNORED = {getattr(_signal, n) for n in ("SIGCHLD", "SIGURG", "SIGWINCH
                     if hasattr(_signal, n)}
 
 _state = None   # while installed: {"sig", "previous", "dir", "registration"}
+# uninstalled off the main thread, where signal.signal() is refused: our
+# handler stays but only passes the signal on ({signal: previous handler})
+_passing = {}
 
 
 def _private(path, uid):
@@ -212,8 +215,10 @@ def _on_signal(signum, frame):
     st = _state
     req = _take_rendezvous(st) if st is not None and st["sig"] == signum else None
     if req is None:
-        if st is not None:
+        if st is not None and st["sig"] == signum:
             _chain(st["previous"], signum, frame)
+        elif signum in _passing:
+            _chain(_passing[signum], signum, frame)
         return
     try:
         if req.get("action") == "record":
@@ -255,7 +260,7 @@ def install(sig=None):
         if _state["sig"] == sig and _signal.getsignal(sig) is _on_signal:
             return
         uninstall()
-    previous = _signal.getsignal(sig)
+    previous = _passing.pop(sig, None) if _signal.getsignal(sig) is _on_signal else _signal.getsignal(sig)
     if previous is None:
         raise RuntimeError("peeka_agent: %s has a handler that was not set from Python; give "
                            "install() another signal" % _signal_name(sig))
@@ -285,7 +290,11 @@ def uninstall():
     _state = None
     _unregister(st)
     if _signal.getsignal(st["sig"]) is _on_signal:
-        _signal.signal(st["sig"], st["previous"])
+        try:
+            _signal.signal(st["sig"], st["previous"])
+            _passing.pop(st["sig"], None)
+        except ValueError:   # not the main thread (an uninstall through ptrace route A)
+            _passing[st["sig"]] = st["previous"]
 
 
 def is_installed():
