@@ -2,6 +2,7 @@
 #include "agent_conn.h"
 #include "attach_target.h"
 #include "exitcodes.h"
+#include "follow_forks.h"
 #include "installed_agent.h"
 #include "launch.h"
 #include "launch_agent.h"
@@ -243,6 +244,12 @@ int main(int argc, char **argv)
         rc = EX_INTERNAL;
         goto out;
     }
+    conn_welcome_follow_forks(o.follow_forks);
+    if (o.follow_forks && !(rec.forks = forks_new(&rd))) {
+        snprintf(err, sizeof err, "out of memory");
+        rc = EX_INTERNAL;
+        goto out;
+    }
     rc = o.pid ? start_attach(&o, &rd, &conn, &rec, outpath, err, sizeof err)
                : start_launch(&o, &rd, &lt, &conn, &rec, outpath, sizeof outpath, pid_later, err,
                               sizeof err);
@@ -272,6 +279,7 @@ out:
     else if (rc == EX_OK_REC && !unrecorded && !o.quiet && !to_stdout && isatty(2))
         fprintf(stderr, "peeka-rec: %lld observations in %s\n", rec.records, outpath);
     conn_close(&conn);
+    forks_free(rec.forks);
     rundir_remove(&rd);
     rc = finish_child(rec.child, &rec, rc);
     free(rec.agent_stats);

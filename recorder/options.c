@@ -76,6 +76,8 @@ void options_usage(FILE *out)
 "      --attach-installed use the process's pre-installed agent (peeka_agent.install()),\n"
 "                         no ptrace; exit 20 if it has none (-p PID uses it anyway\n"
 "                         when there is one)\n"
+"      --follow-forks     record every process the target forks while it is\n"
+"                         recorded too, into the same archive (records get `pid`)\n"
 "      --uninstall PID    remove every trace of peeka from PID (its pre-installed\n"
 "                         agent, probes a failed detach left, an open session)\n"
 "      --mode MODE        the archive's permissions, octal (default 0600; 0600\n"
@@ -490,6 +492,8 @@ static int global_option(int argc, char **argv, int *i, rec_options *o, char *er
             return -1;
         }
         o->via = v;
+    } else if (!strcmp(a, "--follow-forks")) {
+        o->follow_forks = 1;
     } else if (!strcmp(a, "--attach-installed")) {
         o->attach_installed = 1;
     } else if (!strcmp(a, "--uninstall")) {

@@ -1,4 +1,5 @@
 #include "recording.h"
+#include "follow_forks.h"
 #include "proc_maps.h"
 #include "exitcodes.h"
 
@@ -289,6 +290,11 @@ static int stream_broken(int rc)
     return rc == PFE_TYPE || rc == PFE_RESERVED || rc == PFE_TOOBIG || rc == PFE_TRUNC;
 }
 
+int recording_take_records(recording *r, const uint8_t *data, uint32_t len, char *err, size_t errlen)
+{
+    return take_records(r, data, len, err, errlen);
+}
+
 static int target_gone(recording *r);
 
 /* Waits for the reply to request `id`, moving records that arrive first.
@@ -566,6 +572,8 @@ static rec_end pump(recording *r, char *err, size_t errlen)
         cJSON *reply = NULL;
         if (rc == 1 && take_frame(r, type, body, len, 0, &reply, err, errlen) < 0)
             return failed(r);
+        if (r->forks && forks_poll(r, err, errlen) < 0)
+            return failed(r);
         int64_t now = mono_ns();
         if (r->aw && peeka_aw_flush_due(r->aw, now) < 0) {
             snprintf(err, errlen, "%s", peeka_aw_error(r->aw));
@@ -653,6 +661,21 @@ static cJSON *probe_summaries(const recording *r, long long *drops)
     return arr;
 }
 
+/* --follow-forks: the recorded process, then every child followed. */
+static cJSON *processes_json(const recording *r, int64_t end)
+{
+    cJSON *arr = forks_json(r), *me = cJSON_CreateObject();
+    char ns[32];
+    cJSON_AddNumberToObject(me, "pid", r->conn->pid);
+    cJSON_AddNullToObject(me, "parent");
+    snprintf(ns, sizeof ns, "%lld", (long long)r->start_ns_wall);
+    cJSON_AddRawToObject(me, "start_ns", ns);
+    snprintf(ns, sizeof ns, "%lld", (long long)end);
+    cJSON_AddRawToObject(me, "end_ns", ns);
+    cJSON_InsertItemInArray(arr, 0, me);
+    return arr;
+}
+
 static char *summary_json(recording *r)
 {
     cJSON *s = cJSON_CreateObject();
@@ -677,6 +700,8 @@ static char *summary_json(recording *r)
     else
         cJSON_AddNullToObject(s, "drops");
     cJSON_AddItemToObject(s, "probes", probes);
+    if (r->forks)
+        cJSON_AddItemToObject(s, "processes", processes_json(r, end));
     if (r->child > 0 && r->child_done)
         cJSON_AddNumberToObject(s, "target_exit", WIFEXITED(r->child_status) ? WEXITSTATUS(r->child_status)
                                                     : 128 + WTERMSIG(r->child_status));
@@ -750,6 +775,7 @@ static void report_idle_parent(const recording *r)
 int recording_run(recording *r, char *err, size_t errlen)
 {
     r->start_mono = mono_ns();
+    r->start_ns_wall = wall_ns();
     int rc = install_probes(r, err, errlen);
     if (rc == EX_PROBE || rc == EX_WRITE)
         return rc;
@@ -764,6 +790,8 @@ int recording_run(recording *r, char *err, size_t errlen)
         detach(r, err, errlen);
         drain(r, err, errlen);
     }
+    if (r->forks && r->fail != EX_WRITE)
+        forks_finish(r, err, errlen);
     if (r->fail == EX_PROTOCOL)   /* also when the detach reply or the last records were bad */
         r->reason = END_PROTOCOL_ERROR;
     if (!r->opt->quiet && isatty(2))

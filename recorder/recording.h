@@ -54,6 +54,7 @@ typedef struct {
     char *agent_stats;          /* the agent's final counts (JSON) */
     int64_t start_ns_wall, start_mono;
     long long last_drops;
+    struct forks_state *forks;  /* --follow-forks (follow_forks.h), else NULL */
 } recording;
 
 extern volatile sig_atomic_t g_stop_signal;
@@ -61,5 +62,8 @@ extern volatile sig_atomic_t g_stop_signal;
 /* Returns an EX_* code. */
 int recording_run(recording *r, char *err, size_t errlen);
 char *recording_session_json(const recording *r);
+/* A RECORDS body from any agent connection (follow_forks.c): checked,
+ * counted, written; 0, or -1 with r->fail set. */
+int recording_take_records(recording *r, const uint8_t *data, uint32_t len, char *err, size_t errlen);
 
 #endif

@@ -166,6 +166,8 @@ char *recording_session_json(const recording *r)
         cJSON_AddStringToObject(via, "fallback", r->attach.fallback);
     if (r->attach.late)
         cJSON_AddTrueToObject(via, "late");
+    if (o->follow_forks)
+        cJSON_AddTrueToObject(s, "follow_forks");
     cJSON *agent = cJSON_AddObjectToObject(s, "agent");
     cJSON_AddNumberToObject(agent, "buffer_bytes", (double)o->buffer_bytes);
     cJSON_AddItemToObject(s, "probes", probes_json(o));
