@@ -1,5 +1,7 @@
 #include "follow_forks.h"
 #include "exitcodes.h"
+#include "installed_agent.h"
+#include "proc_maps.h"
 #include "recording.h"
 
 #include <errno.h>
@@ -174,6 +176,50 @@ void forks_finish(recording *r, char *err, size_t errlen)
                 return;
         if (p->open)
             ended(p);
+    }
+}
+
+/* One process forked before the recording: attached like the target (the
+ * installed route or an injection), then given the probes. */
+static void adopt(recording *r, pid_t pid, pid_t parent)
+{
+    forks_state *f = r->forks;
+    followed_proc *p = &f->v[f->n];
+    memset(p, 0, sizeof *p);
+    p->c.fd = -1;
+    attach_info ai = {0};
+    char why[1024] = "";
+    int rc = attach_any(pid, r->opt, f->rd, &ai, why, sizeof why);
+    if (rc == EX_OK_REC)
+        rc = conn_accept(&p->c, f->rd, pid, 0, (int)(r->opt->attach_timeout_s * 1000), 5000, why, sizeof why);
+    installed_withdraw(rc, why, sizeof why);
+    if (rc == EX_OK_REC)
+        rc = recording_install_on(r, &p->c, why, sizeof why);
+    if (rc != EX_OK_REC) {
+        if (!r->opt->quiet)
+            fprintf(stderr, "peeka-rec: --follow-forks: child %d of %d not recorded: %s\n", (int)pid,
+                    (int)parent, why);
+        conn_close(&p->c);
+        f->refused++;
+        return;
+    }
+    p->parent = parent;
+    p->start_ns = clock_of(CLOCK_REALTIME);
+    p->next_ping = clock_of(CLOCK_MONOTONIC) + 1000000000LL;
+    p->open = 1;
+    f->n++;
+}
+
+void forks_adopt_existing(recording *r)
+{
+    /* breadth first: each adopted process's own children after it */
+    for (int at = -1; at < r->forks->n && r->forks->n < MAX_FOLLOWED; at++) {
+        pid_t parent = at < 0 ? r->conn->pid : r->forks->v[at].c.pid;
+        pid_t kids[64];
+        int n = pk_same_exe_children(parent, kids, 64);
+        for (int i = 0; i < n && i < 64 && r->forks->n < MAX_FOLLOWED; i++)
+            if (!ours(r, kids[i]))
+                adopt(r, kids[i], parent);
     }
 }
 

@@ -35,6 +35,10 @@ void forks_free(forks_state *f);
 /* Takes new children's connections and moves what they sent; -1 when the
  * archive could not be written (r->fail set), else 0. */
 int forks_poll(recording *r, char *err, size_t errlen);
+/* -p with --follow-forks, once the target's probes are in: its
+ * descendants running the same executable, forked before the recording,
+ * are attached and given the probes too (stderr says which could not). */
+void forks_adopt_existing(recording *r);
 /* The recording ends: every child still connected is detached and
  * drained. */
 void forks_finish(recording *r, char *err, size_t errlen);

@@ -378,10 +378,11 @@ static char *install_request(const rec_options *o, int launch)
  * they are), or before the summary of a recording that ended earlier. */
 static int write_session(recording *r, char *err, size_t errlen)
 {
-    if (r->session_written)
+    if (r->session_written && !r->session_due)
         return 0;
     r->session_written = 1;
-    if (!r->aw)
+    r->session_due = r->defer_session;   /* --follow-forks -p: once the children are in too */
+    if (!r->aw || r->session_due)
         return 0;
     char *sj = recording_session_json(r);
     if (!sj || peeka_aw_member(r->aw, "session.json", sj, strlen(sj)) < 0) {
@@ -440,6 +441,15 @@ static int install_probes(recording *r, char *err, size_t errlen)
         fprintf(stderr, "peeka-rec: the program did not load the agent within %g s (python -I, -S "
                 "or -E in a wrapper or a #! line?); attached to it instead: its calls until now "
                 "are not recorded\n", r->opt->attach_timeout_s);
+    return rc;
+}
+
+int recording_install_on(recording *r, agent_conn *c, char *err, size_t errlen)
+{
+    agent_conn *main_conn = r->conn;
+    r->conn = c;
+    int rc = install_probes(r, err, errlen);
+    r->conn = main_conn;
     return rc;
 }
 
@@ -725,6 +735,8 @@ static void suggestions(const cJSON *p, char *out, size_t n)
 
 static void report_pending(const recording *r)
 {
+    if (r->forks && r->records > 0)
+        return;   /* the counts are the first process's; its children recorded */
     cJSON *agent = r->agent_stats ? cJSON_Parse(r->agent_stats) : NULL;
     const cJSON *p;
     cJSON_ArrayForEach(p, cJSON_GetObjectItemCaseSensitive(agent, "probes")) {
@@ -753,6 +765,8 @@ static void report_pending(const recording *r)
  * master whose workers serve the requests). */
 static void report_idle_parent(const recording *r)
 {
+    if (r->forks)
+        return;   /* the children were recorded too */
     int idle = 0;
     for (int i = 0; i < r->opt->nprobes; i++)
         idle += r->per_probe[r->opt->probes[i].id] == 0;
@@ -776,6 +790,7 @@ int recording_run(recording *r, char *err, size_t errlen)
 {
     r->start_mono = mono_ns();
     r->start_ns_wall = wall_ns();
+    r->defer_session = r->forks && r->child <= 0;
     int rc = install_probes(r, err, errlen);
     if (rc == EX_PROBE || rc == EX_WRITE)
         return rc;
@@ -783,8 +798,15 @@ int recording_run(recording *r, char *err, size_t errlen)
         r->reason = END_PROTOCOL_ERROR;
     else if (rc == EX_AGENT_LOST)
         r->reason = target_gone(r) ? END_TARGET_EXITED : END_AGENT_LOST;
-    else
+    else {
+        if (r->defer_session) {
+            forks_adopt_existing(r);
+            r->defer_session = 0;
+            if (write_session(r, err, errlen) < 0)
+                return EX_WRITE;
+        }
         r->reason = pump(r, err, errlen);
+    }
     if (r->reason != END_TARGET_EXITED && r->reason != END_AGENT_LOST &&
         r->reason != END_PROTOCOL_ERROR && r->reason != END_WRITE_ERROR) {
         detach(r, err, errlen);

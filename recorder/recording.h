@@ -55,6 +55,8 @@ typedef struct {
     int64_t start_ns_wall, start_mono;
     long long last_drops;
     struct forks_state *forks;  /* --follow-forks (follow_forks.h), else NULL */
+    int defer_session;          /* session.json waits for the children -p found (follow_forks.c) */
+    int session_due;            /* and is still to be written */
 } recording;
 
 extern volatile sig_atomic_t g_stop_signal;
@@ -65,5 +67,8 @@ char *recording_session_json(const recording *r);
 /* A RECORDS body from any agent connection (follow_forks.c): checked,
  * counted, written; 0, or -1 with r->fail set. */
 int recording_take_records(recording *r, const uint8_t *data, uint32_t len, char *err, size_t errlen);
+/* Installs the recording's probes through another agent connection (an
+ * adopted child, follow_forks.c); an EX_* code. */
+int recording_install_on(recording *r, agent_conn *c, char *err, size_t errlen);
 
 #endif

@@ -13,7 +13,7 @@ import tempfile
 import time
 import unittest
 
-from peeka_testlib import REC, TARGETS, children, read_archive, target_env, tool_env
+from peeka_testlib import REC, TARGETS, children, probes_in, read_archive, target_env, tool_env
 
 PER_INTERPRETER = False
 SYSTEM_PY = "/usr/bin/python3"
@@ -46,9 +46,10 @@ class GunicornMaster(unittest.TestCase):
         self.served = {}
 
     def tearDown(self):
-        if self.p.poll() is None:
-            self.p.kill()
-            self.p.wait()
+        for p in (self.p, getattr(self, "gunicorn", None)):
+            if p is not None and p.poll() is None:
+                p.kill()
+                p.wait()
         self.tmp.cleanup()
 
     def get(self, n):
@@ -112,6 +113,40 @@ class GunicornMaster(unittest.TestCase):
         for w in first + third:
             self.assertEqual(procs[w], self.master)
         self.assertIsNone(procs[self.master])
+
+    def test_attached_master(self):
+        """-p MASTER --follow-forks: the two workers running before the
+        recording are found through /proc and attached, a third forked
+        during it is followed; session.json names the first two."""
+        self.gunicorn = subprocess.Popen([SYSTEM_PY, "-m", "gunicorn", "-w", "2", "-b",
+                                          "127.0.0.1:%d" % self.port, "flaskapp.app:app"],
+                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                         cwd=TARGETS, env=target_env())
+        self.master = self.gunicorn.pid
+        first = self.workers(2)
+        out = os.path.join(self.tmp.name, "m.tar.zst")
+        self.p = subprocess.Popen([REC, "-q", "--follow-forks", "-p", str(self.master), "-o", out,
+                                   "watch", "flaskapp.views.get_item"],
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                  env=tool_env(target_env(), False), cwd=TARGETS)
+        end = time.monotonic() + 60
+        while not probes_in(out) and self.p.poll() is None and time.monotonic() < end:
+            time.sleep(0.02)
+        self.served = {}
+        for n in range(20):
+            self.get(n)
+        os.kill(self.master, signal.SIGTTIN)
+        third = [k for k in self.workers(3) if k not in first]
+        for n in range(30):
+            self.get(n)
+        self.p.send_signal(signal.SIGINT)
+        _, err = self.p.communicate(timeout=60)
+        self.assertEqual((self.p.returncode, err), (0, ""))
+        session, records, summary, _ = read_archive(out)
+        self.assertEqual(sorted(p["pid"] for p in session["processes"]), first)
+        self.assertEqual(sorted(self.served), sorted(first + third))
+        self.assertEqual(per_pid(records, "flaskapp.views.get_item"), self.served)
+        self.assertEqual(sorted(p["pid"] for p in summary["processes"]), sorted([self.master] + first + third))
 
 
 if __name__ == "__main__":
