@@ -549,6 +549,25 @@ static void forget_session(void)
 
 static int start_thread(void);
 
+/* A multiprocessing child ends in os._exit(), which runs no atexit
+ * callback, so the agent would not send its last records; its
+ * Process._bootstrap calls threading._shutdown() first, which runs what
+ * threading._register_atexit (3.9+) registered.  A second
+ * session_shutdown (at atexit) does nothing. */
+static void flush_before_exit(void)
+{
+    PyObject *th = PyImport_ImportModule("threading");
+    PyObject *reg = th ? PyObject_GetAttrString(th, "_register_atexit") : NULL;
+    PyObject *mod = PyImport_AddModule("_peeka_agent");   /* borrowed */
+    PyObject *fn = reg && mod ? PyObject_GetAttrString(mod, "_atexit") : NULL;
+    PyObject *r = fn ? PyObject_CallFunctionObjArgs(reg, fn, NULL) : NULL;
+    Py_XDECREF(r);
+    Py_XDECREF(fn);
+    Py_XDECREF(reg);
+    Py_XDECREF(th);
+    PyErr_Clear();   /* 3.8 has no _register_atexit (docs/attach.md) */
+}
+
 /* --follow-forks, in a child forked during the session, GIL held: the
  * session goes on here, on a connection of the child's own to the same
  * recorder (HELLO with the same token and the parent's pid), with the
@@ -584,6 +603,7 @@ static int follow_child(void)
         PyErr_Clear();
         return -1;
     }
+    flush_before_exit();
     return 0;
 }
 

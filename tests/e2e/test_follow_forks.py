@@ -10,7 +10,8 @@ import tempfile
 import time
 import unittest
 
-from peeka_testlib import REC, TARGETS, Target, probes_in, read_archive, target_env, tool_env
+from peeka_testlib import (REC, TARGETS, TARGET_VERSION, Target, probes_in, read_archive, target_env,
+                           tool_env)
 
 PER_INTERPRETER = True
 F = "ff.funcs."
@@ -95,6 +96,38 @@ class FollowForks(unittest.TestCase):
                 want.update({(kids[0], F + "work"): 10, (kids[0], F + "child_only"): 1,
                              (kids[1], F + "work"): 20, (kids[1], F + "child_only"): 2})
             self.assertEqual(counts(records), want)
+
+
+class Pool(unittest.TestCase):
+    def test_multiprocessing_fork_pool(self):
+        """Pool workers end in os._exit(): their last records still come
+        (3.9+: threading._shutdown runs the agent's flush first)."""
+        if TARGET_VERSION < (3, 9):
+            self.skipTest("3.8 has no threading._register_atexit: a pool worker's last calls may be lost")
+        t = Target("ff_pool.py")
+        tmp = tempfile.TemporaryDirectory()
+        try:
+            t.wait_for("ready")
+            out = os.path.join(tmp.name, "pool.tar.zst")
+            p = subprocess.Popen([REC, "-p", str(t.pid), "--follow-forks", "-o", out, "watch", F + "work"],
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                 env=tool_env(target_env(), False), cwd=TARGETS)
+            while not probes_in(out) and p.poll() is None:
+                time.sleep(0.02)
+            os.kill(t.pid, signal.SIGUSR1)
+            t.wait_for("round 1 ", timeout=60)
+            line = [l for l in t.output().splitlines() if l.startswith("round 1 ")][0]
+            want = {(int(a), F + "work"): int(b) for a, b in
+                    (kv.split(":") for kv in line.split("pids=")[1].split(","))}
+            p.send_signal(signal.SIGINT)
+            _, err = p.communicate(timeout=60)
+            self.assertEqual(p.returncode, 0, err)
+            _, records, summary, _ = read_archive(out)
+            self.assertEqual(counts(records), want)
+            self.assertEqual(sum(want.values()), 40)
+        finally:
+            t.stop()
+            tmp.cleanup()
 
 
 if __name__ == "__main__":
