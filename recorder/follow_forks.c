@@ -77,6 +77,16 @@ static int ours(const recording *r, pid_t pid)
     return 0;
 }
 
+/* The connection in the next free slot is one of ours from now on. */
+static void listed(forks_state *f, pid_t parent)
+{
+    followed_proc *p = &f->v[f->n++];
+    p->parent = parent;
+    p->start_ns = clock_of(CLOCK_REALTIME);
+    p->next_ping = clock_of(CLOCK_MONOTONIC) + 1000000000LL;
+    p->open = 1;
+}
+
 /* One new connection: a child of a process we record, with the token. */
 static void take_child(recording *r, int fd)
 {
@@ -96,11 +106,7 @@ static void take_child(recording *r, int fd)
         conn_close(&p->c);
         return;
     }
-    p->parent = parent;
-    p->start_ns = clock_of(CLOCK_REALTIME);
-    p->next_ping = clock_of(CLOCK_MONOTONIC) + 1000000000LL;
-    p->open = 1;
-    f->n++;
+    listed(f, parent);
 }
 
 static void accept_new(recording *r)
@@ -203,11 +209,7 @@ static void adopt(recording *r, pid_t pid, pid_t parent)
         f->refused++;
         return;
     }
-    p->parent = parent;
-    p->start_ns = clock_of(CLOCK_REALTIME);
-    p->next_ping = clock_of(CLOCK_MONOTONIC) + 1000000000LL;
-    p->open = 1;
-    f->n++;
+    listed(f, parent);
 }
 
 void forks_adopt_existing(recording *r)
