@@ -311,11 +311,12 @@ static int read_welcome(int fd)
 
 /* Is the recorder still there to hear the last records and counts?  When
  * it vanished or stopped answering, trying would only hold the target's
- * agent thread for another send deadline. */
+ * agent thread for another send deadline.  --uninstall may end a session
+ * whose recorder still records: it gets everything, then EOF. */
 static int recorder_listening(const char *reason)
 {
     return !strcmp(reason, "detach") || !strcmp(reason, "target-exiting") ||
-           !strcmp(reason, "deadline");
+           !strcmp(reason, "deadline") || !strcmp(reason, "uninstalled");
 }
 
 static void send_last_word(int detach, double detach_id)

@@ -15,17 +15,35 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* The rendezvous written last, until the agent took it or we took it back. */
-static char pending_path[400];
+/* The rendezvous written last, until the agent took it or we took it
+ * back: its name inside the directory held open as dir_fd. */
+static int dir_fd = -1;
+static char pending_name[64];
 static int pending_sig;
 
-/* path.tmp then rename: the handler never reads half a file. */
-static int write_rendezvous(const char *path, const char *text, const installed_agent *ia)
+/* D itself, opened without following a symlink and checked once more
+ * through the descriptor: every later step is relative to it, so a user
+ * swapping D for a link meanwhile cannot make a root peeka-rec write
+ * elsewhere. */
+static int open_private_dir(const installed_agent *ia)
 {
-    char tmp[420];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    (void)unlink(tmp);   /* a peeka-rec killed mid-way left it */
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    int fd = open(ia->dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    struct stat st;
+    if (fd >= 0 && (fstat(fd, &st) < 0 || st.st_uid != ia->uid || (st.st_mode & 077))) {
+        close(fd);
+        errno = EPERM;
+        return -1;
+    }
+    return fd;
+}
+
+/* name.tmp then a rename: the handler never reads half a file. */
+static int write_rendezvous(int dfd, const char *name, const char *text, const installed_agent *ia)
+{
+    char tmp[80];
+    snprintf(tmp, sizeof tmp, "%s.tmp", name);
+    (void)unlinkat(dfd, tmp, 0);   /* a peeka-rec killed mid-way left it */
+    int fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd < 0)
         return -1;
     size_t n = strlen(text);
@@ -34,9 +52,9 @@ static int write_rendezvous(const char *path, const char *text, const installed_
         ok = fchown(fd, ia->uid, ia->gid) == 0;   /* root for another user: the agent wants its own */
     if (close(fd) < 0)
         ok = 0;
-    if (!ok || rename(tmp, path) < 0) {
+    if (!ok || renameat(dfd, tmp, dfd, name) < 0) {
         int e = errno;
-        (void)unlink(tmp);
+        (void)unlinkat(dfd, tmp, 0);
         errno = e;
         return -1;
     }
@@ -54,10 +72,11 @@ int installed_request(pid_t pid, const installed_agent *ia, rundir *rd, const ch
     else
         snprintf(text, sizeof text, "action=uninstall\nreport=%s/uninstall-report\ntoken=%s\n",
                  rd->dir, rd->token);
-    snprintf(pending_path, sizeof pending_path, "%s/%d.rendezvous", ia->dir, (int)pid);
-    if (write_rendezvous(pending_path, text, ia) < 0) {
-        snprintf(err, errlen, "cannot write the rendezvous %s: %s", pending_path, strerror(errno));
-        pending_path[0] = 0;
+    installed_withdraw(0, err, errlen);   /* an earlier request of ours, unanswered */
+    snprintf(pending_name, sizeof pending_name, "%d.rendezvous", (int)pid);
+    if ((dir_fd = open_private_dir(ia)) < 0 || write_rendezvous(dir_fd, pending_name, text, ia) < 0) {
+        snprintf(err, errlen, "cannot write the rendezvous %s/%s: %s", ia->dir, pending_name, strerror(errno));
+        installed_withdraw(0, err, 0);
         return EX_ATTACH;
     }
     pending_sig = ia->sig;
@@ -72,11 +91,13 @@ int installed_request(pid_t pid, const installed_agent *ia, rundir *rd, const ch
 
 void installed_withdraw(int rc, char *err, size_t errlen)
 {
-    if (!pending_path[0])
+    if (dir_fd < 0)
         return;
-    int unanswered = unlink(pending_path) == 0;
-    pending_path[0] = 0;
-    if (unanswered && rc == EX_TIMEOUT) {
+    int unanswered = pending_name[0] && unlinkat(dir_fd, pending_name, 0) == 0;
+    close(dir_fd);
+    dir_fd = -1;
+    pending_name[0] = 0;
+    if (unanswered && rc == EX_TIMEOUT && errlen) {
         size_t k = strlen(err);
         snprintf(err + k, errlen - k, "; the pre-installed agent never read its rendezvous: its %s "
                  "handler runs on the main thread between bytecodes (is that thread blocked in C "

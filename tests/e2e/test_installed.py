@@ -179,6 +179,33 @@ class AsNobody(unittest.TestCase):
         self.assertEqual(p.returncode, 20, p.stderr)
         self.assertIsNone(t.proc.poll())
 
+    def test_uninstall_ends_an_open_session(self):
+        """--uninstall while a recorder records: the session ends there (the
+        recorder keeps what it got and exits 6, agent lost), then the agent."""
+        t = self.start("install,nodump")
+        out = os.path.join(self.out_dir, "open.tar.zst")
+        p = subprocess.Popen(self.recorder("-p", t.pid, "-o", out, "watch", F + "work"),
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             env=target_env(self.env), cwd=TARGETS)
+        self.procs.append(p)
+        while not probes_in(out) and p.poll() is None:
+            time.sleep(0.02)
+        os.kill(t.pid, signal.SIGUSR1)
+        t.wait_for("round 1 ")
+        u = self.run_rec("--uninstall", t.pid)
+        self.assertEqual(u.returncode, 0, u.stderr)
+        self.assertEqual(u.stdout, "peeka-rec: pid %d: removed an open session (its recorder gone "
+                         "quiet, or still recording); the pre-installed agent (its SIGUSR2 handler)\n"
+                         % t.pid)
+        _, err = p.communicate(timeout=30)
+        self.assertEqual(p.returncode, 6, err)
+        _, records, summary, _ = read_archive(out)
+        self.assertEqual(len(records), WORK)
+        self.assertEqual(summary["reason"], "agent-lost")
+        self.assertEqual(agent_threads(t.pid), [])
+        os.kill(t.pid, signal.SIGUSR1)
+        t.wait_for("round 2 installed=False threads=1")
+
     def test_uninstall_leftover_probes(self):
         """A hook stuck in user code (a --repr that blocks) while the recorder
         detaches: the probe and the ring stay allocated; --uninstall frees
