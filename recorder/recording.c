@@ -782,7 +782,7 @@ static void report_idle_parent(const recording *r)
         k += (size_t)snprintf(list + k, sizeof list - k, "%s%d", i ? " " : "", (int)kids[i]);
     fprintf(stderr, "peeka-rec: %d probe%s recorded nothing in pid %d, which has %d child "
             "process%s running the same Python (%s%s): the calls may happen there (workers); "
-            "record one with -p CHILD\n", idle, idle == 1 ? "" : "s", (int)r->opt->pid, n,
+            "record one with -p CHILD, or all of them with --follow-forks\n", idle, idle == 1 ? "" : "s", (int)r->opt->pid, n,
             n == 1 ? "" : "es", list, n > 8 ? " ..." : "");
 }
 
