@@ -161,6 +161,10 @@ def _take_rendezvous(st):
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError:
+        try:
+            os.unlink(path)   # a symlink, or a file we may not read: not ours to keep
+        except OSError:
+            pass
         return None
     try:
         fs = os.fstat(fd)

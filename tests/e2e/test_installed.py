@@ -160,6 +160,59 @@ class AsNobody(unittest.TestCase):
         self.assertFalse(os.path.exists(os.path.join(self.out_dir, "x.tar.zst")))
         self.assertEqual(t.proc.poll(), None)
 
+    def test_untrusted_rendezvous_refused(self):
+        """A rendezvous the agent must not trust (another owner, group or
+        other bits, a symlink, a socket outside a private directory of its
+        uid) is deleted unread and the signal goes to the application's
+        handler; nothing connects to the socket it names."""
+        import socket
+        t = self.start("install,nodump,ownhandler")
+        peeka = os.path.join(self.run_dir, "peeka")
+        sock_dir = os.path.join(self.tmp, "sock")
+        os.mkdir(sock_dir, 0o700)
+        os.chown(sock_dir, NOBODY, NOBODY)
+        path = os.path.join(sock_dir, "s")
+        srv = socket.socket(socket.AF_UNIX)
+        srv.bind(path)
+        srv.listen(1)
+        srv.setblocking(False)
+        os.chown(path, NOBODY, NOBODY)
+        open_dir = os.path.join(self.tmp, "open")
+        os.mkdir(open_dir, 0o755)
+        os.chown(open_dir, NOBODY, NOBODY)
+        good = "action=record\nsocket=%s\ntoken=%s\n" % (path, "a" * 64)
+        rv = os.path.join(peeka, "%d.rendezvous" % t.pid)
+        cases = [("mode 0640", good, 0o640, NOBODY, None),
+                 ("owned by root", good, 0o600, 0, None),
+                 ("a symlink", good, 0o600, NOBODY, "link"),
+                 ("socket not in a private directory",
+                  good.replace(sock_dir, open_dir), 0o600, NOBODY, None),
+                 ("a short token", good.replace("a" * 64, "a" * 10), 0o600, NOBODY, None)]
+        for n, (what, text, mode, owner, kind) in enumerate(cases, 1):
+            target = os.path.join(self.tmp, "real-rv") if kind == "link" else rv
+            with open(target, "w") as f:
+                f.write(text)
+            os.chmod(target, mode)
+            os.chown(target, owner, owner)
+            if kind == "link":
+                os.symlink(target, rv)
+            os.kill(t.pid, signal.SIGUSR2)
+            end = time.monotonic() + 20
+            while t.output().count("app SIGUSR2") < n and time.monotonic() < end:
+                time.sleep(0.02)
+            self.assertEqual(t.output().count("app SIGUSR2"), n, what)
+            self.assertFalse(os.path.lexists(rv), what + ": left in place")
+            with self.assertRaises(BlockingIOError, msg=what):
+                srv.accept()
+        srv.close()
+
+    def test_registration_in_an_open_directory_ignored(self):
+        t = self.start("install,nodump")
+        os.chmod(os.path.join(self.run_dir, "peeka"), 0o755)
+        p = self.run_rec("-p", t.pid, "--attach-installed", "-d", "1", "-o",
+                         os.path.join(self.out_dir, "x.tar.zst"), "watch", F + "work")
+        self.assertEqual(p.returncode, 20, p.stderr)
+
     def test_uninstall_installed_agent(self):
         t = self.start("install,nodump,ownhandler")
         rc, err, _, records = self.record_rounds(1)
