@@ -128,7 +128,7 @@ void conn_welcome_follow_forks(int on)
     welcome_follow = on;
 }
 
-int conn_greet(agent_conn *c, rundir *r, int fd, int lease_ms, char *err, size_t errlen)
+int conn_hello(agent_conn *c, rundir *r, int fd, char *err, size_t errlen)
 {
     memset(c, 0, sizeof *c);
     c->fd = fd;
@@ -154,12 +154,15 @@ int conn_greet(agent_conn *c, rundir *r, int fd, int lease_ms, char *err, size_t
         snprintf(err, errlen, "the agent did not say hello (%s)", rc < 0 ? peeka_frame_strerror(rc) : "timeout");
         return EX_ATTACH;
     }
-    if ((rc = check_hello(c, r, body, len, err, errlen)) != 0)
-        return rc;
+    return check_hello(c, r, body, len, err, errlen);
+}
+
+int conn_welcome(agent_conn *c, int lease_ms, char *err, size_t errlen)
+{
     char welcome[128];
     snprintf(welcome, sizeof welcome, "{\"proto\":%d,\"lease_ms\":%d%s}", PEEKA_PROTO_VERSION, lease_ms,
              welcome_follow ? ",\"follow_forks\":true" : "");
-    if (peeka_frame_send(fd, PF_WELCOME, welcome, strlen(welcome)) != PFE_OK) {
+    if (peeka_frame_send(c->fd, PF_WELCOME, welcome, strlen(welcome)) != PFE_OK) {
         snprintf(err, errlen, "cannot send WELCOME: %s", strerror(errno));
         return EX_ATTACH;
     }
@@ -174,13 +177,13 @@ int conn_accept(agent_conn *c, rundir *r, pid_t expect_pid, pid_t child, int tim
     int fd = accept_one(r, child, timeout_ms, err, errlen);
     if (fd < 0)
         return -fd;
-    int rc = conn_greet(c, r, fd, lease_ms, err, errlen);
+    int rc = conn_hello(c, r, fd, err, errlen);
     if (rc == EX_OK_REC && c->pid != expect_pid) {
         snprintf(err, errlen, "process %d connected to the agent socket, expected %d",
                  (int)c->pid, (int)expect_pid);
         return EX_ATTACH;
     }
-    return rc;
+    return rc == EX_OK_REC ? conn_welcome(c, lease_ms, err, errlen) : rc;
 }
 
 /* cmd_json is an object's members without braces, e.g. "\"cmd\":\"ping\"". */

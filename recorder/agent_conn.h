@@ -21,9 +21,11 @@ typedef struct {
 int conn_accept(agent_conn *c, rundir *r, pid_t expect_pid, pid_t child, int timeout_ms,
                 int lease_ms, char *err, size_t errlen);
 /* An accepted connection fd (kept in c, closed by conn_close): the peer's
- * pid (SO_PEERCRED) into c->pid, HELLO and token checked, WELCOME sent;
- * the caller judges the pid.  An EX_* code. */
-int conn_greet(agent_conn *c, rundir *r, int fd, int lease_ms, char *err, size_t errlen);
+ * pid (SO_PEERCRED) into c->pid, HELLO and token checked.  The agent waits
+ * for WELCOME meanwhile, so the caller can judge the pid of a live
+ * process before conn_welcome.  Both return an EX_* code. */
+int conn_hello(agent_conn *c, rundir *r, int fd, char *err, size_t errlen);
+int conn_welcome(agent_conn *c, int lease_ms, char *err, size_t errlen);
 /* --follow-forks: every WELCOME from now on asks the agent to follow forks. */
 void conn_welcome_follow_forks(int on);
 /* 1 and a frame, 0 if none arrived within timeout_ms, <0 peeka_frame_err. */

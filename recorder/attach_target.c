@@ -6,6 +6,7 @@
 #include "inject_gdb.h"
 #include "remote_exec.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,7 +58,11 @@ static int try_remote_exec(const rec_options *o, const peeka_target *t, rundir *
         return PA_NOROUTE;
     int st = peeka_remote_exec_check(t, err, errlen);
     char path[400];
-    if (st == PA_OK && rundir_write(rd, "remote-exec.py", code, path, sizeof path) < 0) {
+    /* --follow-forks attaches to more than one process from one run directory */
+    char other[40];
+    snprintf(other, sizeof other, "remote-exec-%d.py", (int)t->pid);
+    if (st == PA_OK && rundir_write(rd, "remote-exec.py", code, path, sizeof path) < 0 &&
+        (errno != EEXIST || rundir_write(rd, other, code, path, sizeof path) < 0)) {
         snprintf(err, errlen, "cannot write the bootstrap for the PEP 768 route in %s", rd->dir);
         return PA_FAILED;
     }

@@ -99,8 +99,11 @@ static void take_child(recording *r, int fd)
     }
     followed_proc *p = &f->v[f->n];
     memset(p, 0, sizeof *p);
-    int rc = conn_greet(&p->c, f->rd, fd, 5000, why, sizeof why);
+    /* judged while the child waits for WELCOME: it cannot have exited yet */
+    int rc = conn_hello(&p->c, f->rd, fd, why, sizeof why);
     pid_t parent = rc == EX_OK_REC ? parent_of(p->c.pid) : 0;
+    if (rc == EX_OK_REC && parent && ours(r, parent))
+        rc = conn_welcome(&p->c, 5000, why, sizeof why);
     if (rc != EX_OK_REC || !parent || !ours(r, parent)) {
         f->refused++;
         conn_close(&p->c);
@@ -185,6 +188,20 @@ void forks_finish(recording *r, char *err, size_t errlen)
     }
 }
 
+/* Each child found at the start gets at most this long to connect: the
+ * processes already recorded are not pinged meanwhile, and their agents
+ * give up after a 5 s lease without a word. */
+#define ADOPT_TIMEOUT_S 2.0
+
+/* A ping to every connection already open, between two adoptions. */
+static void keep_alive(recording *r)
+{
+    conn_send_request(r->conn, "\"cmd\":\"ping\"", NULL);
+    for (int i = 0; i < r->forks->n; i++)
+        if (r->forks->v[i].open)
+            conn_send_request(&r->forks->v[i].c, "\"cmd\":\"ping\"", NULL);
+}
+
 /* One process forked before the recording: attached like the target (the
  * installed route or an injection), then given the probes. */
 static void adopt(recording *r, pid_t pid, pid_t parent)
@@ -195,10 +212,15 @@ static void adopt(recording *r, pid_t pid, pid_t parent)
     p->c.fd = -1;
     attach_info ai = {0};
     char why[1024] = "";
-    int rc = attach_any(pid, r->opt, f->rd, &ai, why, sizeof why);
+    rec_options quick = *r->opt;   /* a shallow copy: only read */
+    if (quick.attach_timeout_s > ADOPT_TIMEOUT_S)
+        quick.attach_timeout_s = ADOPT_TIMEOUT_S;
+    keep_alive(r);
+    int rc = attach_any(pid, &quick, f->rd, &ai, why, sizeof why);
     if (rc == EX_OK_REC)
-        rc = conn_accept(&p->c, f->rd, pid, 0, (int)(r->opt->attach_timeout_s * 1000), 5000, why, sizeof why);
+        rc = conn_accept(&p->c, f->rd, pid, 0, (int)(quick.attach_timeout_s * 1000), 5000, why, sizeof why);
     installed_withdraw(rc, why, sizeof why);
+    keep_alive(r);
     if (rc == EX_OK_REC)
         rc = recording_install_on(r, &p->c, why, sizeof why);
     if (rc != EX_OK_REC) {

@@ -102,9 +102,17 @@ class Pool(unittest.TestCase):
     def test_multiprocessing_fork_pool(self):
         """Pool workers end in os._exit(): their last records still come
         (3.9+: threading._shutdown runs the agent's flush first)."""
+        self.pool("fork")
+
+    def test_multiprocessing_forkserver_pool(self):
+        """The forkserver runs before the recording: -p finds it (a child
+        running the same Python), and the workers it forks are followed."""
+        self.pool("forkserver")
+
+    def pool(self, method):
         if TARGET_VERSION < (3, 9):
             self.skipTest("3.8 has no threading._register_atexit: a pool worker's last calls may be lost")
-        t = Target("ff_pool.py")
+        t = Target("ff_pool.py", method)
         tmp = tempfile.TemporaryDirectory()
         try:
             t.wait_for("ready")
