@@ -28,6 +28,9 @@ def main():
     if sys.argv[1] == "forkserver":
         ctx.set_forkserver_preload(["ff.funcs"])
         multiprocessing.forkserver.ensure_running()
+        warm = ctx.Process(target=task, args=(-1,))   # the server is up and serving
+        warm.start()
+        warm.join()
     print("ready", flush=True)
     done = 0
     while True:
