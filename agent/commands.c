@@ -96,11 +96,34 @@ void commands_after_fork(void)
         probes_retire(retiring, nretiring, 0);
 }
 
+/* Probes a retire had to leave allocated (a hook stayed inside the guard
+ * past the quiesce): remembered rather than forgotten, so that peeka-rec
+ * --uninstall can free them once no hook is inside any more.  Beyond the
+ * bound they stay leaked, as before. */
+#define MAX_LEFTOVER (4 * MAX_PROBES)
+static probe *leftover[MAX_LEFTOVER];
+static int nleftover;
+
 int commands_free_probes(void)
 {
     int n = g_agent.nprobes;
     g_agent.nprobes = 0;
-    return probes_retire(g_agent.probes, n, 0);
+    if (probes_retire(g_agent.probes, n, 0))
+        return 1;
+    for (int i = 0; i < n && nleftover < MAX_LEFTOVER; i++)
+        leftover[nleftover++] = g_agent.probes[i];
+    return 0;
+}
+
+int commands_free_leftovers(void)
+{
+    if (nleftover == 0 || !observe_quiesce())
+        return 0;
+    int n = nleftover;
+    for (int i = 0; i < n; i++)
+        probe_free(leftover[i]);
+    nleftover = 0;
+    return n;
 }
 
 /* `redact`: the probe's every rule (peeka-rec adds the default set and

@@ -3,6 +3,8 @@
 #include "buffer_policy.h"
 #include "attach_target.h"
 #include "exitcodes.h"
+#include "follow_forks.h"
+#include "installed_agent.h"
 #include "launch.h"
 #include "launch_agent.h"
 #include "launch_flags.h"
@@ -12,6 +14,7 @@
 #include "session_ctl.h"
 #include "session_holder.h"
 #include "signals.h"
+#include "uninstall.h"
 
 #include <errno.h>
 #include <libgen.h>
@@ -208,9 +211,10 @@ static int start_attach(const rec_options *o, rundir *rd, agent_conn *conn, reco
     if (outpath[0] && !(rec->aw = open_archive(o, outpath, err, errlen)))
         return EX_WRITE;
     int64_t t0 = mono_ns();
-    int rc = attach_target(o->pid, o, rd, NULL, &rec->attach, err, errlen);
+    int rc = attach_any(o->pid, o, rd, &rec->attach, err, errlen);
     if (rc == EX_OK_REC)
         rc = conn_accept(conn, rd, o->pid, 0, (int)(o->attach_timeout_s * 1000), 5000, err, errlen);
+    installed_withdraw(rc, err, errlen);
     rec->attach.ms = (double)(mono_ns() - t0) / 1e6;
     return rc;
 }
@@ -233,6 +237,11 @@ int main(int argc, char **argv)
     }
     if (o.session_cmd)
         return session_ctl_run(&o);
+    if (o.uninstall) {
+        int urc = uninstall_run(&o);
+        options_free(&o);
+        return urc;
+    }
     int to_stdout = o.output && !strcmp(o.output, "-");
     /* launch mode: the pid in the name is the program's, known once it
      * runs; checked here at its widest */
@@ -260,6 +269,12 @@ int main(int argc, char **argv)
     ltrace_init(&lt);
     int rc = EX_OK_REC, unrecorded = 0;
     if (rundir_create(&rd, err, sizeof err) < 0 || policy_start(&rec, err, sizeof err) < 0) {
+        rc = EX_INTERNAL;
+        goto out;
+    }
+    conn_welcome_follow_forks(o.follow_forks);
+    if (o.follow_forks && !(rec.forks = forks_new(&rd))) {
+        snprintf(err, sizeof err, "out of memory");
         rc = EX_INTERNAL;
         goto out;
     }
@@ -292,6 +307,7 @@ out:
     else if (rc == EX_OK_REC && !unrecorded && !o.quiet && !to_stdout && isatty(2))
         fprintf(stderr, "peeka-rec: %lld observations in %s\n", rec.records, outpath);
     conn_close(&conn);
+    forks_free(rec.forks);
     rundir_remove(&rd);
     if (holder) {
         char done[PATH_MAX + 64];

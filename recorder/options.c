@@ -46,6 +46,13 @@ void options_usage(FILE *out)
 "      --via ROUTE        how to get into a running process: auto (default: PEP 768\n"
 "                         remote-exec on CPython 3.14+, else ptrace), remote-exec,\n"
 "                         ptrace, gdb\n"
+"      --attach-installed use the process's pre-installed agent (peeka_agent.install()),\n"
+"                         no ptrace; exit 23 if it has none (-p PID uses it anyway\n"
+"                         when there is one)\n"
+"      --follow-forks     record every process the target forks while it is\n"
+"                         recorded too, into the same archive (records get `pid`)\n"
+"      --uninstall PID    remove every trace of peeka from PID (its pre-installed\n"
+"                         agent, probes a failed detach left, an open session)\n"
 "      --mode MODE        the archive's permissions, octal (default 0600; 0600\n"
 "                         plus any of 0060 and 0004, e.g. 0640)\n"
 "      --redact REGEX     write \"[redacted]\" for values whose key, parameter or\n"
@@ -470,6 +477,15 @@ static int global_option(int argc, char **argv, int *i, rec_options *o, char *er
             return -1;
         }
         o->via = v;
+    } else if (!strcmp(a, "--follow-forks")) {
+        o->follow_forks = 1;
+    } else if (!strcmp(a, "--attach-installed")) {
+        o->attach_installed = 1;
+    } else if (!strcmp(a, "--uninstall")) {
+        if (!(v = need(argc, argv, i, err, errlen))) return -1;
+        if (parse_int(v, &n) < 0 || n <= 0) { snprintf(err, errlen, "--uninstall needs a process id, got '%s'", v); return -1; }
+        o->pid = (pid_t)n;
+        o->uninstall = 1;
     } else if (!strcmp(a, "--mode")) {
         if (!(v = need(argc, argv, i, err, errlen))) return -1;
         return parse_mode(v, &o->mode, err, errlen);
@@ -555,6 +571,8 @@ int options_parse(int argc, char **argv, rec_options *o, char *err, size_t errle
         if (global_option(argc, argv, &i, o, err, errlen) < 0) return -1;
     }
     if (i < argc) o->cmd = argv + i;
+    if (o->uninstall && (o->nprobes || o->cmd)) { snprintf(err, errlen, "--uninstall PID takes no probes and no command"); return -1; }
+    if (o->uninstall) return 0;
     if (o->nprobes == 0) { snprintf(err, errlen, "no probe given: e.g. watch app.module.function"); return -1; }
     if (!o->pid && !o->cmd) { snprintf(err, errlen, "give -p PID to attach, or -- CMD... to launch"); return -1; }
     if (o->pid && o->cmd) { snprintf(err, errlen, "-p PID and -- CMD cannot be combined"); return -1; }

@@ -35,6 +35,9 @@ typedef struct {
     size_t buffer_bytes;
     double attach_timeout_s;
     const char *via;            /* "auto", "remote-exec", "ptrace" or "gdb" */
+    int attach_installed;       /* --attach-installed: the pre-installed agent or nothing */
+    int uninstall;              /* --uninstall PID: remove peeka from pid, record nothing */
+    int follow_forks;           /* --follow-forks: children forked while recording are recorded too */
     unsigned mode;              /* the archive's mode (--mode), 0600 by default */
     int default_redact;         /* PEEKA_REDACT_DEFAULT applies (no --no-default-redact) */
     const char *redact[PEEKA_REDACT_MAX];   /* --redact rules for every probe */

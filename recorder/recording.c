@@ -1,5 +1,6 @@
 #include "recording.h"
 #include "buffer_policy.h"
+#include "follow_forks.h"
 #include "proc_maps.h"
 #include "session_holder.h"
 #include "exitcodes.h"
@@ -221,7 +222,7 @@ static void keep_stats(recording *r, const cJSON *j)
  * reported, not trusted. */
 static const char *const agent_reasons[] = {
     "detach", "target-exiting", "deadline", "no-welcome", "recorder-closed", "recorder-error",
-    "protocol-error", "poll-error", "recorder-not-reading", "lease-expired", NULL
+    "protocol-error", "poll-error", "recorder-not-reading", "lease-expired", "uninstalled", NULL
 };
 
 static int take_event(recording *r, const uint8_t *body, uint32_t len, char *err, size_t errlen)
@@ -299,6 +300,11 @@ static int stream_broken(int rc)
     return rc == PFE_TYPE || rc == PFE_RESERVED || rc == PFE_TOOBIG || rc == PFE_TRUNC;
 }
 
+int recording_take_records(recording *r, const uint8_t *data, uint32_t len, char *err, size_t errlen)
+{
+    return take_records(r, data, len, err, errlen);
+}
+
 static int target_gone(recording *r);
 
 /* Waits for the reply to request `id`, moving records that arrive first.
@@ -366,10 +372,11 @@ static char *install_request(const rec_options *o, int launch)
  * they are), or before the summary of a recording that ended earlier. */
 static int write_session(recording *r, char *err, size_t errlen)
 {
-    if (r->session_written)
+    if (r->session_written && !r->session_due)
         return 0;
     r->session_written = 1;
-    if (!r->aw)
+    r->session_due = r->defer_session;   /* --follow-forks -p: once the children are in too */
+    if (!r->aw || r->session_due)
         return 0;
     char *sj = recording_session_json(r);
     if (!sj || peeka_aw_member(r->aw, "session.json", sj, strlen(sj)) < 0) {
@@ -430,6 +437,15 @@ static int install_probes(recording *r, char *err, size_t errlen)
                 "are not recorded\n", r->opt->attach_timeout_s);
     if (rc == EX_OK_REC)
         holder_ready(r->holder);   /* --detach: the probes are in, the first client may go */
+    return rc;
+}
+
+int recording_install_on(recording *r, agent_conn *c, char *err, size_t errlen)
+{
+    agent_conn *main_conn = r->conn;
+    r->conn = c;
+    int rc = install_probes(r, err, errlen);
+    r->conn = main_conn;
     return rc;
 }
 
@@ -577,6 +593,8 @@ static rec_end pump(recording *r, char *err, size_t errlen)
         cJSON *reply = NULL;
         if (rc == 1 && take_frame(r, type, body, len, 0, &reply, err, errlen) < 0)
             return failed(r);
+        if (r->forks && forks_poll(r, err, errlen) < 0)
+            return failed(r);
         int64_t now = mono_ns();
         if (r->aw && peeka_aw_flush_due(r->aw, now) < 0) {
             snprintf(err, errlen, "%s", peeka_aw_error(r->aw));
@@ -668,6 +686,21 @@ static cJSON *probe_summaries(const recording *r, long long *drops)
     return arr;
 }
 
+/* --follow-forks: the recorded process, then every child followed. */
+static cJSON *processes_json(const recording *r, int64_t end)
+{
+    cJSON *arr = forks_json(r), *me = cJSON_CreateObject();
+    char ns[32];
+    cJSON_AddNumberToObject(me, "pid", r->conn->pid);
+    cJSON_AddNullToObject(me, "parent");
+    snprintf(ns, sizeof ns, "%lld", (long long)r->start_ns_wall);
+    cJSON_AddRawToObject(me, "start_ns", ns);
+    snprintf(ns, sizeof ns, "%lld", (long long)end);
+    cJSON_AddRawToObject(me, "end_ns", ns);
+    cJSON_InsertItemInArray(arr, 0, me);
+    return arr;
+}
+
 char *recording_summary_json(recording *r, peeka_aw *aw, const char *reason)
 {
     cJSON *s = cJSON_CreateObject();
@@ -692,6 +725,8 @@ char *recording_summary_json(recording *r, peeka_aw *aw, const char *reason)
     else
         cJSON_AddNullToObject(s, "drops");
     cJSON_AddItemToObject(s, "probes", probes);
+    if (r->forks)
+        cJSON_AddItemToObject(s, "processes", processes_json(r, end));
     if (r->child > 0 && r->child_done)
         cJSON_AddNumberToObject(s, "target_exit", WIFEXITED(r->child_status) ? WEXITSTATUS(r->child_status)
                                                     : 128 + WTERMSIG(r->child_status));
@@ -716,6 +751,8 @@ static void suggestions(const cJSON *p, char *out, size_t n)
 
 static void report_pending(const recording *r)
 {
+    if (r->forks && r->records > 0)
+        return;   /* the counts are the first process's; its children recorded */
     cJSON *agent = r->agent_stats ? cJSON_Parse(r->agent_stats) : NULL;
     const cJSON *p;
     cJSON_ArrayForEach(p, cJSON_GetObjectItemCaseSensitive(agent, "probes")) {
@@ -745,6 +782,8 @@ static void report_pending(const recording *r)
  * master whose workers serve the requests). */
 static void report_idle_parent(const recording *r)
 {
+    if (r->forks)
+        return;   /* the children were recorded too */
     int idle = 0;
     for (int i = 0; i < r->opt->nprobes; i++)
         idle += r->per_probe[r->opt->probes[i].id] == 0 && !pt_is_snapshot(r->opt->probes[i].pk->kind);
@@ -760,13 +799,15 @@ static void report_idle_parent(const recording *r)
         k += (size_t)snprintf(list + k, sizeof list - k, "%s%d", i ? " " : "", (int)kids[i]);
     fprintf(stderr, "peeka-rec: %d probe%s recorded nothing in pid %d, which has %d child "
             "process%s running the same Python (%s%s): the calls may happen there (workers); "
-            "record one with -p CHILD\n", idle, idle == 1 ? "" : "s", (int)r->opt->pid, n,
+            "record one with -p CHILD, or all of them with --follow-forks\n", idle, idle == 1 ? "" : "s", (int)r->opt->pid, n,
             n == 1 ? "" : "es", list, n > 8 ? " ..." : "");
 }
 
 int recording_run(recording *r, char *err, size_t errlen)
 {
     r->start_mono = mono_ns();
+    r->start_ns_wall = wall_ns();
+    r->defer_session = r->forks && r->child <= 0;
     int rc = install_probes(r, err, errlen);
     if (rc == EX_PROBE || rc == EX_WRITE)
         return rc;
@@ -774,13 +815,22 @@ int recording_run(recording *r, char *err, size_t errlen)
         r->reason = END_PROTOCOL_ERROR;
     else if (rc == EX_AGENT_LOST)
         r->reason = target_gone(r) ? END_TARGET_EXITED : END_AGENT_LOST;
-    else
+    else {
+        if (r->defer_session) {
+            forks_adopt_existing(r);
+            r->defer_session = 0;
+            if (write_session(r, err, errlen) < 0)
+                return EX_WRITE;
+        }
         r->reason = pump(r, err, errlen);
+    }
     if (r->reason != END_TARGET_EXITED && r->reason != END_AGENT_LOST &&
         r->reason != END_PROTOCOL_ERROR && r->reason != END_WRITE_ERROR) {
         detach(r, err, errlen);
         drain(r, err, errlen);
     }
+    if (r->forks && r->fail != EX_WRITE)
+        forks_finish(r, err, errlen);
     if (r->fail == EX_PROTOCOL)   /* also when the detach reply or the last records were bad */
         r->reason = END_PROTOCOL_ERROR;
     if (!r->opt->quiet && isatty(2))

@@ -59,6 +59,9 @@ typedef struct {
     long long seen_records;     /* --ring: every record the agent sent */
     int snapshots;              /* --ring: SIGUSR1 snapshots written */
     struct session_holder *holder;   /* --detach (session_holder.c) */
+    struct forks_state *forks;  /* --follow-forks (follow_forks.h), else NULL */
+    int defer_session;          /* session.json waits for the children -p found (follow_forks.c) */
+    int session_due;            /* and is still to be written */
 } recording;
 
 extern volatile sig_atomic_t g_stop_signal;
@@ -73,5 +76,11 @@ char *recording_summary_json(recording *r, peeka_aw *aw, const char *reason);
 void recording_count(recording *r, const uint8_t *data, size_t len);
 /* The progress line shown on a terminal (and to an attached client). */
 void recording_progress(const recording *r, int64_t now, char *out, size_t n);
+/* A RECORDS body from any agent connection (follow_forks.c): checked,
+ * counted, written; 0, or -1 with r->fail set. */
+int recording_take_records(recording *r, const uint8_t *data, uint32_t len, char *err, size_t errlen);
+/* Installs the recording's probes through another agent connection (an
+ * adopted child, follow_forks.c); an EX_* code. */
+int recording_install_on(recording *r, agent_conn *c, char *err, size_t errlen);
 
 #endif

@@ -114,9 +114,10 @@ def probes_in(archive):
 class Target:
     """A Python program under test, started with the interpreter under test."""
 
-    def __init__(self, script, *args, env=None):
+    def __init__(self, script, *args, env=None, prefix=()):
+        """prefix: a command that runs the interpreter (setpriv as another user)."""
         self.out = tempfile.NamedTemporaryFile(prefix="peeka-target-", suffix=".out", delete=False)
-        self.proc = subprocess.Popen([PY, os.path.join(TARGETS, script)] + list(args),
+        self.proc = subprocess.Popen(list(prefix) + [PY, os.path.join(TARGETS, script)] + list(args),
                                      stdout=self.out, stderr=subprocess.STDOUT,
                                      env=target_env(env), cwd=TARGETS)
         self.pid = self.proc.pid
