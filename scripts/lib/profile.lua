@@ -43,6 +43,14 @@ profile.sources = {
     frames[#frames + 1] = r.func_name or (st[1] and caller_name(st[1])) or "?"
     emit(frames, 1, "calls")
   end,
+  -- a top sample: one thread's stack (innermost first) at one tick
+  top = function(r, emit)
+    local st = r.stack
+    if type(st) ~= "table" or #st == 0 then return end
+    local frames = {}
+    for i = #st, 1, -1 do frames[#frames + 1] = caller_name(st[i]) end
+    emit(frames, 1, "samples")
+  end,
 }
 
 -- The earliest session start_ns of the archives given (nil without any):

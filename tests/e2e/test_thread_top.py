@@ -2,8 +2,10 @@
 interpreter: a snapshot of 200 parked threads, a thread holding the GIL in
 C that a snapshot must not wait for forever, top finding the one busy
 function; and the stacks and monitor reports."""
+import json
 import os
 import subprocess
+import xml.etree.ElementTree as ET
 import tempfile
 import time
 import unittest
@@ -11,6 +13,7 @@ import unittest
 from peeka_testlib import ANALYZE, REC, Target, agent_threads, launch, read_archive, rec, target_env
 
 PER_INTERPRETER = True
+SVG = "{http://www.w3.org/2000/svg}"
 
 
 def analyze(archive, script, *args):
@@ -180,6 +183,25 @@ class Top(Recorded):
         folded = analyze(self.out, "collapsed", "--arg", "unit=calls").splitlines()
         self.assertIn([l for l in folded if ";hot (" in l],
                       [[l] for l in folded if l.endswith(";hot (%s) %d" % (burner[0]["stack"][0]["filename"], n))])
+        self.check_pictures(recs, burner)
+
+    def check_pictures(self, recs, burner):
+        """flamegraph and speedscope draw top's samples: one sample per
+        record, the hot frame as wide as the burner's samples."""
+        root = ET.fromstring(analyze(self.out, "flamegraph"))
+        widths = {}
+        for g in root.iter(SVG + "g"):
+            if g.get("class") == "f":
+                key = g.get("data-n")
+                widths[key] = widths.get(key, 0) + float(g.get("data-w"))
+        self.assertAlmostEqual(widths["all"], 1.0)
+        self.assertAlmostEqual(widths["hot (funcs.py)"], len(burner) / len(recs), places=9)
+        doc = json.loads(analyze(self.out, "speedscope"))
+        sampled = [p for p in doc["profiles"] if p["type"] == "sampled"]
+        self.assertEqual(sum(len(p["samples"]) for p in sampled), len(recs))
+        names = [f["name"] for f in doc["shared"]["frames"]]
+        hot = [s for p in sampled for s in p["samples"] if names[s[-1]] == "hot (funcs.py)"]
+        self.assertEqual(len(hot), len(burner))
 
     def test_idle_threads_only_with_idle(self):
         t = self.target("busy")
