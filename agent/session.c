@@ -51,6 +51,8 @@ static pthread_mutex_t fd_mu = PTHREAD_MUTEX_INITIALIZER;
 static atomic_int fork_undo_due;
 /* session_start is opening a session (it can let the GIL go meanwhile). */
 static int opening;
+/* This thread is the agent thread (session_quiesce_tick). */
+static _Thread_local int on_agent_thread;
 
 int session_active(void)
 {
@@ -114,13 +116,34 @@ static void close_socket(void)
     pthread_mutex_unlock(&fd_mu);
 }
 
-static int drain_ring(void)
+/* Returns the bytes sent, -1 when a send failed. */
+static long long drain_ring(void)
 {
     size_t n;
-    while ((n = ring_pop(&g_agent.rb, S.sendbuf, S.sendcap)) > 0)
+    long long sent = 0;
+    while ((n = ring_pop(&g_agent.rb, S.sendbuf, S.sendcap)) > 0) {
         if (send_frame(PF_RECORDS, S.sendbuf, n) < 0)
             return -1;
-    return 0;
+        sent += (long long)n;
+    }
+    return sent;
+}
+
+/* Nothing will drain the ring any more: --lossless waiters give up. */
+static void sender_done(void)
+{
+    atomic_store(&g_agent.sender_gone, 1);
+}
+
+/* observe_quiesce, GIL released: while the agent thread waits for hooks to
+ * leave the guard, a --lossless hook in there may be waiting for room in
+ * the ring, which only this thread makes. */
+void session_quiesce_tick(void)
+{
+    if (!on_agent_thread || !g_agent.lossless || atomic_load(&g_agent.sender_gone) || S.fd < 0)
+        return;
+    if (drain_ring() < 0)
+        sender_done();
 }
 
 /* Undo every hook; with the GIL.  Records already in the ring still go out. */
@@ -225,11 +248,14 @@ static int send_records(const char *jsonl, size_t len)
 
 static const char *run_loop(int *detach, double *detach_id)
 {
+    int busy = 0;
     for (;;) {
         if (atomic_load(&S.exiting))
             return "target-exiting";
         struct pollfd pfd = {S.fd, POLLIN, 0};
-        int pr = poll(&pfd, 1, 5);
+        /* While records flow, come back sooner: at a million records a
+         * second, 5 ms fill half of the default ring. */
+        int pr = poll(&pfd, 1, busy ? 1 : 5);
         if (pr < 0 && errno != EINTR)
             return "poll-error";
         const char *why = read_requests(pr > 0, detach, detach_id);
@@ -237,8 +263,10 @@ static const char *run_loop(int *detach, double *detach_id)
             return why;
         if (*detach)
             return "detach";
-        if (drain_ring() < 0)
+        long long sent = drain_ring();
+        if (sent < 0)
             return "recorder-not-reading";
+        busy = sent > 0;
         clock_sync();
         int64_t now = now_mono_ns();
         if (monitor_tick(now, 0, send_records) < 0)
@@ -329,9 +357,12 @@ static void send_last_word(int detach, double detach_id)
 static void *agent_thread(void *arg)
 {
     (void)arg;
+    on_agent_thread = 1;
     int detach = 0;
     double detach_id = 0;
     const char *reason = read_welcome(S.fd) < 0 ? "no-welcome" : run_loop(&detach, &detach_id);
+    if (!recorder_listening(reason))
+        sender_done();   /* before taking the GIL: a waiting hook lets it go for us */
     if (!atomic_load(&S.exiting) && !is_finalizing()) {
         PyGILState_STATE g = PyGILState_Ensure();
         unhook_all(reason);
@@ -344,6 +375,7 @@ static void *agent_thread(void *arg)
         monitor_tick(now_mono_ns(), 1, send_records);   /* the interval in progress; hooks are gone */
         send_last_word(detach, detach_id);
     }
+    sender_done();
     close_socket();
     if (!recorder_listening(reason))
         remove_socket_file();

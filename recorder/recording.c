@@ -361,9 +361,10 @@ static char *install_request(const rec_options *o, int launch)
     char *a = cJSON_PrintUnformatted(arr);
     cJSON_Delete(arr);
     if (!a) return NULL;
-    size_t n = strlen(a) + 32;
+    size_t n = strlen(a) + 64;
     char *m = malloc(n);
-    if (m) snprintf(m, n, "\"cmd\":\"install\",\"probes\":%s", a);
+    if (m) snprintf(m, n, "\"cmd\":\"install\",\"policy\":\"%s\",\"probes\":%s",
+                    o->lossless ? "lossless" : "stream", a);
     cJSON_free(a);
     return m;
 }
@@ -667,6 +668,7 @@ static char *summary_json(recording *r)
     if (r->reason == END_PROTOCOL_ERROR)
         cJSON_AddStringToObject(s, "error", r->error);
     cJSON_AddBoolToObject(s, "complete", 1);
+    cJSON_AddStringToObject(s, "policy", r->opt->lossless ? "lossless" : "stream");
     cJSON_AddNumberToObject(s, "records", (double)r->records);
     cJSON_AddNumberToObject(s, "chunks", (double)peeka_aw_chunks(r->aw));
     cJSON_AddNumberToObject(s, "bytes_jsonl", (double)peeka_aw_bytes_in(r->aw));
