@@ -427,6 +427,18 @@ static int connect_socket(const char *path)
     return fd;
 }
 
+/* The socket's buffer is slack behind the ring: while peeka-rec is busy
+ * compressing, the agent thread can still hand it a batch and go on
+ * draining.  The kernel caps the size at net.core.wmem_max (often 208K;
+ * then this changes nothing); at most 4 MiB of kernel memory. */
+static void widen_send_buffer(int fd, size_t ring_bytes)
+{
+    int v = ring_bytes < (4u << 20) ? (int)ring_bytes : 4 << 20;
+    if (setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &v, sizeof v) < 0) {
+        /* only a smaller cushion: the default buffer works as before */
+    }
+}
+
 static char *hello_json(const char *token, int busy)
 {
     cJSON *h = cJSON_CreateObject();
@@ -652,6 +664,7 @@ static int session_open(const session_opts *o)
     if (fd < 0)
         goto fail_atexit;
     adopt_socket(fd);
+    widen_send_buffer(fd, g_agent.rb.size);
     snprintf(S.path, sizeof S.path, "%s", o->socket_path);
     char *h = hello_json(o->token, 0);
     int sent = h && peeka_frame_send(S.fd, PF_HELLO, h, strlen(h)) == PFE_OK;

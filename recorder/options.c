@@ -70,7 +70,8 @@ void options_usage(FILE *out)
 "      --buffer SIZE      agent ring buffer (default 4M)\n"
 "      --lossless         never drop a record: a call that finds the agent's\n"
 "                         buffer full waits until it has room (CI, benchmarks)\n"
-"      --level N          zstd level (default 3)\n"
+"      --level N          zstd level (default 1: on records, faster and smaller\n"
+"                         than 3; see docs/architecture.md)\n"
 "      --timeout TIME     how long to wait for the agent (default 10s)\n"
 "      --via ROUTE        how to get into a running process: auto (default: PEP 768\n"
 "                         remote-exec on CPython 3.14+, else ptrace), remote-exec,\n"
@@ -518,7 +519,7 @@ static int global_option(int argc, char **argv, int *i, rec_options *o, char *er
 int options_parse(int argc, char **argv, rec_options *o, char *err, size_t errlen)
 {
     memset(o, 0, sizeof *o);
-    o->zstd_level = 3;
+    o->zstd_level = 1;   /* beats 3 on JSONL records, in speed and size (docs/architecture.md) */
     o->buffer_bytes = 4u << 20;
     o->attach_timeout_s = 10;
     o->via = "auto";
