@@ -116,17 +116,13 @@ static void close_socket(void)
     pthread_mutex_unlock(&fd_mu);
 }
 
-/* Returns the bytes sent, -1 when a send failed. */
-static long long drain_ring(void)
+static int drain_ring(void)
 {
     size_t n;
-    long long sent = 0;
-    while ((n = ring_pop(&g_agent.rb, S.sendbuf, S.sendcap)) > 0) {
+    while ((n = ring_pop(&g_agent.rb, S.sendbuf, S.sendcap)) > 0)
         if (send_frame(PF_RECORDS, S.sendbuf, n) < 0)
             return -1;
-        sent += (long long)n;
-    }
-    return sent;
+    return 0;
 }
 
 /* Nothing will drain the ring any more: --lossless waiters give up. */
@@ -248,14 +244,11 @@ static int send_records(const char *jsonl, size_t len)
 
 static const char *run_loop(int *detach, double *detach_id)
 {
-    int busy = 0;
     for (;;) {
         if (atomic_load(&S.exiting))
             return "target-exiting";
         struct pollfd pfd = {S.fd, POLLIN, 0};
-        /* While records flow, come back sooner: at a million records a
-         * second, 5 ms fill half of the default ring. */
-        int pr = poll(&pfd, 1, busy ? 1 : 5);
+        int pr = poll(&pfd, 1, 5);
         if (pr < 0 && errno != EINTR)
             return "poll-error";
         const char *why = read_requests(pr > 0, detach, detach_id);
@@ -263,10 +256,8 @@ static const char *run_loop(int *detach, double *detach_id)
             return why;
         if (*detach)
             return "detach";
-        long long sent = drain_ring();
-        if (sent < 0)
+        if (drain_ring() < 0)
             return "recorder-not-reading";
-        busy = sent > 0;
         clock_sync();
         int64_t now = now_mono_ns();
         if (monitor_tick(now, 0, send_records) < 0)
