@@ -239,14 +239,18 @@ void emit_thread_fields(jsonw *w)
 
 /* --lossless: the ring is full, so this thread waits, GIL released, until
  * the agent thread has drained it to half (not to one record's room: that
- * would take the GIL back for every record), or until nothing will drain
- * it any more (the recorder is gone or the session is over: sender_gone).
- * No lock is held while waiting; the agent thread needs none of ours. */
-static void wait_for_room(void)
+ * would take the GIL back for every record) and a record of len surely
+ * fits (twice its slot: the wrap may skip up to one), or until nothing
+ * will drain it any more (the recorder is gone or the session is over:
+ * sender_gone).  No lock is held while waiting; the agent thread needs
+ * none of ours. */
+static void wait_for_room(size_t len)
 {
     struct timespec pause = {0, 200000};
+    size_t size = g_agent.rb.size, slot = 2 * (len + 8);
     Py_BEGIN_ALLOW_THREADS
-    while (!atomic_load(&g_agent.sender_gone) && ring_used(&g_agent.rb) > g_agent.rb.size / 2)
+    for (size_t used; !atomic_load(&g_agent.sender_gone) &&
+                      ((used = ring_used(&g_agent.rb)) > size / 2 || used + slot > size);)
         nanosleep(&pause, NULL);   /* EINTR only shortens one pause */
     Py_END_ALLOW_THREADS
 }
@@ -261,7 +265,7 @@ static int push_record(const jsonw *w)
         if (!g_agent.lossless || w->len > ring_max_record(&g_agent.rb) ||
             atomic_load(&g_agent.sender_gone))
             return -1;
-        wait_for_room();
+        wait_for_room(w->len);
     }
 }
 
