@@ -51,9 +51,9 @@ SCRIPTS_OUT := $(BUILD)/share/peeka/scripts
 UNIT_SRC  := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 
-.PHONY: all agents scripts check unit e2e asan bench fuzz demo install uninstall \
-        deps clean distclean help
-all: $(BIN_REC) $(BIN_ANA) agents scripts
+.PHONY: all agents scripts manpages completion check unit e2e asan bench fuzz demo install \
+        uninstall deps clean distclean help
+all: $(BIN_REC) $(BIN_ANA) agents scripts manpages completion
 
 help:
 	@echo "make            build peeka-rec, peeka-analyze, one agent per CPython"
@@ -95,6 +95,42 @@ agents:
 scripts:
 	@mkdir -p $(SCRIPTS_OUT)
 	@cp scripts/*.lua $(SCRIPTS_OUT)/ 2>/dev/null || true
+
+# Man pages and shell completion come from the programs' own --help (and
+# README's exit codes, docs/lua-api.md), so they cannot drift from them.
+HELP_OUT := $(BUILD)/help
+MAN_OUT  := $(BUILD)/share/man
+COMP_OUT := $(BUILD)/share/completion
+MAN_PAGES := $(MAN_OUT)/man1/peeka-rec.1 $(MAN_OUT)/man1/peeka-analyze.1 $(MAN_OUT)/man7/peeka-lua.7
+manpages: $(MAN_PAGES)
+completion: $(COMP_OUT)/peeka.bash $(COMP_OUT)/_peeka
+
+$(HELP_OUT)/peeka-rec.txt: $(BIN_REC)
+	@mkdir -p $(@D)
+	$(BIN_REC) --help > $@
+$(HELP_OUT)/peeka-analyze.txt: $(BIN_ANA)
+	@mkdir -p $(@D)
+	$(BIN_ANA) --help > $@
+$(HELP_OUT)/scripts.txt: $(BIN_ANA) $(wildcard scripts/*.lua)
+	@mkdir -p $(@D)
+	PEEKA_SCRIPT_DIR=scripts sh -c 'for s in $$($(BIN_ANA) -l | cut -d" " -f1); do \
+	  $(BIN_ANA) -i $$s && printf "\f"; done' > $@.tmp && mv $@.tmp $@
+$(MAN_OUT)/man1/peeka-rec.1: mk/man.py $(HELP_OUT)/peeka-rec.txt README.md docs/man/peeka-rec.1.md
+	@mkdir -p $(@D)
+	python3 mk/man.py help peeka-rec 1 $(HELP_OUT)/peeka-rec.txt README.md docs/man/peeka-rec.1.md > $@
+$(MAN_OUT)/man1/peeka-analyze.1: mk/man.py $(HELP_OUT)/peeka-analyze.txt $(HELP_OUT)/scripts.txt README.md \
+                                 docs/man/peeka-analyze.1.md
+	@mkdir -p $(@D)
+	python3 mk/man.py help peeka-analyze 1 $(HELP_OUT)/peeka-analyze.txt README.md \
+	  docs/man/peeka-analyze.1.md $(HELP_OUT)/scripts.txt > $@
+$(MAN_OUT)/man7/peeka-lua.7: mk/man.py docs/lua-api.md
+	@mkdir -p $(@D)
+	python3 mk/man.py md peeka-lua 7 docs/lua-api.md > $@
+$(COMP_OUT)/peeka.bash $(COMP_OUT)/_peeka: mk/completion.py $(HELP_OUT)/peeka-rec.txt \
+                                          $(HELP_OUT)/peeka-analyze.txt $(HELP_OUT)/scripts.txt
+	@mkdir -p $(@D)
+	python3 mk/completion.py $(if $(filter %.bash,$@),bash,zsh) $(HELP_OUT)/peeka-rec.txt \
+	  $(HELP_OUT)/peeka-analyze.txt $(HELP_OUT)/scripts.txt > $@
 
 # Unit tests link everything but the two main() files.
 $(BUILD)/tests/test_%: tests/unit/test_%.c $(REC_OBJ) $(ANA_OBJ) $(COMMON_OBJ)
@@ -142,10 +178,21 @@ install: all
 	install -d $(DESTDIR)$(PREFIX)/share/peeka/examples/cron
 	install -m 644 examples/cron/peeka-checkout.* examples/cron/checkout.probes $(DESTDIR)$(PREFIX)/share/peeka/examples/cron/
 	install -m 755 examples/cron/peeka-workers.sh $(DESTDIR)$(PREFIX)/share/peeka/examples/cron/
+	install -d $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man7 \
+	  $(DESTDIR)$(PREFIX)/share/bash-completion/completions $(DESTDIR)$(PREFIX)/share/zsh/site-functions
+	install -m 644 $(MAN_OUT)/man1/peeka-rec.1 $(MAN_OUT)/man1/peeka-analyze.1 $(DESTDIR)$(PREFIX)/share/man/man1/
+	install -m 644 $(MAN_OUT)/man7/peeka-lua.7 $(DESTDIR)$(PREFIX)/share/man/man7/
+	install -m 644 $(COMP_OUT)/peeka.bash $(DESTDIR)$(PREFIX)/share/bash-completion/completions/peeka-rec
+	ln -sf peeka-rec $(DESTDIR)$(PREFIX)/share/bash-completion/completions/peeka-analyze
+	install -m 644 $(COMP_OUT)/_peeka $(DESTDIR)$(PREFIX)/share/zsh/site-functions/_peeka
 
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/bin/peeka-rec $(DESTDIR)$(PREFIX)/bin/peeka-analyze
 	rm -rf $(DESTDIR)$(PREFIX)/lib/peeka $(DESTDIR)$(PREFIX)/share/peeka $(DESTDIR)$(PREFIX)/share/doc/peeka
+	rm -f $(DESTDIR)$(PREFIX)/share/man/man1/peeka-rec.1 $(DESTDIR)$(PREFIX)/share/man/man1/peeka-analyze.1 \
+	  $(DESTDIR)$(PREFIX)/share/man/man7/peeka-lua.7 $(DESTDIR)$(PREFIX)/share/zsh/site-functions/_peeka \
+	  $(DESTDIR)$(PREFIX)/share/bash-completion/completions/peeka-rec \
+	  $(DESTDIR)$(PREFIX)/share/bash-completion/completions/peeka-analyze
 
 clean:
 	rm -rf $(BUILD) build-asan build-fuzz

@@ -10,6 +10,7 @@
 
 #include "jsonw.h"
 #include "peeka_limits.h"
+#include "probe_table.h"   /* enum probe_kind */
 #include "ring.h"
 
 struct peeka_cond;
@@ -28,7 +29,6 @@ typedef struct fmt_opts {
     struct redactor *redact;
 } fmt_opts;
 
-enum probe_kind { PK_WATCH = 1, PK_TRACE, PK_STACK, PK_MONITOR };
 
 #define MAX_PROBES 64
 #define MAX_PROBES_PER_FUNC 8
@@ -59,6 +59,15 @@ typedef struct probe {
                                    trace probe, a watch probe on an async def */
     int64_t interval_ns;        /* monitor */
     struct monitor_state *mon;  /* monitor: aggregates (monitor.c) */
+    /* thread and top (snapshot.c, top.c), sampled by sampler.c */
+    int64_t tid_filter;         /* thread --tid: 0, or a thread_id or native_id */
+    char state_filter[16];      /* thread --state: "any" or a state word */
+    char sort_by[16];           /* thread --sort-by */
+    int64_t wait_ns;            /* thread --wait: for the GIL, before saying who holds it */
+    int idle;                   /* top --idle: threads that used no CPU too */
+    int64_t cycle;              /* snapshots or samples taken (sampler.c's lock) */
+    int64_t next_ns;            /* agent thread: when the next one is due */
+    struct top_state *top;      /* top: each thread's CPU time at the last sample */
     fmt_opts fmt;               /* limits and redaction rules of its values */
     struct record_exprs *rec;   /* watch --record (record.h), or NULL */
 } probe;

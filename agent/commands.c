@@ -9,28 +9,18 @@
 #include "redactor.h"
 #include "trace.h"
 #include "watch_async.h"
+#include "probe_values.h"
+#include "sampler.h"
+#include "top.h"
 
 #include <cJSON.h>
 #include <stdio.h>
 #include <string.h>
 
-static int bool_field(const cJSON *o, const char *k, int dflt)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-    return cJSON_IsBool(v) ? cJSON_IsTrue(v) : dflt;
-}
-
 static double num_field(const cJSON *o, const char *k, double dflt)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
     return cJSON_IsNumber(v) ? v->valuedouble : dflt;
-}
-
-/* A number field clamped to [lo, hi] (peeka-rec checked it already). */
-static int int_in(const cJSON *o, const char *k, int dflt, int lo, int hi)
-{
-    double v = num_field(o, k, dflt);
-    return v < lo ? lo : v > hi ? hi : (int)v;
 }
 
 /* What a probe needs to observe: a removed probe gives it back, and keeps
@@ -43,6 +33,7 @@ static void probe_free_state(probe *p)
     monitor_state_free(p);
     trace_probe_free(p);
     record_free(p);
+    top_state_free(p);
     redactor_free(p->fmt.redact);
     p->fmt.redact = NULL;
     watch_async_probe_free(p);
@@ -141,80 +132,94 @@ static int redact_from_json(probe *p, const cJSON *list, char *err, size_t errle
     return 0;
 }
 
+/* The options the table gives the kind, checked there (probe_values.c),
+ * into the probe's own fields. */
+static void probe_options(probe *p, const pt_values *v)
+{
+    p->depth = (int)pt_num(v, "depth", 2);
+    p->times = (int64_t)pt_num(v, "times", -1);
+    p->at_enter = (int)pt_num(v, "at_enter", 0);   /* watch's alone */
+    p->at_success = (int)pt_num(v, "at_success", 0);
+    p->at_exception = (int)pt_num(v, "at_exception", 0);
+    p->fmt.max_string = (int)pt_num(v, "max_string", FMT_STRING);
+    p->fmt.max_items = (int)pt_num(v, "max_items", FMT_ITEMS);
+    p->fmt.max_attrs = (int)pt_num(v, "max_attrs", FMT_ATTRS);
+    p->fmt.repr = (int)pt_num(v, "repr", 0);
+    p->max_depth = (int)pt_num(v, "max_depth", 10);
+    p->skip_builtin = (int)pt_num(v, "skip_builtin", 0);
+    p->min_duration_ns = (int64_t)(pt_num(v, "min_duration_ms", 0) * 1e6);
+    p->fold_below_ns = (int64_t)(pt_num(v, "fold_below_ms", 0) * 1e6);
+    p->interval_ns = (int64_t)(pt_num(v, "interval_s", 60) * 1e9);
+    p->tid_filter = (int64_t)pt_num(v, "tid", 0);
+    p->wait_ns = (int64_t)(pt_num(v, "wait_s", 1) * 1e9);
+    p->idle = (int)pt_num(v, "idle", 0);
+    const char *state = pt_text(v, "state"), *sort = pt_text(v, "sort_by");
+    snprintf(p->state_filter, sizeof p->state_filter, "%s", state ? state : "any");
+    snprintf(p->sort_by, sizeof p->sort_by, "%s", sort ? sort : "tid");
+}
+
+static int condition_compile(probe *p, const char *cond, char *err, size_t errlen)
+{
+    if (!cond || !cond[0])
+        return 0;
+    char cerr[200];
+    if (!(p->cond = peeka_cond_compile(cond, cerr, sizeof cerr))) {
+        snprintf(err, errlen, "condition '%s': %s", cond, cerr);
+        return -1;
+    }
+    return 0;
+}
+
+/* Everything but the options: what the kind needs before it observes. */
+static int probe_build(probe *p, const cJSON *j, const pt_values *v, char *err, size_t errlen)
+{
+    if (p->kind == PK_MONITOR && monitor_state_new(p) < 0) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    if (condition_compile(p, pt_text(v, "condition"), err, errlen) < 0)
+        return -1;
+    /* the rules first: they decide which record expressions are hidden */
+    if (redact_from_json(p, cJSON_GetObjectItemCaseSensitive(j, "redact"), err, errlen) < 0 ||
+        record_compile(p, cJSON_GetObjectItemCaseSensitive(j, "record"), err, errlen) < 0)
+        return -1;
+    if (p->kind == PK_TRACE && trace_probe_init(p, err, errlen) < 0)
+        return -1;
+    return 0;
+}
+
 static probe *probe_from_json(const cJSON *j, char *err, size_t errlen)
 {
     const cJSON *pat = cJSON_GetObjectItemCaseSensitive(j, "pattern");
     const cJSON *kind = cJSON_GetObjectItemCaseSensitive(j, "kind");
-    const cJSON *cond = cJSON_GetObjectItemCaseSensitive(j, "condition");
-    if (!cJSON_IsString(pat) || !cJSON_IsString(kind)) {
+    const pt_kind *k = cJSON_IsString(kind) ? pt_kind_named(kind->valuestring) : NULL;
+    if (!cJSON_IsString(kind) || (k && k->operand && !cJSON_IsString(pat))) {
         snprintf(err, errlen, "probe needs a string 'pattern' and 'kind'");
         return NULL;
     }
-    static const char *const kinds[] = {[PK_WATCH] = "watch", [PK_TRACE] = "trace",
-                                        [PK_STACK] = "stack", [PK_MONITOR] = "monitor"};
-    int k = PK_MONITOR;
-    while (k >= PK_WATCH && strcmp(kind->valuestring, kinds[k]) != 0)
-        k--;
-    if (k < PK_WATCH) {
+    if (!k) {
         snprintf(err, errlen, "probe kind '%s' is not supported by this agent", kind->valuestring);
         return NULL;
     }
+    int id = (int)num_field(j, "id", 0);
+    pt_values v;
+    if (pt_values_get(&v, k, j, id, err, errlen) < 0)
+        return NULL;
     probe *p = calloc(1, sizeof *p);
-    if (!p || !(p->pattern = strdup(pat->valuestring)) || !(p->installed = PyList_New(0))) {
+    if (!p || !(p->pattern = strdup(cJSON_IsString(pat) ? pat->valuestring : "")) ||
+        !(p->installed = PyList_New(0))) {
         snprintf(err, errlen, "out of memory");
         probe_free(p);
+        pt_values_free(&v);
         return NULL;
     }
-    p->id = (int)num_field(j, "id", 0);
-    p->kind = k;
-    p->depth = (int)num_field(j, "depth", 2);
-    p->times = (int64_t)num_field(j, "times", -1);
-    p->at_enter = bool_field(j, "at_enter", 0);
-    p->at_success = bool_field(j, "at_success", 1);
-    p->at_exception = bool_field(j, "at_exception", 1);
-    p->lenient = bool_field(j, "lenient", 0);
-    if (p->depth < 1) p->depth = 1;
-    if (p->depth > 16) p->depth = 16;
-    p->fmt.max_string = int_in(j, "max_string", FMT_STRING, 1, PEEKA_RECORD_MAX);
-    p->fmt.max_items = int_in(j, "max_items", FMT_ITEMS, 1, 1000);
-    p->fmt.max_attrs = int_in(j, "max_attrs", FMT_ATTRS, 1, 1000);
-    p->fmt.repr = bool_field(j, "repr", 0);
-    if (k != PK_WATCH)   /* their records are not watch's */
-        p->at_enter = p->at_success = p->at_exception = 0;
-    p->max_depth = (int)num_field(j, "max_depth", k == PK_TRACE ? 3 : 10);
-    if (p->max_depth < 1) p->max_depth = 1;
-    if (p->max_depth > 256) p->max_depth = 256;
-    p->skip_builtin = bool_field(j, "skip_builtin", 0);
-    p->min_duration_ns = (int64_t)(num_field(j, "min_duration_ms", 0) * 1e6);
-    p->fold_below_ns = (int64_t)(num_field(j, "fold_below_ms", 0) * 1e6);
-    p->interval_ns = (int64_t)(num_field(j, "interval_s", 60) * 1e9);
-    if (p->interval_ns < 10000000) p->interval_ns = 10000000;
-    if (k == PK_MONITOR && monitor_state_new(p) < 0) {
-        snprintf(err, errlen, "out of memory");
-        probe_free(p);
-        return NULL;
-    }
-    if (cJSON_IsString(cond) && cond->valuestring[0]) {
-        char cerr[200];
-        if (!(p->cond = peeka_cond_compile(cond->valuestring, cerr, sizeof cerr))) {
-            snprintf(err, errlen, "condition '%s': %s", cond->valuestring, cerr);
-            probe_free(p);
-            return NULL;
-        }
-    }
-    const cJSON *rec = cJSON_GetObjectItemCaseSensitive(j, "record");
-    if (rec && k != PK_WATCH) {
-        snprintf(err, errlen, "probe %d: 'record' is for watch probes", p->id);
-        probe_free(p);
-        return NULL;
-    }
-    /* the rules first: they decide which record expressions are hidden */
-    if (redact_from_json(p, cJSON_GetObjectItemCaseSensitive(j, "redact"), err, errlen) < 0 ||
-        record_compile(p, rec, err, errlen) < 0) {
-        probe_free(p);
-        return NULL;
-    }
-    if (k == PK_TRACE && trace_probe_init(p, err, errlen) < 0) {
+    p->id = id;
+    p->kind = k->kind;
+    p->lenient = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "lenient"));
+    probe_options(p, &v);
+    int rc = probe_build(p, j, &v, err, errlen);
+    pt_values_free(&v);
+    if (rc < 0) {
         probe_free(p);
         return NULL;
     }
@@ -306,6 +311,11 @@ static int install(const cJSON *req, cJSON *r, char *err, size_t errlen)
         if (!p)
             goto undo;
         g_agent.probes[g_agent.nprobes++] = p;
+        if (p->kind == PK_THREAD || p->kind == PK_TOP) {   /* every thread: no function to resolve */
+            if (sampler_install(p, err, errlen) < 0)
+                goto undo;
+            continue;
+        }
         if (resolve_probe(p, err, errlen) < 0)
             goto undo;
         if (p->kind == PK_MONITOR)

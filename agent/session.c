@@ -5,6 +5,7 @@
  * send that cannot complete), deadline passed, interpreter exiting, and,
  * in a child the process forked, the fork itself. */
 #include "session.h"
+#include "sampler.h"
 #include "hooks.h"
 #include "observe.h"
 #include "frame.h"
@@ -242,6 +243,13 @@ static int send_records(const char *jsonl, size_t len)
     return send_frame(PF_RECORDS, jsonl, len);
 }
 
+static int discard_records(const char *jsonl, size_t len)
+{
+    (void)jsonl;
+    (void)len;
+    return 0;
+}
+
 static const char *run_loop(int *detach, double *detach_id)
 {
     for (;;) {
@@ -260,7 +268,7 @@ static const char *run_loop(int *detach, double *detach_id)
             return "recorder-not-reading";
         clock_sync();
         int64_t now = now_mono_ns();
-        if (monitor_tick(now, 0, send_records) < 0)
+        if (monitor_tick(now, 0, send_records) < 0 || sampler_tick(now, 0, send_records) < 0)
             return "recorder-not-reading";
         if (now - S.last_rx_ns > S.lease_ns)
             return "lease-expired";
@@ -354,6 +362,9 @@ static void *agent_thread(void *arg)
     const char *reason = read_welcome(S.fd) < 0 ? "no-welcome" : run_loop(&detach, &detach_id);
     if (!recorder_listening(reason))
         sender_done();   /* before taking the GIL: a waiting hook lets it go for us */
+    sampler_stop(is_finalizing());
+    if (recorder_listening(reason))
+        sampler_tick(now_mono_ns(), 0, send_records);   /* its last records, counted before the final stats */
     if (!atomic_load(&S.exiting) && !is_finalizing()) {
         PyGILState_STATE g = PyGILState_Ensure();
         unhook_all(reason);
@@ -367,6 +378,7 @@ static void *agent_thread(void *arg)
         send_last_word(detach, detach_id);
     }
     sender_done();
+    sampler_tick(now_mono_ns(), 1, discard_records);   /* forgets the session's thread and top probes */
     close_socket();
     if (!recorder_listening(reason))
         remove_socket_file();
@@ -501,6 +513,7 @@ static void fork_child(void)
     S.fd = -1;
     pthread_mutex_unlock(&fd_mu);
     S.joinable = 0;   /* the agent thread is the parent's: never join it here */
+    sampler_fork_child();
     S.mu = (pthread_mutex_t)PTHREAD_MUTEX_INITIALIZER;   /* the parent's threads may hold or wait */
     S.cv = (pthread_cond_t)PTHREAD_COND_INITIALIZER;
     if (g_agent.active)

@@ -18,12 +18,14 @@ static void usage(FILE *f)
         "       peeka-analyze [OPTIONS] ARCHIVE... -e 'LUA'\n"
         "       peeka-analyze -l | -i SCRIPT\n"
         "\n"
+        "Replays peeka archives offline through Lua 5.4 scripts: filter, aggregate,\n"
+        "compare recordings, render call trees and flame graphs.\n"
         "SCRIPT is a built-in script name (peeka-analyze -l lists them) or a path to a .lua file.\n"
         "\n"
         "options:\n"
         "  -e LUA             run LUA (a chunk using the peeka API) instead of a script\n"
-        "  -l                 list the built-in scripts\n"
-        "  -i SCRIPT          describe a script and its arguments\n"
+        "  -l, --list         list the built-in scripts\n"
+        "  -i, --info SCRIPT  describe a script and its arguments\n"
         "  -a, --arg NAME=VALUE  a script argument (repeatable)\n"
         "  -f, --format FMT   table output: text (default), json or markdown\n"
         "  -q, --quiet        no warnings about incomplete archives\n"
@@ -31,7 +33,8 @@ static void usage(FILE *f)
         "\n"
         "exit codes: 0 ok, 1 a check failed (peeka.fail, a regression), 2 usage or script error,\n"
         "            3 an archive cannot be read\n"
-        "The Lua API is documented in docs/lua-api.md.\n");
+        "\n"
+        "The Lua API is documented in docs/lua-api.md (man 7 peeka-lua).\n");
 }
 
 typedef struct {

@@ -8,7 +8,7 @@ install=""
 for a in "$@"; do
     case $a in
     --install) install=1 ;;
-    --tests) PKGS="$PKGS python3-flask gunicorn gdb" ;;
+    --tests) PKGS="$PKGS python3-flask gunicorn gdb man-db zsh" ;;
     *) echo "usage: $0 [--install] [--tests]" >&2; exit 2 ;;
     esac
 done

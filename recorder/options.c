@@ -6,6 +6,7 @@
 #include "duration.h"
 #include "record_expr.h"
 #include "pattern.h"
+#include "probe_table.h"
 #include "pyversions.h"
 
 #include <errno.h>
@@ -24,38 +25,9 @@ void options_usage(FILE *out)
 "Records calls of chosen functions in a live CPython process (" PEEKA_PY_RANGE ") into\n"
 "a .tar.zst archive, then detaches and leaves the process as it was.\n"
 "\n"
-"Probes (Peeka's commands):\n"
-"  watch PATTERN [-x DEPTH] [-n TIMES] [--condition EXPR] [-b] [-s] [-e] [-f]\n"
-"        [--record EXPR] [--max-items N] [--max-attrs N] [--max-string N] [--repr]\n"
-"      PATTERN: module.function, module.Class.method, globs (app.views.*)\n"
-"      -x, --depth N      formatting depth of arguments and results (2)\n"
-"      -n, --times N      stop this probe after N observations (-1: no limit)\n"
-"      --condition EXPR   record only calls where EXPR holds (docs/conditions.md)\n"
-"      -b / -s / -e / -f  at entry / on success / on exception / both (default -f)\n"
-"      --record EXPR      record EXPR's value (or {a, b, ...}'s values) as\n"
-"                         `record`, instead of params and returnObj\n"
-"      --max-items N      items of a list, tuple, dict or set shown (20)\n"
-"      --max-attrs N      attributes of an object shown (10)\n"
-"      --max-string N     characters of a string shown (1000)\n"
-"      --repr             at the depth limit, show repr() (runs the program's\n"
-"                         __repr__; off: type and length only, no program code)\n"
-"      --redact REGEX     one more redaction rule for this probe (watch, trace,\n"
-"                         stack; see --redact below)\n"
-"  trace PATTERN [-d DEPTH] [-n TIMES] [--condition EXPR] [--skip-builtin]\n"
-"        [--min-duration MS] [--fold-below MS]\n"
-"      one call tree per call: every function called beneath it, this thread only\n"
-"      -d, --depth N      levels below the traced function (3); after a trace\n"
-"                         probe -d is its depth: give the duration before it\n"
-"      --skip-builtin     no nodes for C functions\n"
-"      --min-duration MS  keep only trees whose call took at least MS\n"
-"      --fold-below MS    fold nodes that took less than MS in all into their\n"
-"                         parent's self time (counted in its `folded`)\n"
-"  stack PATTERN [-n TIMES] [--condition EXPR] [--depth N] [--max-items N]\n"
-"        [--max-attrs N] [--max-string N] [--repr]\n"
-"      the Python call stack at entry, innermost first, N frames (10)\n"
-"  monitor PATTERN [--interval SECONDS] [-c CYCLES]\n"
-"      per function every interval (60 s): calls, failures, rt avg/min/max,\n"
-"      p50/p95/p99; -c stops the probe after that many intervals\n"
+"Probes (Peeka's commands):\n", out);
+    pt_usage(out);
+    fputs(
 "\n"
 "Options:\n"
 "  -p, --pid PID          attach to a running process\n"
@@ -133,48 +105,15 @@ fail:
 
 static int is_probe_kind(const char *w)
 {
-    return !strcmp(w, "watch") || !strcmp(w, "trace") || !strcmp(w, "stack") || !strcmp(w, "monitor");
-}
-
-static int in_list(const char *w, const char *const *list)
-{
-    for (; *list; list++)
-        if (!strcmp(w, *list)) return 1;
-    return 0;
+    return pt_kind_named(w) != NULL;
 }
 
 /* -1: not an option of this kind of probe; 0: a flag; 1: takes a value */
 static int probe_opt_arity(const char *kind, const char *w)
 {
-    static const char *const watch_v[] = {"-x", "--depth", "-n", "--times", "--condition", "--redact",
-                                          "--record", "--max-items", "--max-attrs", "--max-string", NULL};
-    static const char *const watch_f[] = {"-b", "--before", "-s", "--success", "-e", "--exception",
-                                          "-f", "--finish", "--repr", NULL};
-    static const char *const trace_v[] = {"-d", "--depth", "-n", "--times", "--condition",
-                                          "--min-duration", "--fold-below", "--redact", NULL};
-    static const char *const trace_f[] = {"--skip-builtin", NULL};
-    static const char *const stack_v[] = {"--depth", "-n", "--times", "--condition", "--redact",
-                                          "--max-items", "--max-attrs", "--max-string", NULL};
-    /* --redact is taken only to be refused with a reason */
-    static const char *const monitor_v[] = {"--interval", "-c", "--cycles", "--redact", NULL};
-    static const char *const stack_f[] = {"--repr", NULL};
-    static const char *const none[] = {NULL};
-    const char *const *v = watch_v, *const *f = watch_f;
-    if (!strcmp(kind, "trace")) { v = trace_v; f = trace_f; }
-    else if (!strcmp(kind, "stack")) { v = stack_v; f = stack_f; }
-    else if (!strcmp(kind, "monitor")) { v = monitor_v; f = none; }
-    return in_list(w, v) ? 1 : in_list(w, f) ? 0 : -1;
-}
-
-static int parse_num(const char *s, double *out)
-{
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (errno || end == s || *end || v != v)
-        return -1;
-    *out = v;
-    return 0;
+    const pt_kind *k = pt_kind_named(kind);
+    int i = k ? pt_option_index(k, w) : -1;
+    return i < 0 ? -1 : pt_takes_value(&k->opts[i]);
 }
 
 static int parse_int(const char *s, long long *out)
@@ -242,13 +181,8 @@ static int check_rule_count(const rec_options *o, const probe_spec *p, char *err
     return -1;
 }
 
-static int probe_redact(probe_spec *p, const char *kind, const char *rule, char *err, size_t errlen)
+static int probe_redact(probe_spec *p, const char *rule, char *err, size_t errlen)
 {
-    if (!strcmp(kind, "monitor")) {
-        snprintf(err, errlen, "--redact does not apply to monitor: its records hold no argument "
-                 "values (it does to watch, trace and stack)");
-        return -1;
-    }
     if (p->nredact == PEEKA_REDACT_MAX) {
         snprintf(err, errlen, "--redact: at most %d rules per probe", PEEKA_REDACT_MAX);
         return -1;
@@ -260,23 +194,6 @@ static int probe_redact(probe_spec *p, const char *kind, const char *rule, char 
         return -1;
     }
     p->nredact++;
-    return 0;
-}
-
-/* --max-items / --max-attrs N (1..1000), --max-string N (1..1M): how much
- * of a value is shown; the record limit (1 MiB) still bounds the whole. */
-static int parse_limit(probe_spec *p, const char *opt, const char *val, char *err, size_t errlen)
-{
-    long long v;
-    int string = !strcmp(opt, "--max-string");
-    long long hi = string ? 1048576 : 1000;
-    if (parse_int(val, &v) < 0 || v < 1 || v > hi) {
-        snprintf(err, errlen, "%s needs a count from 1 to %lld", opt, hi);
-        return -1;
-    }
-    if (string) p->max_string = (int)v;
-    else if (!strcmp(opt, "--max-items")) p->max_items = (int)v;
-    else p->max_attrs = (int)v;
     return 0;
 }
 
@@ -311,13 +228,18 @@ static int parse_mode(const char *s, unsigned *out, char *err, size_t errlen)
 static void probe_spec_free(probe_spec *p)
 {
     free(p->pattern);
-    free(p->condition);
     free(p->spec);
+    pt_values_free(&p->v);
     for (int k = 0; k < p->nredact; k++)
         free(p->redact[k]);
     for (int k = 0; k < p->nrecord; k++)
         free(p->record[k]);
     memset(p, 0, sizeof *p);
+}
+
+long long probe_times(const probe_spec *p)
+{
+    return (long long)pt_num(&p->v, "times", -1);
 }
 
 static int parse_probe_words(char **w, int n, rec_options *o, char *err, size_t errlen);
@@ -332,85 +254,71 @@ static int parse_probe(char **w, int n, rec_options *o, char *err, size_t errlen
     return rc;
 }
 
+/* One option and its value: the table checks what it can, the rest needs
+ * peeka-rec's own parsers. */
+static int probe_option(probe_spec *p, int i, const char *word, const char *val, char *err, size_t errlen)
+{
+    const pt_option *opt = &p->pk->opts[i];
+    switch (opt->type) {
+    case PT_REFUSED:
+        snprintf(err, errlen, "%s", opt->help);
+        return -1;
+    case PT_RULES:
+        return probe_redact(p, val, err, errlen);
+    case PT_EXPRS:
+        return record_split(val, p->record, &p->nrecord, RECORD_EXPRS_MAX, err, errlen);
+    default:
+        return pt_values_set(&p->v, i, word, val, err, errlen);
+    }
+}
+
+/* watch -b/-s/-e/-f: none given means -f, and -f means both exits. */
+static void watch_events(probe_spec *p)
+{
+    pt_values *v = &p->v;
+    int b = pt_given(v, "at_enter"), s = pt_given(v, "at_success"), e = pt_given(v, "at_exception");
+    int fi = pt_option_index(p->pk, "--finish");
+    int f = (fi >= 0 && v->given[fi]) || (!b && !s && !e);
+    v->num[pt_key_index(p->pk, "at_enter")] = b;
+    v->num[pt_key_index(p->pk, "at_success")] = s || f;
+    v->num[pt_key_index(p->pk, "at_exception")] = e || f;
+}
+
 static int parse_probe_words(char **w, int n, rec_options *o, char *err, size_t errlen)
 {
     if (o->nprobes == MAX_REC_PROBES) { snprintf(err, errlen, "too many probes (limit %d)", MAX_REC_PROBES); return -1; }
-    if (n < 2 || w[1][0] == '-') { snprintf(err, errlen, "%s needs a PATTERN (module.function)", w[0]); return -1; }
     probe_spec *p = &o->probes[o->nprobes];
     memset(p, 0, sizeof *p);
+    p->pk = pt_kind_named(w[0]);
+    pt_values_init(&p->v, p->pk);
+    int first = 1;
+    if (p->pk->operand) {
+        if (n < 2 || w[1][0] == '-') { snprintf(err, errlen, "%s needs a %s (module.function)", w[0], p->pk->operand); return -1; }
+        first = 2;
+    }
     p->id = o->nprobes + 1;
     snprintf(p->kind, sizeof p->kind, "%s", w[0]);
-    p->depth = 2;
-    p->times = -1;
-    p->max_depth = !strcmp(w[0], "trace") ? 3 : 10;
-    p->interval_s = 60;
-    int b = 0, s = 0, e = 0, f = 0;
-    for (int i = 2; i < n; i++) {
+    for (int i = first; i < n; i++) {
         const char *a = w[i];
-        const char *val = i + 1 < n ? w[i + 1] : NULL;
-        long long v;
-        double d;
-        int arity = probe_opt_arity(w[0], a);
-        if (arity < 0) { snprintf(err, errlen, "unknown option '%s' for %s (see peeka-rec --help)", a, w[0]); return -1; }
-        if (arity == 1 && !val) { snprintf(err, errlen, "%s needs a value", a); return -1; }
-        if (!strcmp(w[0], "trace") && (!strcmp(a, "-d") || !strcmp(a, "--depth"))) {
-            if (parse_int(val, &v) < 0 || v < 1 || v > 64) { snprintf(err, errlen, "%s needs a depth from 1 to 64", a); return -1; }
-            p->max_depth = (int)v; i++;
-        } else if (!strcmp(w[0], "stack") && !strcmp(a, "--depth")) {
-            if (parse_int(val, &v) < 0 || v < 1 || v > 256) { snprintf(err, errlen, "%s needs a depth from 1 to 256", a); return -1; }
-            p->max_depth = (int)v; i++;
-        } else if (!strcmp(a, "--skip-builtin")) {
-            p->skip_builtin = 1;
-        } else if (!strcmp(a, "--repr")) {
-            p->repr = 1;
-        } else if (!strcmp(a, "--min-duration")) {
-            if (parse_num(val, &d) < 0 || d < 0) { snprintf(err, errlen, "--min-duration needs milliseconds (>= 0)"); return -1; }
-            p->min_duration_ms = d; i++;
-        } else if (!strcmp(a, "--fold-below")) {
-            if (parse_num(val, &d) < 0 || d < 0) { snprintf(err, errlen, "--fold-below needs milliseconds (>= 0)"); return -1; }
-            p->fold_below_ms = d; i++;
-        } else if (!strcmp(a, "--interval")) {
-            if (parse_num(val, &d) < 0 || d < 0.01 || d > 86400) { snprintf(err, errlen, "--interval needs seconds from 0.01 to 86400"); return -1; }
-            p->interval_s = d; i++;
-        } else if (!strcmp(a, "-c") || !strcmp(a, "--cycles")) {
-            if (parse_int(val, &v) < 0 || v == 0 || v < -1) { snprintf(err, errlen, "%s needs a positive count (or -1)", a); return -1; }
-            p->times = v; i++;
-        } else if (!strcmp(a, "-x") || !strcmp(a, "--depth")) {
-            if (!val || parse_int(val, &v) < 0 || v < 1 || v > 16) { snprintf(err, errlen, "%s needs a depth from 1 to 16", a); return -1; }
-            p->depth = (int)v; i++;
-        } else if (!strcmp(a, "-n") || !strcmp(a, "--times")) {
-            if (!val || parse_int(val, &v) < 0 || v == 0 || v < -1) { snprintf(err, errlen, "%s needs a positive count (or -1)", a); return -1; }
-            p->times = v; i++;
-        } else if (!strcmp(a, "--condition")) {
-            if (!val) { snprintf(err, errlen, "--condition needs an expression"); return -1; }
-            free(p->condition);
-            p->condition = strdup(val); i++;
-        } else if (!strcmp(a, "--redact")) {
-            if (probe_redact(p, w[0], val, err, errlen) < 0) return -1;
-            i++;
-        } else if (!strcmp(a, "--record")) {
-            if (record_split(val, p->record, &p->nrecord, RECORD_EXPRS_MAX, err, errlen) < 0) return -1;
-            i++;
-        } else if (!strcmp(a, "--max-items") || !strcmp(a, "--max-attrs") || !strcmp(a, "--max-string")) {
-            if (parse_limit(p, a, val, err, errlen) < 0) return -1;
-            i++;
-        } else if (!strcmp(a, "-b") || !strcmp(a, "--before")) b = 1;
-        else if (!strcmp(a, "-s") || !strcmp(a, "--success")) s = 1;
-        else if (!strcmp(a, "-e") || !strcmp(a, "--exception")) e = 1;
-        else if (!strcmp(a, "-f") || !strcmp(a, "--finish")) f = 1;
-        else { snprintf(err, errlen, "unknown option '%s' for %s (see peeka-rec --help)", a, w[0]); return -1; }
+        int k = pt_option_index(p->pk, a);
+        if (k < 0) { snprintf(err, errlen, "unknown option '%s' for %s (see peeka-rec --help)", a, w[0]); return -1; }
+        int takes = pt_takes_value(&p->pk->opts[k]);
+        if (takes && i + 1 >= n) { snprintf(err, errlen, "%s needs a value", a); return -1; }
+        if (probe_option(p, k, a, takes ? w[i + 1] : NULL, err, errlen) < 0) return -1;
+        i += takes;
     }
-    if (strcmp(w[0], "watch")) b = s = e = f = 0;   /* entry/exit flags are watch's */
-    else if (!b && !s && !e && !f) f = 1;
-    p->at_enter = b;
-    p->at_success = s || f;
-    p->at_exception = e || f;
-    char buf[PEEKA_PATTERN_MAX], *parts[PEEKA_PATTERN_PARTS];
-    if (peeka_pattern_split(w[1], buf, parts, err, errlen) < 0)
-        return -1;
-    p->pattern = strdup(w[1]);
+    if (p->pk->kind == PK_WATCH)
+        watch_events(p);
+    if (p->pk->kind == PK_THREAD && pt_num(&p->v, "interval_s", 0) == 0)
+        p->v.num[pt_key_index(p->pk, "times")] = 1;   /* no --interval: one snapshot */
+    if (p->pk->operand) {
+        char buf[PEEKA_PATTERN_MAX], *parts[PEEKA_PATTERN_PARTS];
+        if (peeka_pattern_split(w[1], buf, parts, err, errlen) < 0)
+            return -1;
+        if (!(p->pattern = strdup(w[1]))) { snprintf(err, errlen, "out of memory"); return -1; }
+    }
     p->spec = join_words(w, n);
-    if (!p->pattern || !p->spec) { snprintf(err, errlen, "out of memory"); return -1; }
+    if (!p->spec) { snprintf(err, errlen, "out of memory"); return -1; }
     o->nprobes++;
     return 0;
 }
@@ -422,7 +330,7 @@ static int parse_probe_string(const char *spec, rec_options *o, char *err, size_
     if (n < 0) return -1;
     int rc = 0;
     if (n == 0) { snprintf(err, errlen, "empty probe"); rc = -1; }
-    else if (!is_probe_kind(w[0])) { snprintf(err, errlen, "unknown probe '%s' (supported: watch, trace, stack, monitor)", w[0]); rc = -1; }
+    else if (!is_probe_kind(w[0])) { snprintf(err, errlen, "unknown probe '%s' (supported: %s)", w[0], pt_kind_names()); rc = -1; }
     else rc = parse_probe(w, n, o, err, errlen);
     for (int i = 0; i < n; i++) free(w[i]);
     return rc;
@@ -530,10 +438,12 @@ int options_parse(int argc, char **argv, rec_options *o, char *err, size_t errle
         const char *a = argv[i];
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) { options_usage(stdout); return 1; }
         if (!strcmp(a, "-V") || !strcmp(a, "--version")) { printf("peeka-rec %s\n", PEEKA_VERSION); return 1; }
+        if (!strcmp(a, "--list-probe-options")) { pt_list_options(stdout); return 1; }   /* for tests/ */
         if (!strcmp(a, "--")) { i++; break; }
         if (is_probe_kind(a)) {
             /* the kind, the pattern, then as many probe options as follow */
-            int j = i + 2 <= argc ? i + 2 : argc;
+            int j = i + 1 + (pt_kind_named(a)->operand != NULL);
+            if (j > argc) j = argc;
             for (int k; j < argc && (k = probe_opt_arity(a, argv[j])) >= 0; j += 1 + k)
                 ;
             if (j > argc) j = argc;
@@ -541,7 +451,7 @@ int options_parse(int argc, char **argv, rec_options *o, char *err, size_t errle
             i = j - 1;
             continue;
         }
-        if (a[0] != '-') { snprintf(err, errlen, "unknown probe '%s' (supported: watch, trace, stack, monitor)", a); return -1; }
+        if (a[0] != '-') { snprintf(err, errlen, "unknown probe '%s' (supported: %s)", a, pt_kind_names()); return -1; }
         if (global_option(argc, argv, &i, o, err, errlen) < 0) return -1;
     }
     if (i < argc) o->cmd = argv + i;

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <sys/types.h>
 
+#include "probe_values.h"
 #include "record_expr.h"
 #include "redact.h"
 
@@ -14,23 +15,14 @@
 typedef struct {
     int id;
     char kind[16];
-    char *pattern;
-    int depth;
-    long long times;            /* -1: unlimited */
-    char *condition;
-    int at_enter, at_success, at_exception;
-    int max_depth;              /* trace -d (levels), stack --depth (frames) */
-    int skip_builtin;           /* trace */
-    double min_duration_ms;     /* trace */
-    double fold_below_ms;       /* trace: 0 = no folding */
-    double interval_s;          /* monitor; its -c cycles are `times` */
+    const pt_kind *pk;          /* its entry in the probe table */
+    char *pattern;              /* NULL for a kind without one */
+    pt_values v;                /* its options, by the table (probe_values.h) */
     char *spec;                 /* as the user wrote it */
     char *redact[PEEKA_REDACT_MAX];   /* this probe's own --redact rules */
     int nredact;
     char *record[RECORD_EXPRS_MAX];   /* watch --record expressions */
     int nrecord;
-    int max_string, max_items, max_attrs;   /* formatting limits; 0: Peeka's */
-    int repr;                   /* --repr: repr() at the depth limit */
 } probe_spec;
 
 typedef struct {
@@ -60,5 +52,7 @@ void options_free(rec_options *o);
  * --no-default-redact), the global --redact rules, then p's own. */
 int options_redact_rules(const rec_options *o, const probe_spec *p, const char **out, int max);
 void options_usage(FILE *out);
+/* -n / -c: how many records (or monitor intervals) end the probe; -1: no limit */
+long long probe_times(const probe_spec *p);
 
 #endif

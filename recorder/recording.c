@@ -342,33 +342,17 @@ static char *install_request(const rec_options *o, int launch)
         cJSON *j = cJSON_CreateObject();
         cJSON_AddNumberToObject(j, "id", p->id);
         cJSON_AddStringToObject(j, "kind", p->kind);
-        cJSON_AddStringToObject(j, "pattern", p->pattern);
-        cJSON_AddNumberToObject(j, "depth", p->depth);
-        cJSON_AddNumberToObject(j, "times", (double)p->times);
-        if (p->condition) cJSON_AddStringToObject(j, "condition", p->condition);
-        cJSON_AddBoolToObject(j, "at_enter", p->at_enter);
-        cJSON_AddBoolToObject(j, "at_success", p->at_success);
-        cJSON_AddBoolToObject(j, "at_exception", p->at_exception);
-        if (strcmp(p->kind, "watch")) {
-            cJSON_AddNumberToObject(j, "max_depth", p->max_depth);
-            cJSON_AddBoolToObject(j, "skip_builtin", p->skip_builtin);
-            cJSON_AddNumberToObject(j, "min_duration_ms", p->min_duration_ms);
-            cJSON_AddNumberToObject(j, "fold_below_ms", p->fold_below_ms);
-            cJSON_AddNumberToObject(j, "interval_s", p->interval_s);
-        }
+        if (p->pattern) cJSON_AddStringToObject(j, "pattern", p->pattern);
+        pt_values_put(&p->v, j, 0);
         /* a launched program may still be setting up sys.path */
         cJSON_AddBoolToObject(j, "lenient", launch);
         const char *rules[PEEKA_REDACT_MAX];
         int nr = options_redact_rules(o, p, rules, PEEKA_REDACT_MAX);
-        if (nr > 0 && strcmp(p->kind, "monitor"))   /* monitor records hold no values */
+        if (nr > 0 && pt_key_index(p->pk, "redact") >= 0)   /* the kinds whose records hold values */
             cJSON_AddItemToObject(j, "redact", cJSON_CreateStringArray(rules, nr));
         if (p->nrecord)
             cJSON_AddItemToObject(j, "record", cJSON_CreateStringArray((const char *const *)p->record,
                                                                         p->nrecord));
-        if (p->max_string) cJSON_AddNumberToObject(j, "max_string", p->max_string);
-        if (p->max_items) cJSON_AddNumberToObject(j, "max_items", p->max_items);
-        if (p->max_attrs) cJSON_AddNumberToObject(j, "max_attrs", p->max_attrs);
-        if (p->repr) cJSON_AddTrueToObject(j, "repr");
         cJSON_AddItemToArray(arr, j);
     }
     char *a = cJSON_PrintUnformatted(arr);
@@ -456,11 +440,12 @@ static int counts_reached(const recording *r)
     int finite = 0;
     for (int i = 0; i < r->opt->nprobes; i++) {
         const probe_spec *p = &r->opt->probes[i];
-        if (p->times < 0)
+        long long times = probe_times(p);
+        if (times < 0)
             return 0;
         finite++;
-        long long seen = strcmp(p->kind, "monitor") ? r->per_probe[p->id] : cycles_seen[p->id];
-        if (seen < p->times)
+        long long seen = p->pk->counts_cycles ? cycles_seen[p->id] : r->per_probe[p->id];
+        if (seen < times)
             return 0;
     }
     return finite > 0;
@@ -574,6 +559,8 @@ static rec_end pump(recording *r, char *err, size_t errlen)
         uint8_t type;
         const uint8_t *body;
         uint32_t len;
+        if (counts_reached(r))   /* the records may have come with the install's replies */
+            return END_COUNT;
         int rc = conn_next(r->conn, 50, &type, &body, &len);
         if (rc < 0)
             return connection_ended(r, rc, err, errlen);
@@ -721,8 +708,8 @@ static void report_pending(const recording *r)
         const cJSON *inst = cJSON_GetObjectItemCaseSensitive(p, "installed");
         const cJSON *in = cJSON_GetObjectItemCaseSensitive(p, "searched");
         int id = stats_probe_id(r, p);
-        if (!id || cJSON_GetArraySize(inst) != 0)
-            continue;
+        if (!id || cJSON_GetArraySize(inst) != 0 || !r->opt->probes[id - 1].pattern)
+            continue;   /* matched something, or a kind that matches no functions */
         const char *pat = r->opt->probes[id - 1].pattern;
         if (cJSON_IsString(in)) {
             char try[600];

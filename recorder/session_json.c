@@ -64,39 +64,17 @@ static cJSON *probes_json(const rec_options *o)
         cJSON *j = cJSON_CreateObject(), *opt = cJSON_CreateObject();
         cJSON_AddNumberToObject(j, "id", p->id);
         cJSON_AddStringToObject(j, "kind", p->kind);
-        cJSON_AddStringToObject(j, "pattern", p->pattern);
+        if (p->pattern) cJSON_AddStringToObject(j, "pattern", p->pattern);
+        else cJSON_AddNullToObject(j, "pattern");
         cJSON_AddStringToObject(j, "spec", p->spec);
-        int watch = !strcmp(p->kind, "watch");
-        if (watch || !strcmp(p->kind, "stack")) {   /* the kinds that format values */
-            cJSON_AddNumberToObject(opt, "max_items", p->max_items ? p->max_items : 20);
-            cJSON_AddNumberToObject(opt, "max_attrs", p->max_attrs ? p->max_attrs : 10);
-            cJSON_AddNumberToObject(opt, "max_string", p->max_string ? p->max_string : 1000);
-            cJSON_AddBoolToObject(opt, "repr", p->repr);
-        }
-        if (watch) {
+        pt_values_put(&p->v, opt, 1);
+        if (pt_key_index(p->pk, "record") >= 0) {
             if (p->nrecord)
                 cJSON_AddItemToObject(opt, "record", cJSON_CreateStringArray(
                                           (const char *const *)p->record, p->nrecord));
             else
                 cJSON_AddNullToObject(opt, "record");
-            cJSON_AddNumberToObject(opt, "depth", p->depth);
-            cJSON_AddBoolToObject(opt, "at_enter", p->at_enter);
-            cJSON_AddBoolToObject(opt, "at_success", p->at_success);
-            cJSON_AddBoolToObject(opt, "at_exception", p->at_exception);
-        } else if (!strcmp(p->kind, "monitor")) {
-            cJSON_AddNumberToObject(opt, "interval_s", p->interval_s);
-        } else {
-            cJSON_AddNumberToObject(opt, "depth", p->max_depth);
         }
-        if (!strcmp(p->kind, "trace")) {
-            cJSON_AddBoolToObject(opt, "skip_builtin", p->skip_builtin);
-            cJSON_AddNumberToObject(opt, "min_duration_ms", p->min_duration_ms);
-            cJSON_AddNumberToObject(opt, "fold_below_ms", p->fold_below_ms);
-        }
-        /* monitor: -c cycles; the others: -n observations */
-        cJSON_AddNumberToObject(opt, !strcmp(p->kind, "monitor") ? "cycles" : "times", (double)p->times);
-        if (p->condition) cJSON_AddStringToObject(opt, "condition", p->condition);
-        else cJSON_AddNullToObject(opt, "condition");
         cJSON_AddItemToObject(opt, "redact", cJSON_CreateStringArray((const char *const *)p->redact,
                                                                       p->nredact));
         cJSON_AddItemToObject(j, "options", opt);

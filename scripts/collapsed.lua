@@ -2,7 +2,7 @@
 -- and inferno.  Trace trees give each node's self time under its stack;
 -- watch calls give one frame each.
 local args = peeka.script{
-  description = "Collapsed stacks (self time per call path) for flamegraph.pl, speedscope or inferno",
+  description = "Collapsed stacks (self time per call path, or top's samples) for flamegraph.pl, speedscope or inferno",
   usage = "peeka-analyze ARCHIVE... collapsed [--arg unit=us] > stacks.folded",
   args = {
     {name = "unit", type = "string", default = "us", choices = {"ns", "us", "ms", "calls"},
@@ -30,8 +30,22 @@ local function walk(n, prefix)
   for _, c in ipairs(n.children or {}) do walk(c, stack) end
 end
 
-for r in peeka.records{kind = {"watch", "trace"}, func = args.func} do
-  if r.kind == "trace" and type(r.call_tree) == "table" then
+-- top: outermost frame first; "function (file)" names a Python frame
+local function sample(r)
+  local parts = {}
+  for i = #r.stack, 1, -1 do
+    local f = r.stack[i]
+    parts[#parts + 1] = frame(tostring(f["function"]) .. " (" .. tostring(f.filename) .. ")")
+  end
+  if #parts > 0 then
+    add(table.concat(parts, ";"), math.floor((r.interval_s or 0) * 1e9 + 0.5), 1)
+  end
+end
+
+for r in peeka.records{kind = {"watch", "trace", "top"}, func = args.func} do
+  if r.kind == "top" and type(r.stack) == "table" then
+    sample(r)
+  elseif r.kind == "trace" and type(r.call_tree) == "table" then
     walk(r.call_tree, nil)
   elseif r.kind == "watch" and r.location ~= "AtEnter" and r.cost_ns then
     add(frame(r.func_name), r.cost_ns, 1)

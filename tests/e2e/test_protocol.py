@@ -117,6 +117,38 @@ class FakeRecorder(unittest.TestCase):
                     return
         self.run_agent(script)
 
+    def test_agent_checks_options_by_the_probe_table(self):
+        """The agent refuses what peeka-rec would never send, with the same
+        ranges (common/probe_table.c), instead of clamping it; the session
+        goes on and a good install still works."""
+        bad = ((dict(kind="trace", max_depth=65), "probe 1: max_depth 65 is out of range (1..64)"),
+               (dict(kind="stack", max_depth=0), "probe 1: max_depth 0 is out of range (1..256)"),
+               (dict(kind="watch", depth=17), "probe 1: depth 17 is out of range (1..16)"),
+               (dict(kind="watch", times=0), "probe 1: times 0 is not a positive count or -1"),
+               (dict(kind="monitor", interval_s=0.001), "probe 1: interval_s 0.001 is out of range"),
+               (dict(kind="watch", at_enter=1), "probe 1: 'at_enter' is not a boolean"),
+               (dict(kind="watch", condition=3), "probe 1: 'condition' is not a string"),
+               (dict(kind="trace", record=["x"]), "probe 1: 'record' is not an option of trace probes"),
+               (dict(kind="monitor", condition="x"), "'condition' is not an option of monitor probes"))
+        def script(conn):
+            self.read_frame(conn)
+            conn.sendall(frame(2, b'{"proto":1,"lease_ms":2000}'))
+            for n, (fields, words) in enumerate(bad, 1):
+                probe = dict(id=1, pattern="wt.funcs.add", **fields)
+                conn.sendall(frame(3, json.dumps({"id": n, "cmd": "install", "probes": [probe]}).encode()))
+                self.expect_error_reply(conn, words)
+            conn.sendall(frame(3, json.dumps({"id": 50, "cmd": "install", "probes": [
+                {"id": 1, "kind": "trace", "pattern": "wt.funcs.add", "max_depth": 64}]}).encode()))
+            while True:
+                t, body = self.read_frame(conn)
+                if t == 4:
+                    self.assertTrue(json.loads(body)["ok"], body)
+                    break
+            conn.sendall(frame(3, b'{"id":51,"cmd":"detach"}'))
+            while self.read_frame(conn)[0] is not None:
+                pass
+        self.run_agent(script)
+
     def test_silent_recorder(self):
         def script(conn):
             self.welcome_and_install(conn)

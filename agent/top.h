@@ -1,0 +1,17 @@
+/* The top probe (Peeka's `top`): every interval, one record per thread
+ * that used CPU since the last sample, with its Python stack; the reports
+ * count own and total samples per function from them (scripts/top.lua,
+ * collapsed.lua). */
+#ifndef PEEKA_TOP_H
+#define PEEKA_TOP_H
+
+#include "agent.h"
+
+/* GIL held, sampler.c's lock held.  top_prime notes every thread's CPU
+ * time (at install: the first sample then has something to compare to);
+ * top_sample writes sample number `cycle` and returns how many records. */
+int top_prime(probe *p, const unsigned long *skip, int nskip);
+int top_sample(probe *p, jsonw *w, int64_t cycle, const unsigned long *skip, int nskip);
+void top_state_free(probe *p);
+
+#endif

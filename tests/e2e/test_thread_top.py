@@ -1,0 +1,178 @@
+"""The thread and top probes and their reports, end to end on every
+interpreter: a snapshot of 200 parked threads, a thread holding the GIL in
+C that a snapshot must not wait for forever, top finding the one busy
+function; and the stacks and monitor reports."""
+import os
+import subprocess
+import tempfile
+import time
+import unittest
+
+from peeka_testlib import ANALYZE, REC, Target, agent_threads, launch, read_archive, rec, target_env
+
+PER_INTERPRETER = True
+
+
+def analyze(archive, script, *args):
+    p = subprocess.run([ANALYZE, archive, script] + list(args), capture_output=True, text=True, check=False)
+    if p.returncode != 0:
+        raise AssertionError("%s exited %d: %s" % (script, p.returncode, p.stderr))
+    return p.stdout
+
+
+class Recorded(unittest.TestCase):
+    def setUp(self):
+        tmp = tempfile.TemporaryDirectory()
+        self.addCleanup(tmp.cleanup)
+        self.tmp = tmp.name
+        self.out = os.path.join(self.tmp, "t.tar.zst")
+
+    def target(self, *args):
+        t = Target("thr_target.py", *args)
+        self.addCleanup(t.stop)
+        t.wait_for("ready")
+        return t
+
+    def record(self, t, *args):
+        before = t.threads()
+        p = rec("-q", "-p", t.pid, "-o", self.out, *args)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(p.stderr, "")
+        session, records, summary, _ = read_archive(self.out)
+        self.assertEqual(summary["records"], len(records))
+        self.assertEqual(sum(q["observations"] for q in summary["probes"]), len(records))
+        self.assertEqual(agent_threads(t.pid), [], "an agent thread outlived the recording")
+        self.assertEqual(t.threads(), before)
+        return session, records
+
+
+class Thread(Recorded):
+    def test_one_snapshot_of_200_threads(self):
+        t = self.target("many", "200")
+        start = time.monotonic()
+        session, recs = self.record(t, "thread")
+        self.assertLess(time.monotonic() - start, 30)   # it ended by itself, without -d
+        self.assertEqual(len(recs), 201)
+        self.assertEqual({r["cycle"] for r in recs}, {1})
+        self.assertEqual({r["thread_count"] for r in recs}, {201})
+        self.assertEqual(sorted(r["index"] for r in recs), list(range(1, 202)))
+        names = sorted(r["name"] for r in recs)
+        self.assertEqual(names, sorted(["MainThread"] + ["w-%03d" % i for i in range(200)]))
+        ids = [r["thread_id"] for r in recs]
+        self.assertEqual(ids, sorted(ids))   # --sort-by tid
+        self.assertEqual(len(set(r["native_id"] for r in recs)), 201)
+        for r in recs:
+            self.assertEqual(r["tid"], r["thread_id"])
+            self.assertTrue(r["alive"])
+            if r["name"] == "MainThread":
+                self.assertFalse(r["daemon"])
+                self.assertEqual(r["state"], "idle")
+                self.assertEqual(r["stack"][0]["function"], "<module>")
+                continue
+            self.assertTrue(r["daemon"])
+            self.assertEqual(r["state"], "lock")   # Event.wait: a futex
+            self.assertEqual(r["syscall"], "futex")
+            fns = [f["function"] for f in r["stack"]]
+            self.assertEqual(fns[fns.index("park") + 1], "run")
+            self.assertEqual(r["stack_depth"], len(r["stack"]))
+            self.assertEqual(r["top_frame"], r["stack"][0])
+        self.assertEqual(session["probes"][0]["options"]["cycles"], 1)
+        dump = analyze(self.out, "threads")
+        self.assertEqual(dump.count("\nThread ") + dump.startswith("Thread "), 201)
+        self.assertIn("Snapshot 1 (probe 1)", dump)
+        self.assertIn('"w-199" (native %d, daemon): lock: futex' % next(
+            r["native_id"] for r in recs if r["name"] == "w-199"), dump)
+        self.assertIn("    park (", dump)
+
+    def test_filters_and_order(self):
+        t = self.target("many", "5")
+        _, recs = self.record(t, "thread", "--sort-by", "name", "--state", "lock", "--depth", "2")
+        self.assertEqual([r["name"] for r in recs], ["w-%03d" % i for i in range(5)])
+        self.assertEqual({len(r["stack"]) for r in recs}, {2})
+        one = recs[3]
+        _, recs = self.record(t, "thread", "--tid", one["native_id"])
+        self.assertEqual([r["name"] for r in recs], ["w-003"])
+
+    def test_a_thread_holding_the_gil_in_c(self):
+        go = os.path.join(self.tmp, "go")
+        t = self.target("stuck", go, "2")
+        r = subprocess.Popen([REC, "-q", "-p", str(t.pid), "-d", "5", "-o", self.out, "thread",
+                              "--interval", "0.25", "--wait", "0.2"], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True, env=target_env())
+        end = time.monotonic() + 20
+        while not agent_threads(t.pid) and time.monotonic() < end:
+            time.sleep(0.02)
+        time.sleep(0.6)   # a few snapshots first
+        open(go, "w").close()
+        _, err = r.communicate(timeout=60)
+        self.assertEqual(r.returncode, 0, err)
+        t.wait_for("unstuck")
+        _, recs, summary, _ = read_archive(self.out)
+        self.assertEqual(summary["records"], len(recs))
+        stalls = [x for x in recs if x.get("gil_timeout")]
+        self.assertEqual(len(stalls), 1, [x.get("gil_timeout") for x in recs])
+        s = stalls[0]
+        self.assertGreaterEqual(s["waited_ms"], 200)
+        self.assertEqual(s["gil_holder"]["name"], "stuck")
+        self.assertEqual(s["gil_holder_from"], "gil")
+        self.assertEqual(s["gil_holder"]["syscall"], "clock_nanosleep")
+        self.assertIn("stuck", [x["name"] for x in s["tasks"]])
+        before = [x for x in recs if x["cycle"] < s["cycle"]]
+        after = [x for x in recs if x["cycle"] > s["cycle"]]
+        self.assertTrue(before and after, "snapshots go on after the GIL comes back")
+        self.assertEqual({x["thread_count"] for x in before}, {3})
+        self.assertLessEqual({x["thread_count"] for x in after}, {2, 3})   # stuck's call returned, it ends
+        dump = analyze(self.out, "threads")
+        self.assertRegex(dump, r'no GIL within \d+\.\d+ ms\n  the GIL is held by thread \d+ "stuck" \(native %d\)'
+                         % s["gil_holder"]["native_id"])
+
+
+class Top(Recorded):
+    def test_finds_the_busy_function(self):
+        t = self.target("busy")
+        _, recs = self.record(t, "top", "-i", "0.01", "-c", "50")
+        self.assertEqual(len(recs), 50)
+        self.assertEqual(sorted(r["cycle"] for r in recs), list(range(1, 51)))
+        self.assertEqual({r["thread_name"] for r in recs}, {"burner"})
+        self.assertEqual({r["stack"][0]["function"] for r in recs}, {"hot"})
+        self.assertTrue(all(r["cpu_ns"] > 0 for r in recs))
+        table = analyze(self.out, "top")
+        lines = table.splitlines()
+        self.assertEqual(lines[0], "50 samples")
+        self.assertRegex(lines[3], r"^ *100\.00% +100\.00% +50 +50 +hot +\S+thr/funcs\.py$")
+        folded = analyze(self.out, "collapsed", "--arg", "unit=calls").splitlines()
+        self.assertEqual(len(folded), 1)
+        self.assertRegex(folded[0], r"run \(\S+threading\.py\);hot \(\S+thr/funcs\.py\) 50$")
+
+    def test_idle_threads_only_with_idle(self):
+        t = self.target("busy")
+        _, recs = self.record(t, "top", "-i", "0.02", "-c", "5", "--idle")
+        names = {r["thread_name"] for r in recs}
+        self.assertEqual(names, {"burner", "idle-0", "idle-1", "idle-2", "MainThread"})
+        self.assertEqual(len(recs), 25)
+
+
+class Reports(unittest.TestCase):
+    def test_stacks_and_monitor(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            proc, out = launch(tmp, ["stack thr.funcs.leaf", "monitor thr.funcs.leaf --interval 0.2"],
+                               "thr_target.py", "calls")
+            self.assertEqual(proc.returncode, 0, proc.stderr)
+            _, recs, _, _ = read_archive(out)
+            stacks = analyze(out, "stacks")
+            monitor = analyze(out, "monitor")
+        self.assertEqual(len([r for r in recs if r["kind"] == "stack"]), 5)
+        self.assertEqual(sum(r["total"] for r in recs if r["kind"] == "monitor"), 5)
+        self.assertTrue(stacks.startswith("5 calls, 2 call paths\n"), stacks)
+        groups = stacks.split("\n\n")[1:]
+        self.assertTrue(groups[0].startswith("3 calls (60.0%)  thr.funcs.leaf  threads: MainThread"), groups[0])
+        self.assertIn("    from_a (", groups[0])
+        self.assertTrue(groups[1].startswith("2 calls (40.0%)"), groups[1])
+        self.assertIn("    from_b (", groups[1])
+        rows = [l for l in monitor.splitlines() if "thr.funcs.leaf" in l]
+        self.assertEqual(len(rows), len([r for r in recs if r["kind"] == "monitor"]))
+        self.assertEqual(sum(int(l.split()[4]) for l in rows), 5)
+
+
+if __name__ == "__main__":
+    unittest.main()
