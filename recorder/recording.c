@@ -138,7 +138,7 @@ static int take_records(recording *r, const uint8_t *data, uint32_t len, char *e
             return violation(r, err, errlen, "record %llu of a batch has no probe_id of this "
                              "recording (1..%d)", (unsigned long long)lines, r->opt->nprobes);
         got[id]++;
-        if (r->monitors) {   /* only monitor records carry one */
+        if (r->counts_cycles) {   /* only monitor, thread and top records carry one */
             long long c = cycle_of((const char *)p, l);
             if (c > cycles[id])
                 cycles[id] = c;
@@ -753,7 +753,7 @@ int recording_run(recording *r, char *err, size_t errlen)
 {
     r->start_mono = mono_ns();
     for (int i = 0; i < r->opt->nprobes; i++)
-        r->monitors |= !strcmp(r->opt->probes[i].kind, "monitor");
+        r->counts_cycles |= r->opt->probes[i].pk->counts_cycles;
     int rc = install_probes(r, err, errlen);
     if (rc == EX_PROBE || rc == EX_WRITE)
         return rc;

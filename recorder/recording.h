@@ -54,7 +54,7 @@ typedef struct {
     char *agent_stats;          /* the agent's final counts (JSON) */
     int64_t start_ns_wall, start_mono;
     long long last_drops;
-    int monitors;               /* some probe is a monitor: lines may carry a cycle */
+    int counts_cycles;          /* some probe counts cycles (monitor, thread, top): lines carry one */
 } recording;
 
 extern volatile sig_atomic_t g_stop_signal;
