@@ -51,9 +51,9 @@ SCRIPTS_OUT := $(BUILD)/share/peeka/scripts
 UNIT_SRC  := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 
-.PHONY: all agents scripts manpages completion check unit e2e asan bench fuzz demo install \
+.PHONY: all agents scripts manpages completion pyagent check unit e2e asan bench fuzz demo install \
         uninstall deps clean distclean help
-all: $(BIN_REC) $(BIN_ANA) agents scripts manpages completion
+all: $(BIN_REC) $(BIN_ANA) agents scripts pyagent manpages completion
 
 help:
 	@echo "make            build peeka-rec, peeka-analyze, one agent per CPython"
@@ -95,6 +95,7 @@ agents:
 scripts:
 	@mkdir -p $(SCRIPTS_OUT)
 	@cp scripts/*.lua $(SCRIPTS_OUT)/ 2>/dev/null || true
+	@mkdir -p $(SCRIPTS_OUT)/lib && cp scripts/lib/*.lua $(SCRIPTS_OUT)/lib/
 
 # Man pages and shell completion come from the programs' own --help (and
 # README's exit codes, docs/lua-api.md), so they cannot drift from them.
@@ -131,6 +132,13 @@ $(COMP_OUT)/peeka.bash $(COMP_OUT)/_peeka: mk/completion.py $(HELP_OUT)/peeka-re
 	@mkdir -p $(@D)
 	python3 mk/completion.py $(if $(filter %.bash,$@),bash,zsh) $(HELP_OUT)/peeka-rec.txt \
 	  $(HELP_OUT)/peeka-analyze.txt $(HELP_OUT)/scripts.txt > $@
+
+# The pre-installed agent's Python side (python/peeka_agent): next to the
+# agents it loads, PREFIX/lib/peeka/python/ (README "Pre-installed agent").
+PYAGENT_OUT := $(BUILD)/lib/peeka/python/peeka_agent
+pyagent:
+	@mkdir -p $(PYAGENT_OUT)
+	@cp python/peeka_agent/*.py $(PYAGENT_OUT)/
 
 # Unit tests link everything but the two main() files.
 $(BUILD)/tests/test_%: tests/unit/test_%.c $(REC_OBJ) $(ANA_OBJ) $(COMMON_OBJ)
@@ -174,6 +182,8 @@ install: all
 	install -m 755 $(BIN_REC) $(BIN_ANA) $(DESTDIR)$(PREFIX)/bin/
 	cp -R $(BUILD)/lib/peeka/. $(DESTDIR)$(PREFIX)/lib/peeka/
 	install -m 644 scripts/*.lua $(DESTDIR)$(PREFIX)/share/peeka/scripts/
+	install -d $(DESTDIR)$(PREFIX)/share/peeka/scripts/lib
+	install -m 644 scripts/lib/*.lua $(DESTDIR)$(PREFIX)/share/peeka/scripts/lib/
 	install -m 644 README.md docs/*.md $(DESTDIR)$(PREFIX)/share/doc/peeka/
 	install -d $(DESTDIR)$(PREFIX)/share/peeka/examples/cron
 	install -m 644 examples/cron/peeka-checkout.* examples/cron/checkout.probes $(DESTDIR)$(PREFIX)/share/peeka/examples/cron/

@@ -70,6 +70,7 @@ typedef struct probe {
     struct top_state *top;      /* top: each thread's CPU time at the last sample */
     fmt_opts fmt;               /* limits and redaction rules of its values */
     struct record_exprs *rec;   /* watch --record (record.h), or NULL */
+    struct snap_state *snap;    /* memory, logger, inspect, sc, sm (interp_probes.h) */
 } probe;
 
 /* One observed function object. */
@@ -118,6 +119,8 @@ PyObject *agent_pyhelper(const char *src, const char *name);
 
 /* format.c */
 void fmt_value(jsonw *w, PyObject *v, int level, int depth);
+/* "module.Qualname" of a type, read without running its code (new ref or NULL) */
+PyObject *fmt_type_name(PyTypeObject *t);
 void fmt_redacted(jsonw *w);
 
 /* The redaction rules of the record w is writing, or NULL. */

@@ -7,6 +7,7 @@
 #include "monitor.h"
 #include "record.h"
 #include "redactor.h"
+#include "interp_probes.h"
 #include "trace.h"
 #include "watch_async.h"
 #include "probe_values.h"
@@ -37,6 +38,7 @@ static void probe_free_state(probe *p)
     redactor_free(p->fmt.redact);
     p->fmt.redact = NULL;
     watch_async_probe_free(p);
+    snap_probe_free(p);
 }
 
 /* Only for a probe no hook has ever seen (still being built), or through
@@ -94,11 +96,34 @@ void commands_after_fork(void)
         probes_retire(retiring, nretiring, 0);
 }
 
+/* Probes a retire had to leave allocated (a hook stayed inside the guard
+ * past the quiesce): remembered rather than forgotten, so that peeka-rec
+ * --uninstall can free them once no hook is inside any more.  Beyond the
+ * bound they stay leaked, as before. */
+#define MAX_LEFTOVER (4 * MAX_PROBES)
+static probe *leftover[MAX_LEFTOVER];
+static int nleftover;
+
 int commands_free_probes(void)
 {
     int n = g_agent.nprobes;
     g_agent.nprobes = 0;
-    return probes_retire(g_agent.probes, n, 0);
+    if (probes_retire(g_agent.probes, n, 0))
+        return 1;
+    for (int i = 0; i < n && nleftover < MAX_LEFTOVER; i++)
+        leftover[nleftover++] = g_agent.probes[i];
+    return 0;
+}
+
+int commands_free_leftovers(void)
+{
+    if (nleftover == 0 || !observe_quiesce())
+        return 0;
+    int n = nleftover;
+    for (int i = 0; i < n; i++)
+        probe_free(leftover[i]);
+    nleftover = 0;
+    return n;
 }
 
 /* `redact`: the probe's every rule (peeka-rec adds the default set and
@@ -184,6 +209,8 @@ static int probe_build(probe *p, const cJSON *j, const pt_values *v, char *err, 
         record_compile(p, cJSON_GetObjectItemCaseSensitive(j, "record"), err, errlen) < 0)
         return -1;
     if (p->kind == PK_TRACE && trace_probe_init(p, err, errlen) < 0)
+        return -1;
+    if (is_snapshot_kind(p->kind) && snap_probe_init(p, v, err, errlen) < 0)
         return -1;
     return 0;
 }
@@ -316,7 +343,8 @@ static int install(const cJSON *req, cJSON *r, char *err, size_t errlen)
                 goto undo;
             continue;
         }
-        if (resolve_probe(p, err, errlen) < 0)
+        if (is_snapshot_kind(p->kind) ? snap_probe_start(p, err, errlen) < 0
+                                      : resolve_probe(p, err, errlen) < 0)
             goto undo;
         if (p->kind == PK_MONITOR)
             monitor_register_installed(p);

@@ -91,6 +91,11 @@ static PyObject *type_name(PyTypeObject *t)
     return strchr(name, '.') ? PyUnicode_FromString(name) : PyUnicode_FromFormat("builtins.%s", name);
 }
 
+PyObject *fmt_type_name(PyTypeObject *t)
+{
+    return type_name(t);
+}
+
 /* `"<prefix NAME suffix>"` with NAME the type's name: what is shown instead
  * of running the object's own __repr__. */
 static void fmt_placeholder(jsonw *w, const char *prefix, PyTypeObject *t, const char *suffix)

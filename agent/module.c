@@ -39,6 +39,12 @@ static PyObject *agent_after_fork(PyObject *self, PyObject *unused)
     Py_RETURN_NONE;
 }
 
+static PyObject *agent_purge_py(PyObject *self, PyObject *unused)
+{
+    (void)self; (void)unused;
+    return agent_purge();
+}
+
 static PyObject *agent_status(PyObject *self, PyObject *unused)
 {
     (void)self; (void)unused;
@@ -52,6 +58,8 @@ static PyMethodDef methods[] = {
      "start(socket, token, buffer_bytes=4 MiB, wait_ms=0): connect to peeka-rec"},
     {"_atexit", agent_atexit, METH_NOARGS, "detach before the interpreter exits"},
     {"_after_fork", agent_after_fork, METH_NOARGS, "in a child forked while recorded: be as if never attached"},
+    {"purge", agent_purge_py, METH_NOARGS,
+     "peeka-rec --uninstall: remove what recordings left behind; returns what was removed"},
     {"status", agent_status, METH_NOARGS, "the agent's state, for tests"},
     {NULL, NULL, 0, NULL}
 };

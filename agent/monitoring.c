@@ -302,4 +302,24 @@ int mon_set_local(PyObject *code, long mask)
     return r ? 0 : -1;
 }
 
+int mon_purge(void)
+{
+    if (M.tool < 0)
+        return 0;
+    for (int u = 0; u < MON_USERS; u++) {
+        M.holds[u] = 0;
+        M.handler[u] = NULL;
+        M.global[u] = 0;
+    }
+    give_back();
+    return 1;
+}
+
+#else
+
+int mon_purge(void)
+{
+    return 0;   /* no sys.monitoring before 3.12 */
+}
+
 #endif

@@ -56,4 +56,9 @@ int  mon_set_local(PyObject *code, long mask);
 extern PyObject *mon_missing;
 
 #endif
+
+/* peeka-rec --uninstall, no session open: a tool id still held (a hold a
+ * session could not drop) is given back, whoever held it.  1 when one was. */
+int mon_purge(void);
+
 #endif

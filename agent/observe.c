@@ -9,6 +9,8 @@
 #include <string.h>
 #include <unistd.h>
 
+int g_record_pid;
+
 int observe_quiesce(void)
 {
     for (int i = 0; i < 1000 && g_agent.observing > 0; i++) {
@@ -96,6 +98,10 @@ void write_head(jsonw *w, const char *kind, probe *p, int64_t cycle, int64_t wal
     write_seconds(w, wall);
     jsonw_lit(w, ",\"func_name\":");
     jsonw_raw(w, name_json, name_len);
+    if (g_record_pid) {
+        jsonw_lit(w, ",\"pid\":");
+        jsonw_i64(w, g_record_pid);
+    }
 }
 
 void write_record_head(jsonw *w, const char *kind, probe *p, const call *c)

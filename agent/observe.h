@@ -23,6 +23,10 @@
 #include "agent.h"
 #include "hooks.h"
 
+/* --follow-forks: the pid each record names (the process's own), 0 for
+ * none (session.c sets it). */
+extern int g_record_pid;
+
 enum where { AT_ENTER, AT_EXIT, AT_EXCEPTION };
 
 /* One hooked call as the records see it. */

@@ -28,6 +28,7 @@ typedef struct {
     int64_t pending;            /* records written, not yet counted by the agent thread */
     int64_t times;
     int64_t cycle;
+    int64_t records;            /* top: written in all, for its -c */
     int wanted, timed_out, dead;
 } entry;
 
@@ -45,6 +46,9 @@ static struct {
      * [1] the sampler (0 until it runs) */
     unsigned long ident[2];
     pid_t tid[2];
+    /* the futex the GIL's waiters wait on, seen while the sampler waited
+     * (0 until then): threads on it want to run, they hold no lock */
+    unsigned long gil_futex;
 } SM = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER};
 
 #define OUT_LIMIT (PEEKA_BATCH_MAX / 2)
@@ -71,12 +75,15 @@ static void take(entry *e)
         return;
     }
     int64_t cycle = ++e->cycle;
-    if (e->kind == PK_THREAD)
-        e->pending += snapshot_write(p, &SM.out, cycle, SM.ident, 2);
-    else
-        e->pending += top_sample(p, &SM.out, cycle, SM.ident, 2);
-    if (e->times > 0 && e->cycle >= e->times)
-        e->dead = 1;
+    if (e->kind == PK_THREAD) {
+        e->pending += snapshot_write(p, &SM.out, cycle, SM.ident, 2, SM.gil_futex);
+        e->dead = e->times > 0 && e->cycle >= e->times;
+    } else {   /* top's -c counts records */
+        int n = top_sample(p, &SM.out, cycle, SM.ident, 2, e->times > 0 ? e->times - e->records : INT64_MAX);
+        e->pending += n;
+        e->records += n;
+        e->dead = e->times > 0 && e->records >= e->times;
+    }
 }
 
 /* SM.mu held: the earliest round due, or INT64_MAX. */
@@ -175,8 +182,7 @@ static int start_thread(char *err, size_t errlen)
     pthread_attr_t a;
     sigset_t all, old;
     sigfillset(&all);
-    pthread_attr_init(&a);
-    pthread_attr_setstacksize(&a, 256 * 1024);
+    pthread_attr_init(&a);   /* the default stack: Python code's limits are computed from it */
     pthread_sigmask(SIG_SETMASK, &all, &old);   /* the program's signals are not ours to take */
     int rc = pthread_create(&SM.thread, &a, sampler_main, NULL);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
@@ -264,8 +270,12 @@ int sampler_tick(int64_t now_mono, int final, sampler_send_fn send)
     if (!sending.buf && jsonw_init(&sending, 65536, PEEKA_BATCH_MAX) < 0)
         return 0;
     pthread_mutex_lock(&SM.mu);
-    if (SM.asked && !final)
+    if (SM.asked && !final) {
+        task_state st;
+        if (SM.tid[1] && task_state_read(SM.tid[1], &st) == 0 && !strcmp(task_state_word(&st), "lock"))
+            SM.gil_futex = st.arg0;
         check_timeouts(now_mono);
+    }
     jsonw t = SM.out;   /* the sampler never waits on our send */
     SM.out = sending;
     sending = t;

@@ -10,6 +10,7 @@
 #include "observe.h"
 #include "frame.h"
 #include "monitor.h"
+#include "interp_probes.h"
 #include "trace.h"
 
 #include <cJSON.h>
@@ -39,6 +40,8 @@ typedef struct {
     atomic_int exiting;         /* atexit: the main thread has already unhooked */
     char *final_stats;          /* the last word, built with the GIL */
     char path[108];             /* the recorder's socket */
+    char token[80];             /* and the token it gave: a followed child says it again */
+    int follow;                 /* WELCOME's follow_forks: forked children stay recorded */
 } session;
 
 static session S = {.fd = -1, .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
@@ -50,10 +53,15 @@ static pthread_mutex_t fd_mu = PTHREAD_MUTEX_INITIALIZER;
 /* A session was active when this process was forked from its parent: the
  * child still has to undo it (session_after_fork). */
 static atomic_int fork_undo_due;
+/* The same, with --follow-forks: the child goes on recording instead
+ * (follow_child). */
+static atomic_int fork_follow_due;
 /* session_start is opening a session (it can let the GIL go meanwhile). */
 static int opening;
 /* This thread is the agent thread (session_quiesce_tick). */
 static _Thread_local int on_agent_thread;
+/* peeka-rec --uninstall: the agent thread ends the session now. */
+static atomic_int purge_due;
 
 int session_active(void)
 {
@@ -149,6 +157,7 @@ static void unhook_all(const char *reason)
     atomic_store(&g_agent.stopping, 1);
     hooks_remove_all();
     pending_remove();
+    snap_probes_end();   /* last snapshots, levels and handlers back: before the counts */
     free(S.final_stats);
     S.final_stats = commands_stats_json("reason", reason);
     PyErr_Clear();
@@ -255,6 +264,8 @@ static const char *run_loop(int *detach, double *detach_id)
     for (;;) {
         if (atomic_load(&S.exiting))
             return "target-exiting";
+        if (atomic_load(&purge_due))
+            return "uninstalled";
         struct pollfd pfd = {S.fd, POLLIN, 0};
         int pr = poll(&pfd, 1, 5);
         if (pr < 0 && errno != EINTR)
@@ -284,6 +295,8 @@ static void release_state(void)
 {
     if (commands_free_probes())
         ring_free(&g_agent.rb);
+    else
+        leftover_ring_keep(&g_agent.rb);
     g_agent.active = 0;
 }
 
@@ -315,6 +328,8 @@ static int read_welcome(int fd)
     cJSON *w = cJSON_ParseWithLength((const char *)body, len);
     const cJSON *lease = cJSON_GetObjectItemCaseSensitive(w, "lease_ms");
     const cJSON *dl = cJSON_GetObjectItemCaseSensitive(w, "deadline_ms");
+    S.follow = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(w, "follow_forks"));
+    g_record_pid = S.follow ? (int)getpid() : 0;
     S.lease_ns = (int64_t)(cJSON_IsNumber(lease) ? lease->valuedouble : 5000) * 1000000;
     S.deadline_ns = cJSON_IsNumber(dl) && dl->valuedouble > 0
                         ? now_mono_ns() + (int64_t)dl->valuedouble * 1000000 : 0;
@@ -325,11 +340,12 @@ static int read_welcome(int fd)
 
 /* Is the recorder still there to hear the last records and counts?  When
  * it vanished or stopped answering, trying would only hold the target's
- * agent thread for another send deadline. */
+ * agent thread for another send deadline.  --uninstall may end a session
+ * whose recorder still records: it gets everything, then EOF. */
 static int recorder_listening(const char *reason)
 {
     return !strcmp(reason, "detach") || !strcmp(reason, "target-exiting") ||
-           !strcmp(reason, "deadline");
+           !strcmp(reason, "deadline") || !strcmp(reason, "uninstalled");
 }
 
 static void send_last_word(int detach, double detach_id)
@@ -442,7 +458,8 @@ static void widen_send_buffer(int fd, size_t ring_bytes)
     }
 }
 
-static char *hello_json(const char *token, int busy)
+/* parent: a followed child's parent pid (0 otherwise). */
+static char *hello_json(const char *token, int busy, int parent)
 {
     cJSON *h = cJSON_CreateObject();
     /* The running interpreter's version, not the headers' (3.11.2 vs 3.11.7). */
@@ -455,6 +472,8 @@ static char *hello_json(const char *token, int busy)
     cJSON_AddStringToObject(h, "python", ver);
     cJSON_AddStringToObject(h, "agent", PEEKA_VERSION);
     cJSON_AddBoolToObject(h, "busy", busy);
+    if (parent)
+        cJSON_AddNumberToObject(h, "parent", parent);
     char *s = cJSON_PrintUnformatted(h);
     cJSON_Delete(h);
     return s;
@@ -466,7 +485,7 @@ static int say_busy(const char *path, const char *token)
     int fd = connect_socket(path);
     if (fd < 0)
         return -1;
-    char *h = hello_json(token, 1);
+    char *h = hello_json(token, 1, 0);
     if (h) peeka_frame_send(fd, PF_HELLO, h, strlen(h));
     cJSON_free(h);
     close(fd);
@@ -517,7 +536,7 @@ static void fork_child(void)
     S.mu = (pthread_mutex_t)PTHREAD_MUTEX_INITIALIZER;   /* the parent's threads may hold or wait */
     S.cv = (pthread_cond_t)PTHREAD_COND_INITIALIZER;
     if (g_agent.active)
-        atomic_store(&fork_undo_due, 1);
+        atomic_store(S.follow ? &fork_follow_due : &fork_undo_due, 1);
     errno = saved;
 }
 
@@ -572,9 +591,71 @@ static void forget_session(void)
     S.lease_ns = S.deadline_ns = S.last_rx_ns = 0;
     S.ready = S.finished = 0;
     S.path[0] = 0;
+    S.token[0] = 0;
+    S.follow = 0;
     int observing = g_agent.observing;   /* hooks a previous session leaked to */
     memset(&g_agent, 0, sizeof g_agent);
     g_agent.observing = observing;
+}
+
+static int start_thread(void);
+
+/* A multiprocessing child ends in os._exit(), which runs no atexit
+ * callback, so the agent would not send its last records; its
+ * Process._bootstrap calls threading._shutdown() first, which runs what
+ * threading._register_atexit (3.9+) registered.  A second
+ * session_shutdown (at atexit) does nothing. */
+static void flush_before_exit(void)
+{
+    PyObject *th = PyImport_ImportModule("threading");
+    PyObject *reg = th ? PyObject_GetAttrString(th, "_register_atexit") : NULL;
+    PyObject *mod = PyImport_AddModule("_peeka_agent");   /* borrowed */
+    PyObject *fn = reg && mod ? PyObject_GetAttrString(mod, "_atexit") : NULL;
+    PyObject *r = fn ? PyObject_CallFunctionObjArgs(reg, fn, NULL) : NULL;
+    Py_XDECREF(r);
+    Py_XDECREF(fn);
+    Py_XDECREF(reg);
+    Py_XDECREF(th);
+    PyErr_Clear();   /* 3.8 has no _register_atexit (docs/attach.md) */
+}
+
+/* --follow-forks, in a child forked during the session, GIL held: the
+ * session goes on here, on a connection of the child's own to the same
+ * recorder (HELLO with the same token and the parent's pid), with the
+ * probes the child inherited.  What the other threads held goes as in an
+ * undo; the parent's records still in the ring are the parent's to send.
+ * -1 when the recorder cannot be reached: the caller undoes instead. */
+static int follow_child(void)
+{
+    emit_after_fork();
+    trace_after_fork();
+    g_agent.observing = thread_reentered();
+    while (ring_pop(&g_agent.rb, S.sendbuf, S.sendcap) > 0)
+        ;
+    peeka_fdec_free(&S.dec);
+    S.ready = S.finished = 0;
+    atomic_store(&S.exiting, 0);
+    if (peeka_fdec_init(&S.dec, PEEKA_FRAME_MAX) < 0)
+        return -1;
+    int fd = connect_socket(S.path);
+    if (fd < 0) {
+        PyErr_Clear();
+        return -1;
+    }
+    adopt_socket(fd);
+    g_record_pid = (int)getpid();
+    char *h = hello_json(S.token, 0, (int)getppid());
+    int sent = h && peeka_frame_send(S.fd, PF_HELLO, h, strlen(h)) == PFE_OK;
+    cJSON_free(h);
+    atomic_store(&g_agent.stopping, 0);
+    if (!sent || start_thread() < 0) {
+        atomic_store(&g_agent.stopping, 1);
+        close_socket();
+        PyErr_Clear();
+        return -1;
+    }
+    flush_before_exit();
+    return 0;
 }
 
 /* In a forked child, GIL held, before os.fork() returns there (and at the
@@ -590,6 +671,11 @@ static void forget_session(void)
  * and the ring stay allocated, as after a quiesce that timed out. */
 void session_after_fork(void)
 {
+    if (atomic_exchange(&fork_follow_due, 0)) {
+        if (follow_child() == 0)
+            return;
+        atomic_store(&fork_undo_due, 1);   /* the recorder is gone: as without --follow-forks */
+    }
     if (!atomic_exchange(&fork_undo_due, 0))
         return;
     emit_after_fork();
@@ -670,7 +756,8 @@ static int session_open(const session_opts *o)
     adopt_socket(fd);
     widen_send_buffer(fd, g_agent.rb.size);
     snprintf(S.path, sizeof S.path, "%s", o->socket_path);
-    char *h = hello_json(o->token, 0);
+    snprintf(S.token, sizeof S.token, "%s", o->token);
+    char *h = hello_json(o->token, 0, 0);
     int sent = h && peeka_frame_send(S.fd, PF_HELLO, h, strlen(h)) == PFE_OK;
     cJSON_free(h);
     if (!sent) {
@@ -711,4 +798,21 @@ int session_start(const session_opts *o)
     int rc = session_open(o);
     opening = 0;
     return rc;
+}
+
+/* peeka-rec --uninstall, GIL held: a session still open (its recorder
+ * stopped answering and the lease has not run out yet, or it is recording
+ * right now) ends as if the lease had expired, and the thread is joined.
+ * 1 when there was one. */
+int session_end_now(void)
+{
+    session_after_fork();
+    if (!g_agent.active || !S.joinable) {
+        reap_previous();   /* a session that ended by itself: its thread is done */
+        return 0;
+    }
+    atomic_store(&purge_due, 1);
+    reap_previous();
+    atomic_store(&purge_due, 0);
+    return 1;
 }

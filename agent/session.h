@@ -23,6 +23,17 @@ void session_quiesce_tick(void);
 /* os.register_at_fork(after_in_child=…), GIL held: a child forked during a
  * session undoes and forgets it; nothing otherwise. */
 void session_after_fork(void);
+/* peeka-rec --uninstall (purge.c), GIL held: ends an open session now and
+ * joins its thread; 1 when there was one. */
+int  session_end_now(void);
+
+/* purge.c: what a session could not free because a hook stayed inside the
+ * observation guard, kept for peeka-rec --uninstall. */
+void leftover_ring_keep(ring *rb);
+int  leftover_rings_free(void);
+/* Everything peeka-rec --uninstall removes, as a list of str saying what
+ * was there (empty: nothing); GIL held. */
+PyObject *agent_purge(void);
 
 /* commands.c: one request from the recorder; the reply is JSON text the
  * caller frees.  Runs on the agent thread with the GIL held. */
@@ -35,6 +46,9 @@ int   commands_free_probes(void);
 /* In a forked child with no hook inside the guard: frees the probes a
  * retire was waiting for when the process forked. */
 void  commands_after_fork(void);
+/* Frees the probes earlier retires had to leave allocated, once no hook is
+ * inside the guard; how many (0 also when one still is). */
+int   commands_free_leftovers(void);
 
 /* pending.c: the import hook that installs probes on modules imported later. */
 int  pending_install(void);

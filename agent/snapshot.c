@@ -7,9 +7,6 @@
 #include "pyframes.h"
 #include "task_state.h"
 
-#include <dirent.h>
-#include <stdint.h>
-#include <sys/uio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -22,18 +19,20 @@ typedef struct {
     int daemon;                 /* -1: not a threading.Thread */
     task_state ts;
     const char *state;
+    int gil_waiter;             /* 1: waits for the GIL; 0: no; -1: cannot tell */
     int depth;
 } thread_info;
 
-/* Names by native id, for a snapshot that cannot have the GIL. */
+/* The threads of the last snapshot, for one that cannot have the GIL. */
 #define NAMES_MAX 1024
-static struct {
-    const void *tstate;         /* identity only, never dereferenced */
-    long native;
-    unsigned long ident;
-    char name[64];
-} names[NAMES_MAX];
+static known_thread names[NAMES_MAX];
 static int nnames;
+
+int snapshot_known(const known_thread **out)
+{
+    *out = names;
+    return nnames;
+}
 
 /* obj.__dict__[key], borrowed (the dict is the instance's own, kept alive
  * by obj), or NULL: no property or __getattr__ of the program runs. */
@@ -104,7 +103,18 @@ static void describe(thread_info *ti, PyObject *active)
     PyErr_Clear();
 }
 
-static int skipped(unsigned long ident, const unsigned long *skip, int nskip)
+int sampled_record_kept(probe *p, jsonw *w, size_t mark)
+{
+    if (!w->overflow)
+        return 1;
+    w->len = mark;
+    w->overflow = 0;
+    p->drops++;
+    p->seq--;
+    return 0;
+}
+
+int pythread_skipped(unsigned long ident, const unsigned long *skip, int nskip)
 {
     for (int i = 0; i < nskip; i++)
         if (skip[i] == ident)
@@ -120,7 +130,7 @@ static int collect(thread_info **out, const unsigned long *skip, int nskip)
     thread_info *v = calloc((size_t)cap, sizeof *v);
     PyObject *active = pythread_active();
     for (PyThreadState *t = PyInterpreterState_ThreadHead(self->interp); v && t; t = PyThreadState_Next(t)) {
-        if (t == self || skipped(t->thread_id, skip, nskip))
+        if (t == self || pythread_skipped(t->thread_id, skip, nskip))
             continue;
         if (n == cap) {
             thread_info *g = realloc(v, (size_t)cap * 2 * sizeof *v);
@@ -131,6 +141,7 @@ static int collect(thread_info **out, const unsigned long *skip, int nskip)
         }
         memset(&v[n], 0, sizeof v[n]);
         v[n].t = t;
+        v[n].gil_waiter = -1;
         describe(&v[n], active);
         n++;
     }
@@ -180,7 +191,7 @@ static void remember_names(const thread_info *v, int n)
     PyErr_Clear();
 }
 
-static void write_native(jsonw *w, const task_state *ts)
+void snapshot_write_native(jsonw *w, const task_state *ts)
 {
     const char *sc = ts->syscall >= 0 ? task_syscall_name(ts->syscall) : NULL;
     jsonw_lit(w, ",\"syscall\":");
@@ -227,7 +238,13 @@ static void write_thread(jsonw *w, probe *p, int64_t cycle, int64_t wall, const 
         jsonw_lit(w, "false");
     jsonw_lit(w, ",\"alive\":true,\"state\":");
     jsonw_str(w, ti->state, strlen(ti->state));
-    write_native(w, &ti->ts);
+    snapshot_write_native(w, &ti->ts);
+    if (ti->gil_waiter > 0)
+        jsonw_lit(w, ",\"gil_waiter\":true");
+    else if (ti->gil_waiter == 0)
+        jsonw_lit(w, ",\"gil_waiter\":false");
+    else
+        jsonw_lit(w, ",\"gil_waiter\":null");
     int64_t cpu = ti->native > 0 ? task_cpu_ns((pid_t)ti->native) : -1;
     jsonw_lit(w, ",\"cpu_ns\":");
     if (cpu >= 0)
@@ -249,11 +266,17 @@ static void write_thread(jsonw *w, probe *p, int64_t cycle, int64_t wall, const 
     jsonw_lit(w, "]}\n");
 }
 
-int snapshot_write(probe *p, jsonw *w, int64_t cycle, const unsigned long *skip, int nskip)
+int snapshot_write(probe *p, jsonw *w, int64_t cycle, const unsigned long *skip, int nskip,
+                   unsigned long gil_futex)
 {
     int written = 0;
     thread_info *v;
     int n = collect(&v, skip, nskip);
+    for (int i = 0; gil_futex && i < n; i++) {
+        v[i].gil_waiter = !strcmp(v[i].state, "lock") && v[i].ts.arg0 == gil_futex;
+        if (v[i].gil_waiter)
+            v[i].state = "running";   /* it wants to run: only the GIL holds it back */
+    }
     sort_key = p->sort_by;
     if (n > 1)
         qsort(v, (size_t)n, sizeof *v, by_key);
@@ -264,186 +287,18 @@ int snapshot_write(probe *p, jsonw *w, int64_t cycle, const unsigned long *skip,
             continue;
         size_t mark = w->len;
         write_thread(w, p, cycle, wall, &v[i], n, ++index);
-        if (w->overflow) {   /* the writer's limit: drop this thread, never half a line */
-            w->len = mark;
-            w->overflow = 0;
-            p->drops++;
-            p->seq--;
-        } else {
-            written++;
-        }
+        written += sampled_record_kept(p, w, mark);
+    }
+    if (written == 0) {   /* a snapshot peeka-rec can count even when no thread matched */
+        size_t mark = w->len;
+        write_head(w, "thread", p, cycle, wall, "null", 4);
+        jsonw_lit(w, ",\"thread_count\":");
+        jsonw_i64(w, n);
+        jsonw_lit(w, ",\"matched\":0}\n");
+        written = sampled_record_kept(p, w, mark);
     }
     for (int i = 0; i < n; i++)
         Py_XDECREF(v[i].name);
     free(v);
     return written;
-}
-
-/* ---- a snapshot that could not have the GIL ----------------------------- */
-
-typedef struct {
-    pid_t tid;
-    task_state ts;
-    int waiter;                 /* waits on the futex the sampler waits on: the GIL */
-    int name;                   /* index in names[], or -1 */
-} task_info;
-
-#define TASKS_MAX 4096
-
-static int name_of(pid_t tid)
-{
-    for (int i = 0; i < nnames; i++)
-        if (names[i].native == tid)
-            return i;
-    return -1;
-}
-
-static int skipped_tid(pid_t tid, const pid_t *skip, int nskip)
-{
-    for (int i = 0; i < nskip; i++)
-        if (skip[i] == tid)
-            return 1;
-    return 0;
-}
-
-static int read_tasks(task_info *v, int max, const pid_t *skip, int nskip, unsigned long gil_futex)
-{
-    DIR *d = opendir("/proc/self/task");
-    if (!d)
-        return 0;
-    int n = 0;
-    struct dirent *e;
-    while (n < max && (e = readdir(d))) {
-        pid_t tid = (pid_t)atoi(e->d_name);
-        if (tid <= 0 || skipped_tid(tid, skip, nskip) || task_state_read(tid, &v[n].ts) < 0)
-            continue;
-        v[n].tid = tid;
-        v[n].waiter = gil_futex && v[n].ts.arg0 == gil_futex && !strcmp(task_state_word(&v[n].ts), "lock");
-        v[n].name = name_of(tid);
-        n++;
-    }
-    closedir(d);
-    return n;
-}
-
-/* The GIL's `last_holder`, found without knowing the interpreter's
- * layout: the sampler waits on the GIL's condition variable, and a few
- * words before it the GIL keeps a pointer to the thread state holding it
- * (CPython 3.8-3.15).  The words are read with process_vm_readv on
- * ourselves, which fails instead of faulting, and only a value equal to a
- * thread state of the last snapshot counts.  Its index in names[], or -1. */
-static int gil_last_holder(unsigned long gil_futex)
-{
-    uintptr_t words[32];
-    if (!gil_futex || gil_futex < sizeof words)
-        return -1;
-    struct iovec local = {words, sizeof words};
-    struct iovec remote = {(void *)((gil_futex & ~(uintptr_t)7) - sizeof words), sizeof words};
-    if (process_vm_readv(getpid(), &local, 1, &remote, 1, 0) != (ssize_t)sizeof words)
-        return -1;
-    for (int k = 31; k >= 0; k--)   /* nearest first */
-        for (int i = 0; words[k] && i < nnames; i++)
-            if ((uintptr_t)names[i].tstate == words[k])
-                return i;
-    return -1;
-}
-
-static int task_named(const task_info *v, int n, int name)
-{
-    for (int i = 0; name >= 0 && i < n; i++)
-        if (v[i].name == name)
-            return i;
-    return -1;
-}
-
-/* The one thread that is not waiting for the GIL and is running, else the
- * one Python thread in a system call that is neither a wait nor a sleep;
- * -1 when the kernel cannot tell. */
-static int likely_holder(const task_info *v, int n)
-{
-    int running = -1, nrunning = 0, python = -1, npython = 0;
-    for (int i = 0; i < n; i++) {
-        if (v[i].waiter)
-            continue;
-        if (!strcmp(task_state_word(&v[i].ts), "running")) {
-            running = i;
-            nrunning++;
-        }
-        const char *st = task_state_word(&v[i].ts);
-        if (v[i].name >= 0 && strcmp(st, "idle") && strcmp(st, "lock")) {   /* waiting, not holding */
-            python = i;
-            npython++;
-        }
-    }
-    return nrunning == 1 ? running : npython == 1 ? python : -1;
-}
-
-static void write_task(jsonw *w, const task_info *t, int with_waiter)
-{
-    const char *state = task_state_word(&t->ts);
-    jsonw_lit(w, "{\"native_id\":");
-    jsonw_i64(w, t->tid);
-    jsonw_lit(w, ",\"thread_id\":");
-    if (t->name >= 0)
-        jsonw_u64(w, names[t->name].ident);
-    else
-        jsonw_lit(w, "null");
-    jsonw_lit(w, ",\"name\":");
-    if (t->name >= 0 && names[t->name].name[0])
-        jsonw_str(w, names[t->name].name, strlen(names[t->name].name));
-    else
-        jsonw_lit(w, "null");
-    jsonw_lit(w, ",\"state\":");
-    jsonw_str(w, state, strlen(state));
-    write_native(w, &t->ts);
-    if (with_waiter) {
-        if (t->waiter)
-            jsonw_lit(w, ",\"gil_waiter\":true");
-        else
-            jsonw_lit(w, ",\"gil_waiter\":false");
-    }
-    jsonw_char(w, '}');
-}
-
-int snapshot_timeout(probe *p, jsonw *w, int64_t cycle, int64_t waited_ns,
-                     const pid_t *skip, int nskip, unsigned long gil_futex)
-{
-    static task_info v[TASKS_MAX];   /* under sampler.c's lock */
-    int n = read_tasks(v, TASKS_MAX, skip, nskip, gil_futex);
-    int h = task_named(v, n, gil_last_holder(gil_futex));
-    const char *how = "gil";
-    if (h < 0) {
-        h = likely_holder(v, n);
-        how = "guess";
-    }
-    size_t mark = w->len;
-    write_head(w, "thread", p, cycle, wall_of_mono(now_mono_ns()), "null", 4);
-    jsonw_lit(w, ",\"gil_timeout\":true,\"waited_ms\":");
-    write_ms(w, waited_ns);
-    jsonw_lit(w, ",\"thread_count\":");
-    jsonw_i64(w, n);
-    jsonw_lit(w, ",\"gil_holder\":");
-    if (h >= 0)
-        write_task(w, &v[h], 0);
-    else
-        jsonw_lit(w, "null");
-    jsonw_lit(w, ",\"gil_holder_from\":");
-    if (h >= 0)
-        jsonw_str(w, how, strlen(how));
-    else
-        jsonw_lit(w, "null");
-    jsonw_lit(w, ",\"tasks\":[");
-    for (int i = 0; i < n; i++) {
-        if (i)
-            jsonw_char(w, ',');
-        write_task(w, &v[i], 1);
-    }
-    jsonw_lit(w, "]}\n");
-    if (!w->overflow)
-        return 1;
-    w->len = mark;
-    w->overflow = 0;
-    p->drops++;
-    p->seq--;
-    return 0;
 }

@@ -41,19 +41,11 @@ static int64_t cpu_delta(top_state *s, long native)
     return -1;
 }
 
-static int skipped(unsigned long ident, const unsigned long *skip, int nskip)
-{
-    for (int i = 0; i < nskip; i++)
-        if (skip[i] == ident)
-            return 1;
-    return 0;
-}
-
 int top_prime(probe *p, const unsigned long *skip, int nskip)
 {
     if (!p->top && !(p->top = calloc(1, sizeof *p->top)))
         return -1;
-    top_sample(p, NULL, 0, skip, nskip);
+    top_sample(p, NULL, 0, skip, nskip, 0);
     return 0;
 }
 
@@ -81,17 +73,11 @@ static int write_sample(jsonw *w, probe *p, int64_t cycle, int64_t wall, PyThrea
     jsonw_lit(w, "],\"sample_ns\":");
     jsonw_i64(w, now_mono_ns() - began);
     jsonw_lit(w, "}\n");
-    if (!w->overflow)
-        return 1;
-    w->len = mark;
-    w->overflow = 0;
-    p->drops++;
-    p->seq--;
-    return 0;
+    return sampled_record_kept(p, w, mark);
 }
 
 /* w NULL: only note the CPU times. */
-int top_sample(probe *p, jsonw *w, int64_t cycle, const unsigned long *skip, int nskip)
+int top_sample(probe *p, jsonw *w, int64_t cycle, const unsigned long *skip, int nskip, int64_t max)
 {
     int written = 0;
     if (!p->top)
@@ -100,13 +86,13 @@ int top_sample(probe *p, jsonw *w, int64_t cycle, const unsigned long *skip, int
     PyObject *active = pythread_active();
     int64_t began = now_mono_ns(), wall = wall_of_mono(began);
     for (PyThreadState *t = PyInterpreterState_ThreadHead(self->interp); t; t = PyThreadState_Next(t)) {
-        if (t == self || skipped(t->thread_id, skip, nskip))
+        if (t == self || pythread_skipped(t->thread_id, skip, nskip))
             continue;
         long native;
         PyObject *name;
         pythread_describe(t, active, &native, &name);
         int64_t cpu = cpu_delta(p->top, native);
-        PyFrameObject *f = w && (p->idle || cpu > 0) ? pyframe_of_thread(t) : NULL;
+        PyFrameObject *f = w && written < max && (p->idle || cpu > 0) ? pyframe_of_thread(t) : NULL;
         if (f)
             written += write_sample(w, p, cycle, wall, t, native, name, cpu, f, began);
         Py_XDECREF(f);

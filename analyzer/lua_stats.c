@@ -1,8 +1,9 @@
 /* Statistics for Lua: peeka.stats() (count/sum/mean/min/max/stddev,
  * percentiles), peeka.group() (stats per key), peeka.counter() (counts per
- * key) and peeka.mannwhitney(a, b).  All of it in C: these run per record. */
+ * key), peeka.mannwhitney(a, b), peeka.welch(a, b), peeka.t_quantile and peeka.t_cdf.  All of it in C: these run per record. */
 #include "runtime.h"
 #include "stats.h"
+#include "tdist.h"
 #include "util.h"
 
 #include <lauxlib.h>
@@ -243,6 +244,44 @@ static int l_mannwhitney(lua_State *L)
     lua_setfield(L, -2, "p");
     lua_pushnumber(L, r.ps);
     lua_setfield(L, -2, "ps");
+    return 1;
+}
+
+/* peeka.welch(a, b) -> {diff, se, t, df, p}: Welch's two-sided t test. */
+static int l_welch(lua_State *L)
+{
+    pa_stats *a = check_stats(L, 1), *b = check_stats(L, 2);
+    pa_welch r;
+    if (pa_welch_test(a, b, &r) < 0)
+        return luaL_error(L, "peeka.welch: both samples need at least two values (have %I and %I)",
+                          (lua_Integer)a->n, (lua_Integer)b->n);
+    lua_createtable(L, 0, 5);
+    const struct { const char *name; double v; } f[] = {
+        {"diff", r.diff}, {"se", r.se}, {"t", r.t}, {"df", r.df}, {"p", r.p}};
+    for (size_t i = 0; i < sizeof f / sizeof f[0]; i++) {
+        lua_pushnumber(L, f[i].v);
+        lua_setfield(L, -2, f[i].name);
+    }
+    return 1;
+}
+
+/* peeka.t_quantile(p, df): the quantile of Student's t distribution. */
+static int l_t_quantile(lua_State *L)
+{
+    double p = luaL_checknumber(L, 1), df = luaL_checknumber(L, 2);
+    if (!(p > 0 && p < 1) || !(df > 0))
+        return luaL_error(L, "peeka.t_quantile: need 0 < p < 1 and df > 0 (got p=%f, df=%f)", p, df);
+    lua_pushnumber(L, pa_t_quantile(p, df));
+    return 1;
+}
+
+/* peeka.t_cdf(t, df): P(T <= t) for Student's t distribution. */
+static int l_t_cdf(lua_State *L)
+{
+    double t = luaL_checknumber(L, 1), df = luaL_checknumber(L, 2);
+    if (!(df > 0))
+        return luaL_error(L, "peeka.t_cdf: need df > 0 (got %f)", df);
+    lua_pushnumber(L, pa_t_cdf(t, df));
     return 1;
 }
 
@@ -495,4 +534,10 @@ void pa_open_stats(lua_State *L)
     lua_setfield(L, -2, "counter");
     lua_pushcfunction(L, l_mannwhitney);
     lua_setfield(L, -2, "mannwhitney");
+    lua_pushcfunction(L, l_welch);
+    lua_setfield(L, -2, "welch");
+    lua_pushcfunction(L, l_t_quantile);
+    lua_setfield(L, -2, "t_quantile");
+    lua_pushcfunction(L, l_t_cdf);
+    lua_setfield(L, -2, "t_cdf");
 }

@@ -130,6 +130,13 @@ static int l_failed(lua_State *L)
     return 1;
 }
 
+/* peeka.usage_error(msg): a script's own argument check failed: exit 2
+ * with the message alone (no traceback: it is not a bug in the script). */
+static int l_usage_error(lua_State *L)
+{
+    return pa_usage_error(L, "%s", luaL_checkstring(L, 1));
+}
+
 static int l_warn(lua_State *L)
 {
     const char *msg = luaL_checkstring(L, 1);
@@ -179,6 +186,6 @@ void pa_open_util(lua_State *L)
     static const luaL_Reg fns[] = {
         {"duration", l_duration}, {"ms", l_ms}, {"bytes", l_bytes},
         {"parse_duration", l_parse_duration}, {"fail", l_fail}, {"failed", l_failed},
-        {"warn", l_warn}, {"write_file", l_write_file}, {"glob", l_glob}, {NULL, NULL}};
+        {"warn", l_warn}, {"usage_error", l_usage_error}, {"write_file", l_write_file}, {"glob", l_glob}, {NULL, NULL}};
     luaL_setfuncs(L, fns, 0);
 }

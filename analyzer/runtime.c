@@ -103,6 +103,7 @@ pa_rt *pa_rt_new(void)
     lua_pushlightuserdata(L, rt);
     lua_setfield(L, LUA_REGISTRYINDEX, RT_KEY);
     harden_loaders(L);
+    pa_open_require(L);
     open_peeka(L);
     return rt;
 }

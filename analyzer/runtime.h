@@ -71,6 +71,7 @@ void pa_open_util(lua_State *L);
 void pa_open_script(lua_State *L);
 void pa_open_writer(lua_State *L);
 void pa_open_redact(lua_State *L);
+void pa_open_require(lua_State *L);
 
 /* Pushes the decoded JSON text (objects/arrays as tables); on a parse
  * error pushes nothing and returns -1 with a message in *err. */

@@ -25,6 +25,7 @@ struct peeka_aw {
     size_t chunk_len;
     uint64_t chunk_lines;
     int64_t chunk_born_ns;
+    int64_t flush_ns;           /* a chunk is written once its first record is this old */
     uint64_t nchunks, records, bytes_in, bytes_out;
     uint8_t *zbuf;
     size_t zcap;
@@ -298,9 +299,14 @@ int peeka_aw_append_records(peeka_aw *w, const void *jsonl, size_t len)
     return 0;
 }
 
+void peeka_aw_set_flush_ns(peeka_aw *w, int64_t ns)
+{
+    w->flush_ns = ns;
+}
+
 int peeka_aw_flush_due(peeka_aw *w, int64_t now_ns)
 {
-    if (w->chunk_len && now_ns - w->chunk_born_ns >= PEEKA_CHUNK_NS)
+    if (w->chunk_len && now_ns - w->chunk_born_ns >= (w->flush_ns ? w->flush_ns : PEEKA_CHUNK_NS))
         return peeka_aw_flush(w);
     return 0;
 }

@@ -33,6 +33,9 @@ int peeka_aw_member(peeka_aw *w, const char *name, const void *data, size_t len)
  * buffered into data/NNNNNN.jsonl members of at most PEEKA_CHUNK_BYTES, cut
  * between lines; a line longer than that is a member of its own. */
 int peeka_aw_append_records(peeka_aw *w, const void *jsonl, size_t len);
+/* How old a chunk's first record may grow before the chunk is written
+ * (peeka-rec --flush-period; PEEKA_CHUNK_NS unless set). */
+void peeka_aw_set_flush_ns(peeka_aw *w, int64_t ns);
 /* Writes the pending chunk if it is big or old enough (now_ns: monotonic). */
 int peeka_aw_flush_due(peeka_aw *w, int64_t now_ns);
 int peeka_aw_flush(peeka_aw *w);

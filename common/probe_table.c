@@ -105,9 +105,62 @@ static const pt_option top_opts[] = {
     {"--depth", NULL, PT_INT, "max_depth", "depth", 64, 1, 256, NULL, "N", "a depth",
      "frames kept per sample, innermost first"},
     {"--cycles", "-c", PT_COUNT, "times", "cycles", -1, 0, 0, NULL, "N", "a count",
-     "stop this probe after N samples (-1: no limit)"},
+     "stop this probe after N samples, one per thread\nsampled (-1: no limit)"},
     {"--idle", NULL, PT_FLAG, "idle", NULL, 0, 0, 0, NULL, NULL, NULL,
      "sample threads that used no CPU since the last sample too"},
+};
+
+/* The snapshot probes (agent/interp_probes.h).  They observe the interpreter,
+ * not calls: one snapshot (the recording ends when each has its one
+ * record), or a change that lasts as long as the recording (logger set,
+ * --capture, memory top and diff: probe_snapshot.h). */
+#define OPT_LIMIT(d) {"--limit", NULL, PT_INT, "limit", NULL, d, 1, 10000, NULL, "N", "a count", \
+                      "rows or entries shown at most"}
+
+static const pt_option memory_opts[] = {
+    {"--action", NULL, PT_CHOICE, "action", NULL, 0, 0, 0, "overview|gc|top|diff", "ACTION", NULL,
+     "what to record\noverview: rss, vms, gc counts, objects by type; gc: the\ncollector's statistics; top, diff: tracemalloc's largest\n"
+     "allocation sites at the end, or their growth since the start\n(tracemalloc runs for the recording if it was off)"},
+    OPT_LIMIT(20),
+};
+
+static const pt_option logger_opts[] = {
+    {"--action", NULL, PT_CHOICE, "action", NULL, 0, 0, 0, "list|get|set", "ACTION", NULL,
+     "what to do\nlist every logger, get one, or set one's level for the\nrecording (the old level is back at its end)"},
+    {"--name", NULL, PT_TEXT, "name", NULL, 0, 0, 0, NULL, "NAME", NULL, "the logger (default: the root logger)"},
+    {"--level", NULL, PT_TEXT, "level", NULL, 0, 0, 0, NULL, "LEVEL", NULL,
+     "DEBUG, INFO, WARNING, ERROR, CRITICAL or a number: set's\nlevel, --capture's lowest"},
+    {"--capture", NULL, PT_FLAG, "capture", NULL, 0, 0, 0, NULL, NULL, NULL,
+     "record the log records --name and its children make while\nrecording (no handler, level or propagation changes)"},
+    OPT_TIMES,
+    OPT_MAX_STRING,
+    OPT_REDACT,
+};
+
+static const pt_option inspect_opts[] = {
+    {"--target", NULL, PT_TEXT, "target", NULL, 0, 0, 0, NULL, "EXPR", NULL,
+     "module.name.attr...: a value read from namespaces (__dict__,\nslots, dict keys), no property or __getattr__ run"},
+    {"--action", NULL, PT_CHOICE, "action", NULL, 0, 0, 0, "get|count|instances", "ACTION", NULL,
+     "what to read\nget --target's value, or count (and show) the live objects\nof --type"},
+    {"--type", NULL, PT_TEXT, "type", NULL, 0, 0, 0, NULL, "TYPE", NULL,
+     "a class, module.Qualname or Qualname, globs allowed"},
+    {"--depth", "-x", PT_INT, "depth", NULL, 2, 1, 16, NULL, "N", "a depth", "formatting depth of values"},
+    OPT_LIMIT(10),
+    OPT_MAX_ITEMS,
+    OPT_MAX_ATTRS,
+    OPT_MAX_STRING,
+    OPT_REDACT,
+};
+
+static const pt_option sc_opts[] = {
+    OPT_LIMIT(100),
+};
+
+/* sm's METHOD_PATTERN is its --method (options.c takes a second word) */
+static const pt_option sm_opts[] = {
+    {"--method", NULL, PT_TEXT, "method", NULL, 0, 0, 0, NULL, "GLOB", NULL,
+     "only methods matching GLOB (default *: _names only when it\nstarts with _)"},
+    OPT_LIMIT(100),
 };
 
 #define KIND(n, k, operand, help, cycles, opts) \
@@ -128,7 +181,17 @@ const pt_kind pt_kinds[] = {
          "and its Python stack (py-spy dump); alone, one snapshot and detach", 1, thread_opts),
     KIND("top", PK_TOP, NULL,
          "samples every thread's Python stack each interval: per function own\n"
-         "and total samples (peeka-analyze top, collapsed)", 1, top_opts),
+         "and total samples (peeka-analyze top, collapsed)", 0, top_opts),
+    KIND("memory", PK_MEMORY, NULL, "the process's memory: one snapshot, or tracemalloc over the recording", 0,
+         memory_opts),
+    KIND("logger", PK_LOGGER, NULL, "logging's loggers and levels; --capture records the log records", 0,
+         logger_opts),
+    KIND("inspect", PK_INSPECT, NULL, "a module-level value, or the live instances of a class", 0, inspect_opts),
+    KIND("sc", PK_SC, "PATTERN",
+         "loaded classes matching a glob on module.Qualname: file, line,\nbases (nothing is imported)", 0, sc_opts),
+    KIND("sm", PK_SM, "CLASS_PATTERN",
+         "the methods of matching classes, with their kind, signature,\nfile and line; `sm CLASS_PATTERN METHOD_PATTERN` is --method", 0,
+         sm_opts),
 };
 const int pt_nkinds = (int)(sizeof pt_kinds / sizeof pt_kinds[0]);
 
@@ -136,6 +199,8 @@ _Static_assert(sizeof watch_opts / sizeof watch_opts[0] <= PT_MAX_OPTS, "PT_MAX_
 _Static_assert(sizeof trace_opts / sizeof trace_opts[0] <= PT_MAX_OPTS, "PT_MAX_OPTS");
 _Static_assert(sizeof stack_opts / sizeof stack_opts[0] <= PT_MAX_OPTS, "PT_MAX_OPTS");
 _Static_assert(sizeof monitor_opts / sizeof monitor_opts[0] <= PT_MAX_OPTS, "PT_MAX_OPTS");
+_Static_assert(sizeof inspect_opts / sizeof inspect_opts[0] <= PT_MAX_OPTS, "PT_MAX_OPTS");
+_Static_assert(sizeof logger_opts / sizeof logger_opts[0] <= PT_MAX_OPTS, "PT_MAX_OPTS");
 _Static_assert(sizeof thread_opts / sizeof thread_opts[0] <= PT_MAX_OPTS, "PT_MAX_OPTS");
 _Static_assert(sizeof top_opts / sizeof top_opts[0] <= PT_MAX_OPTS, "PT_MAX_OPTS");
 

@@ -13,7 +13,8 @@
 #include <stddef.h>
 #include <stdio.h>
 
-enum probe_kind { PK_WATCH = 1, PK_TRACE, PK_STACK, PK_MONITOR, PK_THREAD, PK_TOP };
+enum probe_kind { PK_WATCH = 1, PK_TRACE, PK_STACK, PK_MONITOR, PK_THREAD, PK_TOP,
+                  PK_MEMORY, PK_LOGGER, PK_INSPECT, PK_SC, PK_SM };   /* the last five: agent/interp_probes.h */
 
 typedef enum {
     PT_FLAG,      /* no value: true when given */

@@ -1,14 +1,18 @@
 #!/bin/sh
 # Checks (and, as root with --install, installs) the Debian packages peeka
 # needs; --tests adds what the test suite runs against (a real Flask app
-# under gunicorn, and gdb for the --via gdb route).  Without root it prints the exact apt-get command to run.
+# under gunicorn, gdb for the --via gdb route, chromium and npm for the
+# viewer tests: tests/e2e/browser.py installs speedscope from npm into
+# ~/.cache/peeka-tests on first use).  Without root it prints the exact apt-get command to run.
 set -u
 PKGS="build-essential pkg-config libarchive-dev libzstd-dev libcjson-dev liblua5.4-dev lua5.4 check python3-dev zstd jq"
 install=""
 for a in "$@"; do
     case $a in
     --install) install=1 ;;
-    --tests) PKGS="$PKGS python3-flask gunicorn gdb man-db zsh" ;;
+    --tests) PKGS="$PKGS python3-flask gunicorn gdb chromium man-db zsh"
+             # a nodejs from elsewhere brings its own npm (Debian's would conflict)
+             command -v npm >/dev/null 2>&1 || PKGS="$PKGS npm" ;;
     *) echo "usage: $0 [--install] [--tests]" >&2; exit 2 ;;
     esac
 done

@@ -120,19 +120,22 @@ static int check_hello(agent_conn *c, rundir *r, const uint8_t *body, uint32_t l
     return rc;
 }
 
-int conn_accept(agent_conn *c, rundir *r, pid_t expect_pid, pid_t child, int timeout_ms,
-                int lease_ms, char *err, size_t errlen)
+/* --follow-forks: WELCOME says so (session.c follows forked children). */
+static int welcome_follow;
+
+void conn_welcome_follow_forks(int on)
+{
+    welcome_follow = on;
+}
+
+int conn_hello(agent_conn *c, rundir *r, int fd, char *err, size_t errlen)
 {
     memset(c, 0, sizeof *c);
-    c->fd = -1;
+    c->fd = fd;
     if (peeka_fdec_init(&c->dec, PEEKA_FRAME_MAX) < 0) {
         snprintf(err, errlen, "out of memory");
         return EX_INTERNAL;
     }
-    int fd = accept_one(r, child, timeout_ms, err, errlen);
-    if (fd < 0)
-        return -fd;
-    c->fd = fd;
     struct ucred cred;
     socklen_t cl = sizeof cred;
     if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl) < 0) {
@@ -140,11 +143,6 @@ int conn_accept(agent_conn *c, rundir *r, pid_t expect_pid, pid_t child, int tim
         return EX_INTERNAL;
     }
     c->pid = cred.pid;
-    if (cred.pid != expect_pid) {
-        snprintf(err, errlen, "process %d connected to the agent socket, expected %d",
-                 (int)cred.pid, (int)expect_pid);
-        return EX_ATTACH;
-    }
     uint8_t type;
     const uint8_t *body;
     uint32_t len;
@@ -156,15 +154,36 @@ int conn_accept(agent_conn *c, rundir *r, pid_t expect_pid, pid_t child, int tim
         snprintf(err, errlen, "the agent did not say hello (%s)", rc < 0 ? peeka_frame_strerror(rc) : "timeout");
         return EX_ATTACH;
     }
-    if ((rc = check_hello(c, r, body, len, err, errlen)) != 0)
-        return rc;
+    return check_hello(c, r, body, len, err, errlen);
+}
+
+int conn_welcome(agent_conn *c, int lease_ms, char *err, size_t errlen)
+{
     char welcome[128];
-    snprintf(welcome, sizeof welcome, "{\"proto\":%d,\"lease_ms\":%d}", PEEKA_PROTO_VERSION, lease_ms);
-    if (peeka_frame_send(fd, PF_WELCOME, welcome, strlen(welcome)) != PFE_OK) {
+    snprintf(welcome, sizeof welcome, "{\"proto\":%d,\"lease_ms\":%d%s}", PEEKA_PROTO_VERSION, lease_ms,
+             welcome_follow ? ",\"follow_forks\":true" : "");
+    if (peeka_frame_send(c->fd, PF_WELCOME, welcome, strlen(welcome)) != PFE_OK) {
         snprintf(err, errlen, "cannot send WELCOME: %s", strerror(errno));
         return EX_ATTACH;
     }
     return EX_OK_REC;
+}
+
+int conn_accept(agent_conn *c, rundir *r, pid_t expect_pid, pid_t child, int timeout_ms,
+                int lease_ms, char *err, size_t errlen)
+{
+    memset(c, 0, sizeof *c);
+    c->fd = -1;
+    int fd = accept_one(r, child, timeout_ms, err, errlen);
+    if (fd < 0)
+        return -fd;
+    int rc = conn_hello(c, r, fd, err, errlen);
+    if (rc == EX_OK_REC && c->pid != expect_pid) {
+        snprintf(err, errlen, "process %d connected to the agent socket, expected %d",
+                 (int)c->pid, (int)expect_pid);
+        return EX_ATTACH;
+    }
+    return rc == EX_OK_REC ? conn_welcome(c, lease_ms, err, errlen) : rc;
 }
 
 /* cmd_json is an object's members without braces, e.g. "\"cmd\":\"ping\"". */

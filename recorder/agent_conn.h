@@ -20,6 +20,14 @@ typedef struct {
  * the wait.  Returns an EX_* code; err says what happened. */
 int conn_accept(agent_conn *c, rundir *r, pid_t expect_pid, pid_t child, int timeout_ms,
                 int lease_ms, char *err, size_t errlen);
+/* An accepted connection fd (kept in c, closed by conn_close): the peer's
+ * pid (SO_PEERCRED) into c->pid, HELLO and token checked.  The agent waits
+ * for WELCOME meanwhile, so the caller can judge the pid of a live
+ * process before conn_welcome.  Both return an EX_* code. */
+int conn_hello(agent_conn *c, rundir *r, int fd, char *err, size_t errlen);
+int conn_welcome(agent_conn *c, int lease_ms, char *err, size_t errlen);
+/* --follow-forks: every WELCOME from now on asks the agent to follow forks. */
+void conn_welcome_follow_forks(int on);
 /* 1 and a frame, 0 if none arrived within timeout_ms, <0 peeka_frame_err. */
 int conn_next(agent_conn *c, int timeout_ms, uint8_t *type, const uint8_t **body, uint32_t *len);
 int conn_send_request(agent_conn *c, const char *cmd_json_without_id, int *id_out);

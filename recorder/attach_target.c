@@ -6,6 +6,7 @@
 #include "inject_gdb.h"
 #include "remote_exec.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,7 +58,11 @@ static int try_remote_exec(const rec_options *o, const peeka_target *t, rundir *
         return PA_NOROUTE;
     int st = peeka_remote_exec_check(t, err, errlen);
     char path[400];
-    if (st == PA_OK && rundir_write(rd, "remote-exec.py", code, path, sizeof path) < 0) {
+    /* --follow-forks attaches to more than one process from one run directory */
+    char other[40];
+    snprintf(other, sizeof other, "remote-exec-%d.py", (int)t->pid);
+    if (st == PA_OK && rundir_write(rd, "remote-exec.py", code, path, sizeof path) < 0 &&
+        (errno != EEXIST || rundir_write(rd, other, code, path, sizeof path) < 0)) {
         snprintf(err, errlen, "cannot write the bootstrap for the PEP 768 route in %s", rd->dir);
         return PA_FAILED;
     }
@@ -97,21 +102,41 @@ static int inject(const rec_options *o, const peeka_target *t, rundir *rd, const
     return st;
 }
 
-int attach_target(pid_t pid, const rec_options *o, rundir *rd, const char *prefix,
-                  attach_info *ai, char *err, size_t errlen)
+/* The process's interpreter, and the run directory handed to its user. */
+static int prepare(pid_t pid, rundir *rd, peeka_target *t, char *err, size_t errlen)
 {
-    static peeka_target t;
-    int st = peeka_target_inspect(pid, &t, err, errlen);
+    int st = peeka_target_inspect(pid, t, err, errlen);
     if (st != PA_OK)
         return attach_status_to_exit(st);
-    char agent[4096];
-    if (agent_path_for(t.major, t.minor, agent, sizeof agent, err, errlen) < 0)
-        return EX_NOAGENT;
     struct stat pst;
     char proc[32];
     snprintf(proc, sizeof proc, "/proc/%d", (int)pid);
     if (stat(proc, &pst) == 0 && rundir_give_to(rd, pst.st_uid, pst.st_gid, err, errlen) < 0)
         return EX_ATTACH;
+    return EX_OK_REC;
+}
+
+int attach_run_code(pid_t pid, const rec_options *o, rundir *rd, const char *code,
+                    attach_info *ai, char *err, size_t errlen)
+{
+    static peeka_target t;
+    int rc = prepare(pid, rd, &t, err, errlen);
+    if (rc != EX_OK_REC)
+        return rc;
+    int st = inject(o, &t, rd, code, ai, err, errlen);
+    return st == PA_OK ? EX_OK_REC : attach_status_to_exit(st);
+}
+
+int attach_target(pid_t pid, const rec_options *o, rundir *rd, const char *prefix,
+                  attach_info *ai, char *err, size_t errlen)
+{
+    static peeka_target t;
+    int st = prepare(pid, rd, &t, err, errlen);
+    if (st != EX_OK_REC)
+        return st;
+    char agent[4096];
+    if (agent_path_for(t.major, t.minor, agent, sizeof agent, err, errlen) < 0)
+        return EX_NOAGENT;
     char *code = with_prefix(prefix, bootstrap_attach_code(agent, rd, o->buffer_bytes));
     if (!code) {
         snprintf(err, errlen, "out of memory");

@@ -19,4 +19,9 @@ int attach_status_to_exit(int status);
 int attach_target(pid_t pid, const rec_options *o, rundir *rd, const char *prefix,
                   attach_info *ai, char *err, size_t errlen);
 
+/* Makes pid run `code` (any Python source, e.g. peeka-rec --uninstall's)
+ * by the same routes; EX_OK_REC once it ran. */
+int attach_run_code(pid_t pid, const rec_options *o, rundir *rd, const char *code,
+                    attach_info *ai, char *err, size_t errlen);
+
 #endif

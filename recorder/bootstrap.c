@@ -117,6 +117,40 @@ char *bootstrap_first_frame_code(const char *agent_path, const rundir *r, size_t
     return code;
 }
 
+/* peeka-rec --uninstall by ptrace or PEP 768 (no installed route): the
+ * agent's purge(), then the pre-installed agent if there is one; what was
+ * removed goes to R, written whole (a rename) for peeka-rec to read. */
+char *bootstrap_uninstall_code(const rundir *r)
+{
+    char qr[700], report[600];
+    snprintf(report, sizeof report, "%s/uninstall-report", r->dir);
+    py_quote(qr, sizeof qr, report);
+    const char *fmt =
+        "exec(\"try:\\n"
+        " import os, sys\\n"
+        " removed = []\\n"
+        " try:\\n"
+        "  m = sys.modules.get('_peeka_agent')\\n"
+        "  if m is not None and hasattr(m, 'purge'):\\n"
+        "   removed += m.purge()\\n"
+        "  pa = sys.modules.get('peeka_agent')\\n"
+        "  if pa is not None and pa.is_installed():\\n"
+        "   pa.uninstall()\\n"
+        "   removed.append('the pre-installed agent')\\n"
+        " except Exception as e:\\n"
+        "  removed.append('ERROR: %%s: %%s' %% (type(e).__name__, e))\\n"
+        " with open(R + '.tmp', 'w') as f:\\n"
+        "  f.write('; '.join(removed) + '\\\\n')\\n"
+        " os.rename(R + '.tmp', R)\\n"
+        "except BaseException:\\n"
+        " pass\\n\", {'R': %s})\n";
+    size_t n = strlen(fmt) + strlen(qr) + 1;
+    char *code = malloc(n);
+    if (code)
+        snprintf(code, n, fmt, qr);
+    return code;
+}
+
 char *bootstrap_env_restore_code(const rundir *r)
 {
     char qd[700], site[600];

@@ -19,6 +19,8 @@ char *bootstrap_attach_code(const char *agent_path, const rundir *r, size_t buff
 char *bootstrap_first_frame_code(const char *agent_path, const rundir *r, size_t buffer_bytes);
 /* Undoes what launch mode put in the environment for the sitecustomize,
  * when the program still has it (it never read the sitecustomize). */
+/* peeka-rec --uninstall's code: purge, uninstall, report to DIR/uninstall-report. */
+char *bootstrap_uninstall_code(const rundir *r);
 char *bootstrap_env_restore_code(const rundir *r);
 char *bootstrap_sitecustomize(const char *agent_dir, const rundir *r, size_t buffer_bytes);
 

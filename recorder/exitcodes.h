@@ -21,7 +21,11 @@ enum {
     EX_EXITED = 16,         /* target exited while attaching */
     EX_TIMEOUT = 17,        /* the agent did not connect back in time */
     EX_BUSY = 18,           /* the target is already being recorded */
-    EX_ATTACH = 19          /* attaching failed otherwise */
+    EX_ATTACH = 19,         /* attaching failed otherwise */
+    EX_NO_SESSION = 20,     /* --attach: no detached session has that key (--is-detached says 2) */
+    EX_SESSION_EXISTS = 21, /* --detach: a detached session with that key is running */
+    EX_SESSION_REFUSED = 22, /* the session belongs to another user, or its directory is not private */
+    EX_NOT_INSTALLED = 23   /* --attach-installed: the process has no pre-installed agent usable by this user */
 };
 
 #endif

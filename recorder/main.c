@@ -1,14 +1,20 @@
 /* peeka-rec: attach to (or launch) a Python process, record, detach. */
 #include "agent_conn.h"
+#include "buffer_policy.h"
 #include "attach_target.h"
 #include "exitcodes.h"
+#include "follow_forks.h"
+#include "installed_agent.h"
 #include "launch.h"
 #include "launch_agent.h"
 #include "launch_flags.h"
 #include "options.h"
 #include "recording.h"
 #include "rundir.h"
+#include "session_ctl.h"
+#include "session_holder.h"
 #include "signals.h"
+#include "uninstall.h"
 
 #include <errno.h>
 #include <libgen.h>
@@ -127,8 +133,10 @@ static int check_output(const char *path, char *err, size_t errlen)
 static peeka_aw *open_archive(const rec_options *o, const char *path, char *err, size_t errlen)
 {
     peeka_aw *aw = peeka_aw_open(path, NULL, o->zstd_level, err, errlen);
-    if (aw)
+    if (aw) {
         peeka_aw_set_mode(aw, o->mode);
+        peeka_aw_set_flush_ns(aw, (int64_t)(o->flush_period_s * 1e9));
+    }
     return aw;
 }
 
@@ -155,6 +163,18 @@ static int finish_child(pid_t child, recording *r, int rc)
     if (rc == EX_OK_REC || rc == EX_TARGET_EXITED)
         return launch_exit_code(r->child_status);
     return rc;
+}
+
+/* A detached session's code for its clients, known once the archive is
+ * complete: in launch mode the program's status if it has ended (a
+ * stopped session leaves it running). */
+static int session_code(recording *r, int rc)
+{
+    if (r->child > 0 && !r->child_done && launch_reap(r->child, &r->child_status, 0) == 1)
+        r->child_done = 1;
+    if (r->child > 0 && r->child_done && (rc == EX_OK_REC || rc == EX_TARGET_EXITED))
+        return launch_exit_code(r->child_status);
+    return r->child > 0 && rc == EX_TARGET_EXITED ? EX_OK_REC : rc;
 }
 
 /* Launch mode up to a connected agent: start the program, open the
@@ -191,9 +211,10 @@ static int start_attach(const rec_options *o, rundir *rd, agent_conn *conn, reco
     if (outpath[0] && !(rec->aw = open_archive(o, outpath, err, errlen)))
         return EX_WRITE;
     int64_t t0 = mono_ns();
-    int rc = attach_target(o->pid, o, rd, NULL, &rec->attach, err, errlen);
+    int rc = attach_any(o->pid, o, rd, &rec->attach, err, errlen);
     if (rc == EX_OK_REC)
         rc = conn_accept(conn, rd, o->pid, 0, (int)(o->attach_timeout_s * 1000), 5000, err, errlen);
+    installed_withdraw(rc, err, errlen);
     rec->attach.ms = (double)(mono_ns() - t0) / 1e6;
     return rc;
 }
@@ -207,11 +228,19 @@ int main(int argc, char **argv)
         if (prc < 0)
             fprintf(stderr, "peeka-rec: %s\n", err);
         options_free(&o);
-        return prc > 0 ? EX_OK_REC : EX_USAGE_REC;
+        /* --is-detached keeps Perfetto's codes: 1 for a wrong command line */
+        return prc > 0 ? EX_OK_REC : o.session_cmd == SESSION_IS_DETACHED ? 1 : EX_USAGE_REC;
     }
     if (signals_install() < 0) {
         fprintf(stderr, "peeka-rec: cannot install signal handlers: %s\n", strerror(errno));
         return EX_INTERNAL;
+    }
+    if (o.session_cmd)
+        return session_ctl_run(&o);
+    if (o.uninstall) {
+        int urc = uninstall_run(&o);
+        options_free(&o);
+        return urc;
     }
     int to_stdout = o.output && !strcmp(o.output, "-");
     /* launch mode: the pid in the name is the program's, known once it
@@ -225,13 +254,27 @@ int main(int argc, char **argv)
         options_free(&o);
         return EX_WRITE;
     }
+    session_holder *holder = NULL;
+    int hrc;
+    if (o.detach_key && holder_start(&o, &holder, &hrc, err, sizeof err) != 0) {
+        if (err[0])   /* 1: the user's command, done; -1: could not start */
+            fprintf(stderr, "peeka-rec: %s\n", err);
+        options_free(&o);
+        return hrc;
+    }
     rundir rd;
     agent_conn conn = {.fd = -1};
-    recording rec = {.opt = &o, .conn = &conn, .mode = o.pid ? "attach" : "launch"};
+    recording rec = {.opt = &o, .conn = &conn, .mode = o.pid ? "attach" : "launch", .holder = holder};
     ltrace lt;
     ltrace_init(&lt);
     int rc = EX_OK_REC, unrecorded = 0;
-    if (rundir_create(&rd, err, sizeof err) < 0) {
+    if (rundir_create(&rd, err, sizeof err) < 0 || policy_start(&rec, err, sizeof err) < 0) {
+        rc = EX_INTERNAL;
+        goto out;
+    }
+    conn_welcome_follow_forks(o.follow_forks);
+    if (o.follow_forks && !(rec.forks = forks_new(&rd))) {
+        snprintf(err, sizeof err, "out of memory");
         rc = EX_INTERNAL;
         goto out;
     }
@@ -264,8 +307,15 @@ out:
     else if (rc == EX_OK_REC && !unrecorded && !o.quiet && !to_stdout && isatty(2))
         fprintf(stderr, "peeka-rec: %lld observations in %s\n", rec.records, outpath);
     conn_close(&conn);
+    forks_free(rec.forks);
     rundir_remove(&rd);
+    if (holder) {
+        char done[PATH_MAX + 64];
+        snprintf(done, sizeof done, "%lld observations in %s", rec.records, outpath);
+        holder_finish(holder, session_code(&rec, rc), rc == EX_OK_REC ? done : err);
+    }
     rc = finish_child(rec.child, &rec, rc);
+    policy_free(&rec);
     free(rec.agent_stats);
     options_free(&o);
     return rc;

@@ -6,6 +6,7 @@
 #include "duration.h"
 #include "record_expr.h"
 #include "pattern.h"
+#include "probe_snapshot.h"
 #include "probe_table.h"
 #include "pyversions.h"
 
@@ -48,6 +49,13 @@ void options_usage(FILE *out)
 "      --via ROUTE        how to get into a running process: auto (default: PEP 768\n"
 "                         remote-exec on CPython 3.14+, else ptrace), remote-exec,\n"
 "                         ptrace, gdb\n"
+"      --attach-installed use the process's pre-installed agent (peeka_agent.install()),\n"
+"                         no ptrace; exit 23 if it has none (-p PID uses it anyway\n"
+"                         when there is one)\n"
+"      --follow-forks     record every process the target forks while it is\n"
+"                         recorded too, into the same archive (records get `pid`)\n"
+"      --uninstall PID    remove every trace of peeka from PID (its pre-installed\n"
+"                         agent, probes a failed detach left, an open session)\n"
 "      --mode MODE        the archive's permissions, octal (default 0600; 0600\n"
 "                         plus any of 0060 and 0004, e.g. 0640)\n"
 "      --redact REGEX     write \"[redacted]\" for values whose key, parameter or\n"
@@ -55,6 +63,26 @@ void options_usage(FILE *out)
 "                         anywhere in the name; repeatable; before the probes)\n"
 "      --no-default-redact  drop the built-in rule\n"
 "                         " PEEKA_REDACT_DEFAULT "\n"
+"      --ring SIZE        keep only the newest SIZE of records (JSONL bytes, e.g.\n"
+"                         16M) and write them when the recording ends\n"
+"      --flush-period TIME  how often records are written out (default 1s);\n"
+"                         SIGUSR1 flushes now (with --ring: writes a snapshot,\n"
+"                         NAME.snapshot-N.tar.zst)\n"
+"      --detach=KEY       a detached session: return once the probes are in and\n"
+"                         record on in the background (README \"Long and\n"
+"                         background recordings\"); needs -d, -n on every probe,\n"
+"                         or --no-limit\n"
+"      --no-limit         let a detached session run until it is stopped\n"
+"      --attach=KEY       follow a detached session until it ends, with its exit\n"
+"                         code; Ctrl-C stops it (nothing else goes with it)\n"
+"      --stop             with --attach=KEY: stop the session, return when its\n"
+"                         archive is complete\n"
+"      --is-detached=KEY, --is_detached=KEY\n"
+"                         exit 0 if the session runs, 2 if there is none, 1 on\n"
+"                         an error\n"
+"      --list-sessions    the detached sessions: key, pid, target, start,\n"
+"                         records, probes, output (--json: as a JSON array)\n"
+"      --json             with --list-sessions\n"
 "  -h, --help             this help;  -V, --version: the version\n"
 "\n"
 "Examples:\n"
@@ -64,10 +92,10 @@ void options_usage(FILE *out)
 "  peeka-rec -p 4242 -o - watch app.cart.Cart.total --condition 'cost > 50' | jq .cost\n"
 "\n"
 "Exit codes: 0 ok, 2 usage, 3 probe error, 4 target exited (archive complete),\n"
-"5 write error, 6 agent lost, 7 agent protocol error, 10-19 attach errors\n"
-"(see README).  In launch mode, the program's own exit status (128+N if\n"
-"signal N killed it); SIGINT, SIGTERM and SIGHUP are passed on to it, and it\n"
-"runs to its end even when the agent cannot be loaded.\n", out);
+"5 write error, 6 agent lost, 7 agent protocol error, 10-19 attach errors,\n"
+"20-22 detached sessions (see README).  In launch mode, the program's own\n"
+"exit status (128+N if signal N killed it); SIGINT, SIGTERM and SIGHUP are\n"
+"passed on to it, and it runs to its end even when the agent cannot be loaded.\n", out);
 }
 
 /* Shell-like words: whitespace separates, '...' and "..." group, \\ escapes. */
@@ -239,7 +267,15 @@ static void probe_spec_free(probe_spec *p)
 
 long long probe_times(const probe_spec *p)
 {
+    if (pt_is_snapshot(p->pk->kind))
+        return pt_snapshot_times(&p->v);
     return (long long)pt_num(&p->v, "times", -1);
+}
+
+/* sm CLASS_PATTERN [METHOD_PATTERN]: the second word is its --method. */
+static int second_operand(const pt_kind *k, const char *w)
+{
+    return k->kind == PK_SM && w[0] != '-' && !pt_kind_named(w);
 }
 
 static int parse_probe_words(char **w, int n, rec_options *o, char *err, size_t errlen);
@@ -295,6 +331,11 @@ static int parse_probe_words(char **w, int n, rec_options *o, char *err, size_t 
     if (p->pk->operand) {
         if (n < 2 || w[1][0] == '-') { snprintf(err, errlen, "%s needs a %s (module.function)", w[0], p->pk->operand); return -1; }
         first = 2;
+        if (n > 2 && second_operand(p->pk, w[2])) {
+            if (probe_option(p, pt_option_index(p->pk, "--method"), "METHOD_PATTERN", w[2], err, errlen) < 0)
+                return -1;
+            first = 3;
+        }
     }
     p->id = o->nprobes + 1;
     snprintf(p->kind, sizeof p->kind, "%s", w[0]);
@@ -309,12 +350,18 @@ static int parse_probe_words(char **w, int n, rec_options *o, char *err, size_t 
     }
     if (p->pk->kind == PK_WATCH)
         watch_events(p);
+    if (pt_is_snapshot(p->pk->kind) && pt_snapshot_check(&p->v, err, errlen) < 0)
+        return -1;
     if (p->pk->kind == PK_THREAD && pt_num(&p->v, "interval_s", 0) == 0)
         p->v.num[pt_key_index(p->pk, "times")] = 1;   /* no --interval: one snapshot */
     if (p->pk->operand) {
         char buf[PEEKA_PATTERN_MAX], *parts[PEEKA_PATTERN_PARTS];
-        if (peeka_pattern_split(w[1], buf, parts, err, errlen) < 0)
+        if (pt_is_snapshot(p->pk->kind) ? strlen(w[1]) >= PEEKA_PATTERN_MAX   /* a glob on the whole name */
+                                        : peeka_pattern_split(w[1], buf, parts, err, errlen) < 0) {
+            if (pt_is_snapshot(p->pk->kind))
+                snprintf(err, errlen, "%s: the pattern is longer than %d bytes", w[0], PEEKA_PATTERN_MAX - 1);
             return -1;
+        }
         if (!(p->pattern = strdup(w[1]))) { snprintf(err, errlen, "out of memory"); return -1; }
     }
     p->spec = join_words(w, n);
@@ -361,10 +408,47 @@ static const char *need(int argc, char **argv, int *i, char *err, size_t errlen)
     return argv[++*i];
 }
 
+/* --name VALUE or --name=VALUE: 1 and *v when argv[*i] is that option,
+ * 0 when it is another, -1 when its value is missing. */
+int option_value(int argc, char **argv, int *i, const char *name, const char **v, char *err,
+                 size_t errlen)
+{
+    size_t n = strlen(name);
+    if (strncmp(argv[*i], name, n) || (argv[*i][n] && argv[*i][n] != '='))
+        return 0;
+    if (argv[*i][n] == '=') {
+        *v = argv[*i] + n + 1;
+        return 1;
+    }
+    return (*v = need(argc, argv, i, err, errlen)) ? 1 : -1;
+}
+
+/* --detach, --no-limit, --ring, --flush-period; 0 when a is none of them. */
+static int policy_option(int argc, char **argv, int *i, rec_options *o, char *err, size_t errlen)
+{
+    const char *v;
+    int m;
+    if ((m = option_value(argc, argv, i, "--detach", &v, err, errlen)) != 0) {
+        o->detach_key = v;
+    } else if (!strcmp(argv[*i], "--no-limit")) {
+        o->no_limit = m = 1;
+    } else if ((m = option_value(argc, argv, i, "--ring", &v, err, errlen)) == 1) {
+        unsigned long long b = peeka_parse_size(v);
+        if (b < 65536 || b > (16ULL << 30)) { snprintf(err, errlen, "--ring needs a size from 64K to 16G; got '%s'", v); return -1; }
+        o->ring_bytes = (size_t)b;
+    } else if ((m = option_value(argc, argv, i, "--flush-period", &v, err, errlen)) == 1) {
+        if ((o->flush_period_s = peeka_parse_duration(v)) < 0.01) { snprintf(err, errlen, "--flush-period needs a time of at least 10ms, like 1s or 500ms; got '%s'", v); return -1; }
+    }
+    return m;
+}
+
 static int global_option(int argc, char **argv, int *i, rec_options *o, char *err, size_t errlen)
 {
     const char *a = argv[*i], *v;
     long long n;
+    int pm = policy_option(argc, argv, i, o, err, errlen);
+    if (pm != 0)
+        return pm < 0 ? -1 : 0;
     if (!strcmp(a, "-p") || !strcmp(a, "--pid")) {
         if (!(v = need(argc, argv, i, err, errlen))) return -1;
         if (parse_int(v, &n) < 0 || n <= 0) { snprintf(err, errlen, "--pid needs a process id, got '%s'", v); return -1; }
@@ -398,6 +482,15 @@ static int global_option(int argc, char **argv, int *i, rec_options *o, char *er
             return -1;
         }
         o->via = v;
+    } else if (!strcmp(a, "--follow-forks")) {
+        o->follow_forks = 1;
+    } else if (!strcmp(a, "--attach-installed")) {
+        o->attach_installed = 1;
+    } else if (!strcmp(a, "--uninstall")) {
+        if (!(v = need(argc, argv, i, err, errlen))) return -1;
+        if (parse_int(v, &n) < 0 || n <= 0) { snprintf(err, errlen, "--uninstall needs a process id, got '%s'", v); return -1; }
+        o->pid = (pid_t)n;
+        o->uninstall = 1;
     } else if (!strcmp(a, "--mode")) {
         if (!(v = need(argc, argv, i, err, errlen))) return -1;
         return parse_mode(v, &o->mode, err, errlen);
@@ -424,6 +517,28 @@ static int global_option(int argc, char **argv, int *i, rec_options *o, char *er
     return 0;
 }
 
+/* A forgotten detached session is the danger: one runs without a bound
+ * only when asked to. */
+static int check_policy(const rec_options *o, char *err, size_t errlen)
+{
+    int to_stdout = o->output && !strcmp(o->output, "-");
+    if (to_stdout && (o->detach_key || o->ring_bytes)) {
+        snprintf(err, errlen, "%s needs an archive: -o - (stdout) cannot be used with it",
+                 o->detach_key ? "--detach" : "--ring");
+        return -1;
+    }
+    int bounded = o->duration_s > 0;
+    for (int k = 0; !bounded && k < o->nprobes && probe_times(&o->probes[k]) > 0; k++)
+        bounded = k == o->nprobes - 1;
+    if (o->detach_key && !bounded && !o->no_limit) {
+        snprintf(err, errlen, "--detach=%s without a limit: give -d TIME, -n on every probe, or "
+                 "--no-limit (then stop it with peeka-rec --attach=%s --stop)", o->detach_key,
+                 o->detach_key);
+        return -1;
+    }
+    return 0;
+}
+
 int options_parse(int argc, char **argv, rec_options *o, char *err, size_t errlen)
 {
     memset(o, 0, sizeof *o);
@@ -433,6 +548,10 @@ int options_parse(int argc, char **argv, rec_options *o, char *err, size_t errle
     o->via = "auto";
     o->mode = 0600;
     o->default_redact = 1;
+    o->flush_period_s = 1;
+    int sc = session_options_parse(argc, argv, o, err, errlen);
+    if (sc != 0)
+        return sc < 0 ? -1 : 0;
     int i = 1;
     for (; i < argc; i++) {
         const char *a = argv[i];
@@ -443,6 +562,8 @@ int options_parse(int argc, char **argv, rec_options *o, char *err, size_t errle
         if (is_probe_kind(a)) {
             /* the kind, the pattern, then as many probe options as follow */
             int j = i + 1 + (pt_kind_named(a)->operand != NULL);
+            if (j < argc && second_operand(pt_kind_named(a), argv[j]))
+                j++;
             if (j > argc) j = argc;
             for (int k; j < argc && (k = probe_opt_arity(a, argv[j])) >= 0; j += 1 + k)
                 ;
@@ -455,12 +576,14 @@ int options_parse(int argc, char **argv, rec_options *o, char *err, size_t errle
         if (global_option(argc, argv, &i, o, err, errlen) < 0) return -1;
     }
     if (i < argc) o->cmd = argv + i;
+    if (o->uninstall && (o->nprobes || o->cmd)) { snprintf(err, errlen, "--uninstall PID takes no probes and no command"); return -1; }
+    if (o->uninstall) return 0;
     if (o->nprobes == 0) { snprintf(err, errlen, "no probe given: e.g. watch app.module.function"); return -1; }
     if (!o->pid && !o->cmd) { snprintf(err, errlen, "give -p PID to attach, or -- CMD... to launch"); return -1; }
     if (o->pid && o->cmd) { snprintf(err, errlen, "-p PID and -- CMD cannot be combined"); return -1; }
     for (int k = 0; k < o->nprobes; k++)
         if (check_rule_count(o, &o->probes[k], err, errlen) < 0) return -1;
-    return 0;
+    return check_policy(o, err, errlen);
 }
 
 void options_free(rec_options *o)

@@ -1,6 +1,10 @@
 #include "recording.h"
+#include "buffer_policy.h"
+#include "follow_forks.h"
 #include "proc_maps.h"
+#include "session_holder.h"
 #include "exitcodes.h"
+#include "probe_snapshot.h"
 
 #include <cJSON.h>
 #include <errno.h>
@@ -106,6 +110,21 @@ static long long cycle_of(const char *line, size_t len)
     return k ? small_number(k + 8, (size_t)(line + len - (k + 8))) : -1;
 }
 
+void recording_count(recording *r, const uint8_t *data, size_t len)
+{
+    for (const uint8_t *p = data, *end = data + len; p < end;) {
+        const uint8_t *nl = memchr(p, '\n', (size_t)(end - p));
+        size_t l = (size_t)(nl - p);
+        int id = probe_of(r, (const char *)p, l);
+        r->per_probe[id]++;
+        long long c = r->counts_cycles ? cycle_of((const char *)p, l) : -1;
+        if (c > cycles_seen[id])
+            cycles_seen[id] = c;
+        r->records++;
+        p = nl + 1;
+    }
+}
+
 /* A RECORDS body is checked whole before any of it is kept: whole lines,
  * each ending in '\n', shaped {...}, no NUL, at most PEEKA_RECORD_MAX, with
  * the probe_id of a probe of this recording.  A bad batch is not written.
@@ -150,6 +169,8 @@ static int take_records(recording *r, const uint8_t *data, uint32_t len, char *e
         r->per_probe[id] += got[id];
     memcpy(cycles_seen, cycles, sizeof cycles);
     r->records += (long long)lines;
+    if (r->ring)
+        return policy_keep(r, data, len);
     if (!r->aw) {
         if (r->out_closed)
             return 0;
@@ -224,7 +245,7 @@ static void keep_stats(recording *r, const cJSON *j)
  * reported, not trusted. */
 static const char *const agent_reasons[] = {
     "detach", "target-exiting", "deadline", "no-welcome", "recorder-closed", "recorder-error",
-    "protocol-error", "poll-error", "recorder-not-reading", "lease-expired", NULL
+    "protocol-error", "poll-error", "recorder-not-reading", "lease-expired", "uninstalled", NULL
 };
 
 static int take_event(recording *r, const uint8_t *body, uint32_t len, char *err, size_t errlen)
@@ -302,6 +323,11 @@ static int stream_broken(int rc)
     return rc == PFE_TYPE || rc == PFE_RESERVED || rc == PFE_TOOBIG || rc == PFE_TRUNC;
 }
 
+int recording_take_records(recording *r, const uint8_t *data, uint32_t len, char *err, size_t errlen)
+{
+    return take_records(r, data, len, err, errlen);
+}
+
 static int target_gone(recording *r);
 
 /* Waits for the reply to request `id`, moving records that arrive first.
@@ -370,10 +396,11 @@ static char *install_request(const rec_options *o, int launch)
  * they are), or before the summary of a recording that ended earlier. */
 static int write_session(recording *r, char *err, size_t errlen)
 {
-    if (r->session_written)
+    if (r->session_written && !r->session_due)
         return 0;
     r->session_written = 1;
-    if (!r->aw)
+    r->session_due = r->defer_session;   /* --follow-forks -p: once the children are in too */
+    if (!r->aw || r->session_due)
         return 0;
     char *sj = recording_session_json(r);
     if (!sj || peeka_aw_member(r->aw, "session.json", sj, strlen(sj)) < 0) {
@@ -432,6 +459,17 @@ static int install_probes(recording *r, char *err, size_t errlen)
         fprintf(stderr, "peeka-rec: the program did not load the agent within %g s (python -I, -S "
                 "or -E in a wrapper or a #! line?); attached to it instead: its calls until now "
                 "are not recorded\n", r->opt->attach_timeout_s);
+    if (rc == EX_OK_REC)
+        holder_ready(r->holder);   /* --detach: the probes are in, the first client may go */
+    return rc;
+}
+
+int recording_install_on(recording *r, agent_conn *c, char *err, size_t errlen)
+{
+    agent_conn *main_conn = r->conn;
+    r->conn = c;
+    int rc = install_probes(r, err, errlen);
+    r->conn = main_conn;
     return rc;
 }
 
@@ -451,18 +489,29 @@ static int counts_reached(const recording *r)
     return finite > 0;
 }
 
+void recording_progress(const recording *r, int64_t now, char *out, size_t n)
+{
+    double el = (double)(now - r->start_mono) / 1e9;
+    char lim[32] = "";
+    if (r->opt->duration_s > 0)
+        snprintf(lim, sizeof lim, "/%.0fs", r->opt->duration_s);
+    if (r->ring)
+        snprintf(out, n, "peeka-rec: %.1fs%s  %lld observations  %llu KiB kept in the ring",
+                 el, lim, r->records, (unsigned long long)keep_ring_bytes(r->ring) / 1024);
+    else
+        snprintf(out, n, "peeka-rec: %.1fs%s  %lld observations  %llu KiB written", el, lim,
+                 r->records, r->aw ? (unsigned long long)peeka_aw_bytes_out(r->aw) / 1024 : 0ULL);
+}
+
 static void progress(recording *r, int64_t now)
 {
     static int64_t last;
     if (r->opt->quiet || !isatty(2) || now - last < 250000000)
         return;
     last = now;
-    double el = (double)(now - r->start_mono) / 1e9;
-    char lim[32] = "";
-    if (r->opt->duration_s > 0)
-        snprintf(lim, sizeof lim, "/%.0fs", r->opt->duration_s);
-    fprintf(stderr, "\r\033[Kpeeka-rec: %.1fs%s  %lld observations  %llu KiB written",
-            el, lim, r->records, r->aw ? (unsigned long long)peeka_aw_bytes_out(r->aw) / 1024 : 0ULL);
+    char line[200];
+    recording_progress(r, now, line, sizeof line);
+    fprintf(stderr, "\r\033[K%s", line);
 }
 
 static void check_child(recording *r)
@@ -525,6 +574,7 @@ const char *rec_end_name(rec_end e)
     case END_AGENT_LOST:     return "agent-lost";
     case END_PROTOCOL_ERROR: return "protocol-error";
     case END_OUTPUT_CLOSED:  return "output-closed";
+    case END_STOPPED:        return "stopped";
     case END_NONE:           break;
     }
     return "unknown";
@@ -567,6 +617,8 @@ static rec_end pump(recording *r, char *err, size_t errlen)
         cJSON *reply = NULL;
         if (rc == 1 && take_frame(r, type, body, len, 0, &reply, err, errlen) < 0)
             return failed(r);
+        if (r->forks && forks_poll(r, err, errlen) < 0)
+            return failed(r);
         int64_t now = mono_ns();
         if (r->aw && peeka_aw_flush_due(r->aw, now) < 0) {
             snprintf(err, errlen, "%s", peeka_aw_error(r->aw));
@@ -575,6 +627,9 @@ static rec_end pump(recording *r, char *err, size_t errlen)
         }
         if (g_stop_signal)
             return END_SIGNAL;
+        rec_end pe = policy_tick(r, now, err, errlen);
+        if (pe != END_NONE)
+            return pe;
         if (r->out_closed || (now >= next_out_check && output_gone(r)))
             return END_OUTPUT_CLOSED;
         if (now >= next_out_check)
@@ -627,7 +682,8 @@ static cJSON *probe_summaries(const recording *r, long long *drops)
         const probe_spec *p = &r->opt->probes[i];
         cJSON *o = cJSON_CreateObject();
         cJSON_AddNumberToObject(o, "id", p->id);
-        cJSON_AddStringToObject(o, "pattern", p->pattern);
+        if (p->pattern) cJSON_AddStringToObject(o, "pattern", p->pattern);
+        else cJSON_AddNullToObject(o, "pattern");   /* memory, logger, inspect take none */
         cJSON_AddNumberToObject(o, "observations", (double)r->per_probe[p->id]);
         const cJSON *ap = NULL, *it;
         cJSON_ArrayForEach(it, aprobes)
@@ -654,7 +710,22 @@ static cJSON *probe_summaries(const recording *r, long long *drops)
     return arr;
 }
 
-static char *summary_json(recording *r)
+/* --follow-forks: the recorded process, then every child followed. */
+static cJSON *processes_json(const recording *r, int64_t end)
+{
+    cJSON *arr = forks_json(r), *me = cJSON_CreateObject();
+    char ns[32];
+    cJSON_AddNumberToObject(me, "pid", r->conn->pid);
+    cJSON_AddNullToObject(me, "parent");
+    snprintf(ns, sizeof ns, "%lld", (long long)r->start_ns_wall);
+    cJSON_AddRawToObject(me, "start_ns", ns);
+    snprintf(ns, sizeof ns, "%lld", (long long)end);
+    cJSON_AddRawToObject(me, "end_ns", ns);
+    cJSON_InsertItemInArray(arr, 0, me);
+    return arr;
+}
+
+char *recording_summary_json(recording *r, peeka_aw *aw, const char *reason)
 {
     cJSON *s = cJSON_CreateObject();
     int64_t end = wall_ns();
@@ -664,14 +735,13 @@ static char *summary_json(recording *r)
     snprintf(nsbuf, sizeof nsbuf, "%lld", (long long)end);
     cJSON_AddRawToObject(s, "end_ns", nsbuf);
     cJSON_AddStringToObject(s, "end", iso);
-    cJSON_AddStringToObject(s, "reason", rec_end_name(r->reason));
+    cJSON_AddStringToObject(s, "reason", reason ? reason : rec_end_name(r->reason));
     if (r->reason == END_PROTOCOL_ERROR)
         cJSON_AddStringToObject(s, "error", r->error);
     cJSON_AddBoolToObject(s, "complete", 1);
-    cJSON_AddStringToObject(s, "policy", r->opt->lossless ? "lossless" : "stream");
     cJSON_AddNumberToObject(s, "records", (double)r->records);
-    cJSON_AddNumberToObject(s, "chunks", (double)peeka_aw_chunks(r->aw));
-    cJSON_AddNumberToObject(s, "bytes_jsonl", (double)peeka_aw_bytes_in(r->aw));
+    cJSON_AddNumberToObject(s, "chunks", (double)peeka_aw_chunks(aw));
+    cJSON_AddNumberToObject(s, "bytes_jsonl", (double)peeka_aw_bytes_in(aw));
     long long drops;
     cJSON *probes = probe_summaries(r, &drops);
     if (drops >= 0)
@@ -679,11 +749,14 @@ static char *summary_json(recording *r)
     else
         cJSON_AddNullToObject(s, "drops");
     cJSON_AddItemToObject(s, "probes", probes);
+    if (r->forks)
+        cJSON_AddItemToObject(s, "processes", processes_json(r, end));
     if (r->child > 0 && r->child_done)
         cJSON_AddNumberToObject(s, "target_exit", WIFEXITED(r->child_status) ? WEXITSTATUS(r->child_status)
                                                     : 128 + WTERMSIG(r->child_status));
     else
         cJSON_AddNullToObject(s, "target_exit");
+    policy_summary(r, s);
     char *out = cJSON_PrintUnformatted(s);
     cJSON_Delete(s);
     return out;
@@ -702,13 +775,16 @@ static void suggestions(const cJSON *p, char *out, size_t n)
 
 static void report_pending(const recording *r)
 {
+    if (r->forks && r->records > 0)
+        return;   /* the counts are the first process's; its children recorded */
     cJSON *agent = r->agent_stats ? cJSON_Parse(r->agent_stats) : NULL;
     const cJSON *p;
     cJSON_ArrayForEach(p, cJSON_GetObjectItemCaseSensitive(agent, "probes")) {
         const cJSON *inst = cJSON_GetObjectItemCaseSensitive(p, "installed");
         const cJSON *in = cJSON_GetObjectItemCaseSensitive(p, "searched");
         int id = stats_probe_id(r, p);
-        if (!id || cJSON_GetArraySize(inst) != 0 || !r->opt->probes[id - 1].pattern)
+        if (!id || cJSON_GetArraySize(inst) != 0 || !r->opt->probes[id - 1].pattern ||
+            pt_is_snapshot(r->opt->probes[id - 1].pk->kind))
             continue;   /* matched something, or a kind that matches no functions */
         const char *pat = r->opt->probes[id - 1].pattern;
         if (cJSON_IsString(in)) {
@@ -730,9 +806,11 @@ static void report_pending(const recording *r)
  * master whose workers serve the requests). */
 static void report_idle_parent(const recording *r)
 {
+    if (r->forks)
+        return;   /* the children were recorded too */
     int idle = 0;
     for (int i = 0; i < r->opt->nprobes; i++)
-        idle += r->per_probe[r->opt->probes[i].id] == 0;
+        idle += r->per_probe[r->opt->probes[i].id] == 0 && !pt_is_snapshot(r->opt->probes[i].pk->kind);
     if (r->child > 0 || !idle || !r->opt->pid)
         return;
     pid_t kids[8];
@@ -745,7 +823,7 @@ static void report_idle_parent(const recording *r)
         k += (size_t)snprintf(list + k, sizeof list - k, "%s%d", i ? " " : "", (int)kids[i]);
     fprintf(stderr, "peeka-rec: %d probe%s recorded nothing in pid %d, which has %d child "
             "process%s running the same Python (%s%s): the calls may happen there (workers); "
-            "record one with -p CHILD\n", idle, idle == 1 ? "" : "s", (int)r->opt->pid, n,
+            "record one with -p CHILD, or all of them with --follow-forks\n", idle, idle == 1 ? "" : "s", (int)r->opt->pid, n,
             n == 1 ? "" : "es", list, n > 8 ? " ..." : "");
 }
 
@@ -754,6 +832,8 @@ int recording_run(recording *r, char *err, size_t errlen)
     r->start_mono = mono_ns();
     for (int i = 0; i < r->opt->nprobes; i++)
         r->counts_cycles |= r->opt->probes[i].pk->counts_cycles;
+    r->start_ns_wall = wall_ns();
+    r->defer_session = r->forks && r->child <= 0;
     int rc = install_probes(r, err, errlen);
     if (rc == EX_PROBE || rc == EX_WRITE)
         return rc;
@@ -761,13 +841,22 @@ int recording_run(recording *r, char *err, size_t errlen)
         r->reason = END_PROTOCOL_ERROR;
     else if (rc == EX_AGENT_LOST)
         r->reason = target_gone(r) ? END_TARGET_EXITED : END_AGENT_LOST;
-    else
+    else {
+        if (r->defer_session) {
+            forks_adopt_existing(r);
+            r->defer_session = 0;
+            if (write_session(r, err, errlen) < 0)
+                return EX_WRITE;
+        }
         r->reason = pump(r, err, errlen);
+    }
     if (r->reason != END_TARGET_EXITED && r->reason != END_AGENT_LOST &&
         r->reason != END_PROTOCOL_ERROR && r->reason != END_WRITE_ERROR) {
         detach(r, err, errlen);
         drain(r, err, errlen);
     }
+    if (r->forks && r->fail != EX_WRITE)
+        forks_finish(r, err, errlen);
     if (r->fail == EX_PROTOCOL)   /* also when the detach reply or the last records were bad */
         r->reason = END_PROTOCOL_ERROR;
     if (!r->opt->quiet && isatty(2))
@@ -781,12 +870,14 @@ int recording_run(recording *r, char *err, size_t errlen)
         snprintf(err, errlen, "%s", serr);
         return EX_WRITE;
     }
+    if (policy_finish(r, err, errlen) < 0)
+        return EX_WRITE;
     if (r->aw && peeka_aw_flush(r->aw) < 0) {
         snprintf(err, errlen, "%s", peeka_aw_error(r->aw));
         return EX_WRITE;
     }
     if (r->aw) {
-        char *sum = summary_json(r);
+        char *sum = recording_summary_json(r, r->aw, NULL);
         peeka_aw *aw = r->aw;
         r->aw = NULL;
         char cerr[512];

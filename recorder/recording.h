@@ -21,7 +21,8 @@ typedef enum {
     END_WRITE_ERROR,     /* "write-error" */
     END_AGENT_LOST,      /* "agent-lost": the agent went away, the target lives */
     END_PROTOCOL_ERROR,  /* "protocol-error": the agent broke the protocol */
-    END_OUTPUT_CLOSED    /* "output-closed": -o - and the reader went away */
+    END_OUTPUT_CLOSED,   /* "output-closed": -o - and the reader went away */
+    END_STOPPED          /* "stopped": peeka-rec --attach=KEY --stop, or an attached client's Ctrl-C */
 } rec_end;
 
 const char *rec_end_name(rec_end e);
@@ -55,6 +56,13 @@ typedef struct {
     int64_t start_ns_wall, start_mono;
     long long last_drops;
     int counts_cycles;          /* some probe counts cycles (monitor, thread, top): lines carry one */
+    struct keep_ring *ring;     /* --ring: records kept here until the end (buffer_policy.c) */
+    long long seen_records;     /* --ring: every record the agent sent */
+    int snapshots;              /* --ring: SIGUSR1 snapshots written */
+    struct session_holder *holder;   /* --detach (session_holder.c) */
+    struct forks_state *forks;  /* --follow-forks (follow_forks.h), else NULL */
+    int defer_session;          /* session.json waits for the children -p found (follow_forks.c) */
+    int session_due;            /* and is still to be written */
 } recording;
 
 extern volatile sig_atomic_t g_stop_signal;
@@ -62,5 +70,18 @@ extern volatile sig_atomic_t g_stop_signal;
 /* Returns an EX_* code. */
 int recording_run(recording *r, char *err, size_t errlen);
 char *recording_session_json(const recording *r);
+/* summary.json for aw (the recording's archive, or a snapshot's); reason
+ * NULL: rec_end_name(r->reason). */
+char *recording_summary_json(recording *r, peeka_aw *aw, const char *reason);
+/* Counts whole record lines as kept: per probe, monitor cycles, records. */
+void recording_count(recording *r, const uint8_t *data, size_t len);
+/* The progress line shown on a terminal (and to an attached client). */
+void recording_progress(const recording *r, int64_t now, char *out, size_t n);
+/* A RECORDS body from any agent connection (follow_forks.c): checked,
+ * counted, written; 0, or -1 with r->fail set. */
+int recording_take_records(recording *r, const uint8_t *data, uint32_t len, char *err, size_t errlen);
+/* Installs the recording's probes through another agent connection (an
+ * adopted child, follow_forks.c); an EX_* code. */
+int recording_install_on(recording *r, agent_conn *c, char *err, size_t errlen);
 
 #endif

@@ -15,7 +15,7 @@
 /* $XDG_RUNTIME_DIR when it is ours and private, else /tmp.  mkdtemp makes
  * the directory 0700 with a random name; we check the owner anyway in case
  * the base is shared and hostile. */
-static const char *base_dir(void)
+const char *rundir_base(void)
 {
     const char *x = getenv("XDG_RUNTIME_DIR");
     struct stat st;
@@ -47,9 +47,9 @@ int rundir_create(rundir *r, char *err, size_t errlen)
 {
     memset(r, 0, sizeof *r);
     r->listen_fd = -1;
-    snprintf(r->dir, sizeof r->dir, "%s/peeka-XXXXXX", base_dir());
+    snprintf(r->dir, sizeof r->dir, "%s/peeka-XXXXXX", rundir_base());
     if (!mkdtemp(r->dir)) {
-        snprintf(err, errlen, "cannot create a private directory in %s: %s", base_dir(), strerror(errno));
+        snprintf(err, errlen, "cannot create a private directory in %s: %s", rundir_base(), strerror(errno));
         r->dir[0] = 0;
         return -1;
     }

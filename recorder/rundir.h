@@ -15,6 +15,8 @@ typedef struct {
     gid_t gid;
 } rundir;
 
+/* $XDG_RUNTIME_DIR when it is ours and private (0700), else /tmp. */
+const char *rundir_base(void);
 int  rundir_create(rundir *r, char *err, size_t errlen);
 /* Lets a target running as another user (we are root) reach the socket. */
 int  rundir_give_to(rundir *r, uid_t uid, gid_t gid, char *err, size_t errlen);

@@ -1,5 +1,6 @@
 /* session.json, the archive's first member (docs/format.md). */
 #include "recording.h"
+#include "follow_forks.h"
 
 #include <cJSON.h>
 #include <fcntl.h>
@@ -144,6 +145,10 @@ char *recording_session_json(const recording *r)
         cJSON_AddStringToObject(via, "fallback", r->attach.fallback);
     if (r->attach.late)
         cJSON_AddTrueToObject(via, "late");
+    if (o->follow_forks) {
+        cJSON_AddTrueToObject(s, "follow_forks");
+        cJSON_AddItemToObject(s, "processes", forks_json(r));   /* recorded from the start */
+    }
     cJSON *agent = cJSON_AddObjectToObject(s, "agent");
     cJSON_AddNumberToObject(agent, "buffer_bytes", (double)o->buffer_bytes);
     cJSON_AddItemToObject(s, "probes", probes_json(o));

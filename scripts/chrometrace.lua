@@ -2,6 +2,7 @@
 -- chrome://tracing).  Watch calls become slices starting at their ts_ns (the call's start);
 -- trace trees become nested slices, children placed back to back in call
 -- order (a trace records costs, not each child's start time).
+local profile = require("profile")
 local args = peeka.script{
   description = "Chrome trace event JSON of watch calls and trace trees, for Perfetto UI (ui.perfetto.dev)",
   usage = "peeka-analyze ARCHIVE... chrometrace [--arg out=FILE] > trace.json",
@@ -18,12 +19,7 @@ local function emit(ev)
   first = false
 end
 
-local base
-for _, a in ipairs(peeka.archives) do
-  local s = a.session and a.session.start_ns
-  if s and (not base or s < base) then base = s end
-end
-base = base or 0
+local base = profile.start_ns() or 0
 local function us(ns) return (ns - base) / 1000 end
 
 out:write('{"displayTimeUnit":"ms","traceEvents":[')

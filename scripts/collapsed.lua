@@ -1,6 +1,8 @@
 -- collapsed: "root;child;leaf WEIGHT" lines for flamegraph.pl, speedscope
 -- and inferno.  Trace trees give each node's self time under its stack;
--- watch calls give one frame each.
+-- watch calls give one frame each (not those a trace tree already holds:
+-- profile.records).
+local profile = require("profile")
 local args = peeka.script{
   description = "Collapsed stacks (self time per call path, or top's samples) for flamegraph.pl, speedscope or inferno",
   usage = "peeka-analyze ARCHIVE... collapsed [--arg unit=us] > stacks.folded",
@@ -42,7 +44,7 @@ local function sample(r)
   end
 end
 
-for r in peeka.records{kind = {"watch", "trace", "top"}, func = args.func} do
+for r in profile.records{kind = {"watch", "trace", "top"}, func = args.func} do
   if r.kind == "top" and type(r.stack) == "table" then
     sample(r)
   elseif r.kind == "trace" and type(r.call_tree) == "table" then

@@ -60,6 +60,11 @@ for r in peeka.records{kind = "thread"} do
     end
     print("")
     last = nil
+  elseif r.matched == 0 then
+    print(string.format("Snapshot %d (probe %d) at %s: %d threads, none matched --tid/--state", r.cycle,
+                        r.probe_id, when(r), r.thread_count))
+    print("")
+    last = nil
   elseif not args.thread or peeka.glob(args.thread, r.name or "") then
     if key ~= last then
       if last then print("") end
@@ -68,8 +73,9 @@ for r in peeka.records{kind = "thread"} do
     end
     shown = shown + 1
     local daemon = r.daemon == true and ", daemon" or ""
-    print(string.format("Thread %s %s (native %s%s): %s, %d frames", tostring(r.thread_id), name_of(r),
-                        tostring(r.native_id), daemon, native(r), r.stack_depth))
+    print(string.format("Thread %s %s (native %s%s): %s%s, %d frames", tostring(r.thread_id), name_of(r),
+                        tostring(r.native_id), daemon, native(r),
+                        r.gil_waiter == true and " (waiting for the GIL)" or "", r.stack_depth))
     for _, f in ipairs(r.stack or {}) do
       print(string.format("    %s (%s:%s)", tostring(f["function"]), tostring(f.filename), tostring(f.lineno)))
       local src = source_line(f.filename, f.lineno)

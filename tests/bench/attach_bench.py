@@ -5,6 +5,9 @@
   stdout, against a target calling the watched function every millisecond
   (idle otherwise), per interpreter; on 3.14+ once per route (PEP 768
   remote-exec, the default there, and ptrace) against the same target;
+- the installed route (a target that called peeka_agent.install(): no
+  ptrace) beside the default route on a plain target, same interpreter,
+  same run, as a ratio;
 - injection alone, native ptrace vs gdb injecting the same code into the same
   process in the same run (gdb only where it is installed).
 Targets: native >= 10x faster than gdb; under 100 ms on an idle target.
@@ -23,16 +26,21 @@ TARGET = ("import time, bench_funcs\nprint('ready', flush=True)\n"
           "while True:\n    bench_funcs.f(1, 2)\n    time.sleep(0.001)\n")
 
 
-def start_target(py):
-    p = subprocess.Popen([py, "-c", TARGET], stdout=subprocess.PIPE, text=True,
-                         env=dict(os.environ, PYTHONPATH=HERE))
+INSTALLED = "import peeka_agent\npeeka_agent.install()\n" + TARGET
+
+
+def start_target(py, installed=False):
+    path = HERE + (os.pathsep + os.path.join(BUILD, "lib", "peeka", "python") if installed else "")
+    p = subprocess.Popen([py, "-c", INSTALLED if installed else TARGET], stdout=subprocess.PIPE, text=True,
+                         env=dict(os.environ, PYTHONPATH=path))
     p.stdout.readline()
     return p
 
 
 def first_observation_ms(pid, via="auto"):
     t0 = time.perf_counter()
-    p = subprocess.Popen([REC, "-q", "-p", str(pid), "-o", "-", "--via", via, "watch", "bench_funcs.f",
+    route = ["--attach-installed"] if via == "installed" else ["--via", via]
+    p = subprocess.Popen([REC, "-q", "-p", str(pid), "-o", "-"] + route + ["watch", "bench_funcs.f",
                           "-n", "1"],
                          stdout=subprocess.PIPE, text=True)
     p.stdout.readline()
@@ -52,6 +60,17 @@ def main():
                 print("attach %-6s %-11s peeka-rec -p PID to first observation: median %.1f ms, "
                       "max %.1f ms over %d attaches (target < 100 ms)"
                       % (tag, via, statistics.median(runs), max(runs), len(runs)))
+            plain = statistics.median(runs)
+        finally:
+            t.kill()
+            t.wait()
+        t = start_target(py, installed=True)
+        try:
+            runs = [first_observation_ms(t.pid, "installed") for _ in range(10)]
+            print("attach %-6s %-11s peeka-rec -p PID to first observation: median %.1f ms, "
+                  "max %.1f ms over %d attaches; %.2fx the %s route's median on a plain target"
+                  % (tag, "installed", statistics.median(runs), max(runs), len(runs),
+                     statistics.median(runs) / plain, via))
         finally:
             t.kill()
             t.wait()

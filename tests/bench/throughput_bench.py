@@ -36,8 +36,8 @@ def baseline(py, n):
 def burst(py, tmp, policy):
     extra = ("--lossless",) if policy == "lossless" else ()
     t, s, size = run_observed(py, "flood", BURST, 1, os.path.join(tmp, policy + ".tar.zst"), extra)
-    if s.get("policy") != policy:
-        raise RuntimeError("summary.json says policy %r, expected %r" % (s.get("policy"), policy))
+    if s["policy"]["name"] != policy:
+        raise RuntimeError("summary.json says policy %r, expected %r" % (s["policy"], policy))
     return {"secs": t["f"], "records": s["records"], "drops": s["drops"],
             "bpo": size / max(s["records"], 1)}
 

@@ -13,6 +13,7 @@ import sys
 import tarfile
 import tempfile
 import time
+import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
@@ -75,6 +76,32 @@ def children(pid):
     return sorted(kids)
 
 
+def sessions():
+    """{key: info} of the detached sessions (peeka-rec --list-sessions --json)."""
+    p = rec("--list-sessions", "--json")
+    assert p.returncode == 0, p.stderr
+    return {s["key"]: s for s in json.loads(p.stdout)}
+
+
+def wait_until(cond, what, timeout=20):
+    """Polls cond() until it is true; fails naming `what` after timeout seconds."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if cond():
+            return
+        time.sleep(0.02)
+    raise AssertionError("never happened: " + what)
+
+
+def dead(pid):
+    """pid has exited (gone, or a zombie nobody reaped yet)."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(") ", 1)[1][0] in "ZX"
+    except OSError:
+        return True
+
+
 def probes_in(archive):
     """True once peeka-rec has written session.json into ARCHIVE.partial,
     which it does when the agent has installed the probes."""
@@ -87,9 +114,10 @@ def probes_in(archive):
 class Target:
     """A Python program under test, started with the interpreter under test."""
 
-    def __init__(self, script, *args, env=None):
+    def __init__(self, script, *args, env=None, prefix=()):
+        """prefix: a command that runs the interpreter (setpriv as another user)."""
         self.out = tempfile.NamedTemporaryFile(prefix="peeka-target-", suffix=".out", delete=False)
-        self.proc = subprocess.Popen([PY, os.path.join(TARGETS, script)] + list(args),
+        self.proc = subprocess.Popen(list(prefix) + [PY, os.path.join(TARGETS, script)] + list(args),
                                      stdout=self.out, stderr=subprocess.STDOUT,
                                      env=target_env(env), cwd=TARGETS)
         self.pid = self.proc.pid
@@ -161,6 +189,8 @@ def tool_env(env, launches_python):
         env = dict(env)
         env.pop("LD_PRELOAD", None)
         env["ASAN_OPTIONS"] = "detect_leaks=1"
+        if os.environ.get("PEEKA_ASAN_LOG"):   # a detached holder's stderr is /dev/null
+            env["ASAN_OPTIONS"] += ":log_path=" + os.environ["PEEKA_ASAN_LOG"]
     return env
 
 
@@ -204,3 +234,37 @@ def read_agent_frame(conn):
     while len(body) < n:
         body += conn.recv(n - len(body))
     return t, body
+
+
+class StepBurstCase(unittest.TestCase):
+    """One tests/targets/ses_calls.py target per class: burst() makes it call
+    ses.work.step N times, arguments counting on over the class's bursts.
+    Each case gets self.tmp and self.out (an archive path in it) and starts
+    with no agent in the target."""
+    N = 300
+
+    @classmethod
+    def setUpClass(cls):
+        cls.t = Target("ses_calls.py", str(cls.N))
+        cls.t.wait_for("ready")
+        cls.bursts = 0
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.t.stop()
+
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory()
+        self.out = os.path.join(self.tmp.name, "s.tar.zst")
+        wait_until(lambda: not agent_threads(self.t.pid), "the previous agent left")
+
+    def tearDown(self):
+        self.tmp.cleanup()
+
+    def burst(self):
+        """N calls of ses.work.step; returns the arguments they had."""
+        first = type(self).bursts * self.N
+        type(self).bursts += 1
+        os.kill(self.t.pid, signal.SIGUSR2)
+        self.t.wait_for("burst %d done" % self.bursts, timeout=60)
+        return list(range(first, first + self.N))

@@ -332,6 +332,22 @@ for k, st in g:each() do io.write(k, "=", st:sum(), " ") end print()
         self.assertEqual(out[3:7], ["`---a", "    +---b", "    |   `---c", "    `---d"])
         self.assertEqual(out[8], "x=4 y=2 ")
 
+    def test_welch_and_t_quantile(self):
+        code = ('local a, b = peeka.stats(), peeka.stats() for i = 1, 4 do a:add(i) end '
+                'for i = 1, 5 do b:add(2 * i) end local w = peeka.welch(a, b) '
+                'print(w.diff, string.format("%.12f %.12f %.12f", w.se, w.df, w.p), '
+                'string.format("%.9f", peeka.t_quantile(0.995, 4)))')
+        out = run(self.rec.path, "-e", code, check_rc=0).stdout.split()
+        self.assertEqual(out[0], "-3.5")
+        self.assertAlmostEqual(float(out[1]), math.sqrt(29 / 12), places=12)
+        self.assertAlmostEqual(float(out[2]), 5.520787746170677, places=9)
+        self.assertAlmostEqual(float(out[3]), 0.0691335931923938, places=9)
+        self.assertEqual(out[4], "4.604094871")
+        p = run(self.rec.path, "-e", "local a = peeka.stats() a:add(1) peeka.welch(a, a)", check_rc=2)
+        self.assertIn("peeka.welch: both samples need at least two values (have 1 and 1)", p.stderr)
+        p = run(self.rec.path, "-e", "peeka.t_quantile(1.5, 3)", check_rc=2)
+        self.assertIn("need 0 < p < 1 and df > 0", p.stderr)
+
     def test_stats_bounded_memory_and_accuracy(self):
         code = ('local s = peeka.stats() for i = 1, 200000 do s:add(i * 1000) end '
                 'print(s:exact(), s:p(50), s:p(99), s:max())')
@@ -394,22 +410,33 @@ class Compare(unittest.TestCase):
         af.write_archive(path, [af.watch_record(func, c, seq=i + 1) for i, c in enumerate(costs)])
         return path
 
-    def test_injected_slowdown_fails(self):
+    def test_one_run_per_side_flags_only_beyond_2x(self):
+        """One recording per side: run-to-run noise cannot be estimated, so
+        1.5x the work passes (with a warning saying so) and 3x fails."""
         base = measure(work, 300)
-        head = measure(lambda: (work(), work()), 300)        # twice the work
-        b, h = self.write("base.tar.zst", base), self.write("head.tar.zst", head)
+        b = self.write("base.tar.zst", base)
+        h15 = self.write("head15.tar.zst", [c * 3 // 2 for c in base])
+        p = run(b, h15, "compare", check_rc=0)
+        self.assertIn("run-to-run noise cannot be estimated", p.stdout)
+        self.assertIn("only changes beyond 2x are flagged", p.stderr)
+        row = json.loads(run(b, h15, "compare", "-f", "json", check_rc=0).stdout)["rows"][0]
+        self.assertEqual((row["rule"], row["verdict"]), ("one run", "unchanged"))
+        self.assertAlmostEqual(row["change"], 0.5, delta=0.01)
+        h = self.write("head.tar.zst", [c * 3 for c in base])        # three times as slow
         p = run(b, h, "compare", "--format", "markdown", check_rc=1)
-        self.assertIn("REGRESSED", p.stdout)
-        self.assertIn("| app.work |", p.stdout)
+        self.assertIn("| 🔴 ↑ | app.work |", p.stdout)
         self.assertIn("regression: app.work", p.stderr)
-        rows = json.loads(run(b, h, "compare", "--format", "json", check_rc=1).stdout)["rows"]
-        row = [r for r in rows if r["function"] == "app.work"][0]
+        doc = json.loads(run(b, h, "compare", "--format", "json", check_rc=1).stdout)
+        row = doc["rows"][0]
         self.assertIsInstance(row["change"], float)    # numbers, not "+99.8%"
         self.assertIsInstance(row["p-value"], float)
-        # what REGRESSED means (the default rule), read back as numbers
-        self.assertEqual(row["verdict"], "REGRESSED")
-        self.assertGreater(row["change"], 0.10)
-        self.assertLess(row["p-value"], 0.01)
+        self.assertEqual((row["verdict"], row["rule"]), ("REGRESSED", "one run"))
+        self.assertGreater(row["change"], 1.0)
+        self.assertLess(row["p-value"], 0.05)
+        self.assertNotIn("ci low", row)                # no interval from one run per side
+        self.assertEqual(doc["rule"]["mode"], "one run")
+        self.assertEqual(doc["counts"], {"regressed": 1, "improved": 0, "unchanged": 0, "not_judged": 0,
+                                         "functions": 1})
 
     def test_same_code_passes_repeatedly(self):
         for i in range(5):
@@ -422,6 +449,128 @@ class Compare(unittest.TestCase):
             h = self.write("same-head-%d.tar.zst" % i, head)
             p = run(b, h, "compare", check_rc=0)
             self.assertNotIn("REGRESSED", p.stdout)
+
+    def runs(self, prefix, medians_by_func, calls=25):
+        """One archive per run; every call of f in run k costs medians_by_func[f][k]."""
+        paths = []
+        for k in range(len(next(iter(medians_by_func.values())))):
+            recs = []
+            for _ in range(calls):         # the functions' calls interleaved, as a workload's
+                for f, medians in sorted(medians_by_func.items()):
+                    recs.append(af.watch_record(f, medians[k], seq=len(recs) + 1))
+            path = os.path.join(self.tmp, "%s-%d.tar.zst" % (prefix, k))
+            af.write_archive(path, recs)
+            paths.append(path)
+        return paths
+
+    def test_groups_judge_per_run_medians(self):
+        """3 runs per side: Welch's t on the logs of the per-run medians,
+        checked against the same arithmetic here (equal spread on both
+        sides gives exactly 4 degrees of freedom: t(0.975, 4) from tables)."""
+        d = 0.04
+        spread = [math.exp(-d), 1, math.exp(d)]
+        base = [int(200000 * x) for x in spread]
+        head = [int(260000 * x) for x in spread[::-1]]
+        flat = [50000, 51000, 49000]
+        b = self.runs("wb", {"app.slow": base, "app.flat": flat})
+        h = self.runs("wh", {"app.slow": head, "app.flat": flat})
+        doc = json.loads(run(*b, *h, "compare", "--arg", "base=3", "-f", "json", check_rc=1).stdout)
+        rows = {r["function"]: r for r in doc["rows"]}
+        lb, lh = [math.log(x) for x in base], [math.log(x) for x in head]
+        mb, mh = sum(lb) / 3, sum(lh) / 3
+        var = lambda xs, m: sum((x - m) ** 2 for x in xs) / 2
+        se = math.sqrt(var(lb, mb) / 3 + var(lh, mh) / 3)
+        t975_4 = 2.7764451051977987
+        slow = rows["app.slow"]
+        self.assertEqual((slow["rule"], slow["verdict"], slow["base runs"], slow["head runs"]),
+                         ("runs", "REGRESSED", 3, 3))
+        self.assertAlmostEqual(slow["change"], math.exp(mh - mb) - 1, places=12)
+        self.assertAlmostEqual(slow["ci low"], math.exp(mh - mb - t975_4 * se) - 1, places=9)
+        self.assertAlmostEqual(slow["ci high"], math.exp(mh - mb + t975_4 * se) - 1, places=9)
+        self.assertEqual((slow["base calls"], slow["head calls"], slow["base p50"], slow["head p50"]),
+                         (75, 75, base[1], head[1]))
+        flat_row = rows["app.flat"]
+        self.assertEqual((flat_row["verdict"], flat_row["change"], flat_row["p-value"]), ("unchanged", 0.0, 1.0))
+        self.assertEqual(doc["counts"], {"regressed": 1, "improved": 0, "unchanged": 1, "not_judged": 0,
+                                         "functions": 2})
+        self.assertEqual((doc["rule"]["mode"], doc["rule"]["alpha"], doc["rule"]["threshold"]),
+                         ("runs", 0.05, 0.1))
+        md = run(*b, *h, "compare", "--arg", "base=3", "-f", "markdown", check_rc=1).stdout
+        self.assertIn("**1 regressed, 0 improved, 1 unchanged, 0 not judged**", md)
+        self.assertIn("| 🔴 ↑ | app.slow | 3 | 3 | 75 | 75 |", md)
+        self.assertIn("> 3 BASE vs 3 HEAD recordings: a function regressed when", md)
+        self.assertIn("<details><summary>All 2 functions</summary>", md)
+        changed = md.split("<details>")[0]
+        self.assertNotIn("app.flat", changed)        # the first table holds changed functions only
+        # improvements mirror it: HEAD as BASE
+        doc = json.loads(run(*h, *b, "compare", "--arg", "base=3", "-f", "json", check_rc=0).stdout)
+        self.assertEqual(doc["counts"]["improved"], 1)
+
+    def test_five_runs_trim_an_odd_run(self):
+        """5 runs a side: Yuen's test on 20%-trimmed means, so one odd run a
+        side (a slow spell in BASE, a fast one in HEAD) neither hides the
+        +20% nor widens its interval; checked against the same arithmetic
+        here, with Student's t integrated numerically."""
+        base = [100000, 101000, 99000, 100500, 180000]
+        head = [120000, 121000, 119000, 120500, 60000]
+        b = self.runs("yb", {"app.f": base})
+        h = self.runs("yh", {"app.f": head})
+        row = json.loads(run(*b, *h, "compare", "--arg", "base=5", "-f", "json", check_rc=1).stdout)["rows"][0]
+
+        def trimmed(xs):
+            xs = sorted(math.log(x) for x in xs)
+            g, n = 1, len(xs)
+            h_ = n - 2 * g
+            mean = sum(xs[g:n - g]) / h_
+            w = [xs[g]] * g + xs[g:n - g] + [xs[n - g - 1]] * g
+            wm = sum(w) / n
+            wvar = sum((x - wm) ** 2 for x in w) / (n - 1)
+            return mean, wvar * (n - 1) / (h_ * (h_ - 1)), h_
+        mh, dh, hh = trimmed(head)
+        mb, db, hb = trimmed(base)
+        diff, se = mh - mb, math.sqrt(dh + db)
+        df = (dh + db) ** 2 / (dh ** 2 / (hh - 1) + db ** 2 / (hb - 1))
+
+        def t_cdf(t, nu, steps=20000):
+            pdf = lambda x: math.exp(math.lgamma((nu + 1) / 2) - math.lgamma(nu / 2)) / math.sqrt(nu * math.pi) \
+                * (1 + x * x / nu) ** (-(nu + 1) / 2)
+            hstep = abs(t) / steps
+            area = pdf(0) + pdf(abs(t)) + sum((4 if i % 2 else 2) * pdf(i * hstep) for i in range(1, steps))
+            half = area * hstep / 3
+            return 0.5 + half if t > 0 else 0.5 - half
+        self.assertEqual((row["rule"], row["verdict"], row["base runs"]), ("runs", "REGRESSED", 5))
+        self.assertAlmostEqual(row["change"], math.exp(diff) - 1, places=12)
+        self.assertAlmostEqual(row["p-value"], 2 * t_cdf(-abs(diff / se), df), places=8)
+        self.assertAlmostEqual(t_cdf((math.log(1 + row["ci high"]) - diff) / se, df), 0.975, places=8)
+        self.assertAlmostEqual(t_cdf((math.log(1 + row["ci low"]) - diff) / se, df), 0.025, places=8)
+        self.assertGreater(row["ci low"], 0.15)
+
+    def test_run_to_run_noise_is_not_a_regression(self):
+        """The machine's speed moves whole runs (1.0x .. 1.7x here): HEAD's
+        runs happening to be slower is not a regression; a reference
+        function of the same runs cancels the speed and shows the true +20%."""
+        speed_b, speed_h = [1.0, 1.7, 1.1], [1.6, 1.5, 1.3]
+        b = self.runs("nb", {"app.f": [int(100000 * s) for s in speed_b],
+                             "app.ref": [int(80000 * s) for s in speed_b]})
+        h = self.runs("nh", {"app.f": [int(100000 * s) for s in speed_h],
+                             "app.ref": [int(80000 * s) for s in speed_h]})
+        doc = json.loads(run(*b, *h, "compare", "--arg", "base=3", "-f", "json", check_rc=0).stdout)
+        self.assertEqual([r["verdict"] for r in doc["rows"]], ["unchanged", "unchanged"])
+        # a per-call test on the pooled calls would call that significant
+        one = json.loads(run(b[0], h[0], "compare", "-f", "json", "--arg", "single_threshold=0.1",
+                             check_rc=1).stdout)
+        self.assertEqual(one["rows"][0]["verdict"], "REGRESSED")
+        h20 = self.runs("rh", {"app.f": [int(120000 * s) for s in speed_h],
+                               "app.ref": [int(80000 * s) for s in speed_h]})
+        doc = json.loads(run(*b, *h20, "compare", "--arg", "base=3", "--arg", "reference=app.ref", "-f", "json",
+                             check_rc=1).stdout)
+        self.assertEqual([r["function"] for r in doc["rows"]], ["app.f"])   # the reference is not judged
+        row = doc["rows"][0]
+        self.assertEqual((row["rule"], row["verdict"]), ("runs/ref", "REGRESSED"))
+        self.assertAlmostEqual(row["change"], 0.2, places=4)
+        same = json.loads(run(*b, *h, "compare", "--arg", "base=3", "--arg", "reference=app.ref", "-f", "json",
+                              check_rc=0).stdout)
+        self.assertAlmostEqual(same["rows"][0]["change"], 0.0, places=4)
 
     def test_groups_and_too_few_calls(self):
         b1 = self.write("g-b1.tar.zst", [1000000] * 5)

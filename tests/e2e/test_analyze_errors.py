@@ -172,6 +172,30 @@ class BadScripts(unittest.TestCase):
         p = run(self.arc, "-e", "local f = assert(io.open('%s','rb')):read('a'); print(load(f))" % out)
         self.assertIn("attempt to load a binary chunk", p.stdout)
 
+    def test_require_reads_only_the_script_lib_as_text(self):
+        p = run(self.arc, "-e", 'local p = require("profile") print(type(p.tree), table.concat(p.kinds(), ","))')
+        self.assertEqual((p.returncode, p.stdout), (0, "function\tstack,trace,watch\n"), p.stderr)
+        lib = os.path.join(self.tmp, "scripts", "lib")
+        os.makedirs(lib, exist_ok=True)
+        subprocess.run(["luac5.4", "-o", os.path.join(lib, "evil.lua"), self.lua("evil-src.lua", "print('x')\n")],
+                       check=True)
+        with open(os.path.join(self.tmp, "here.lua"), "w") as f:
+            f.write("print('loaded from the working directory')\n")
+        env = tool_env(dict(os.environ, PEEKA_SCRIPT_DIR=os.path.join(self.tmp, "scripts")), False)
+        def req(name):
+            return subprocess.run([ANALYZE, self.arc, "-e", 'require("%s")' % name], capture_output=True, text=True,
+                                  timeout=60, env=env, cwd=self.tmp)
+        p = req("evil")
+        self.assertEqual(p.returncode, 2)
+        self.assertIn("attempt to load a binary chunk", p.stderr)
+        p = req("here")                        # ./?.lua is not searched, nor C modules
+        self.assertEqual(p.returncode, 2)
+        self.assertIn("module 'here' not found", p.stderr)
+        self.assertIn(os.path.join(lib, "here.lua"), p.stderr)
+        self.assertNotIn("./here.lua", p.stderr)
+        self.assertNotIn(".so", p.stderr)
+        self.assertNotIn("loaded from the working directory", p.stdout)
+
     def test_unknown_script(self):
         p = run(self.arc, "summray")
         self.assertEqual(p.returncode, 2)

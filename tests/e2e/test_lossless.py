@@ -24,7 +24,7 @@ SMALL_RING = ("--buffer", "64K")
 def check_lossless(test, out, calls, reason):
     session, recs, summary, _ = read_archive(out)
     test.assertIsNotNone(summary, "no summary in %s" % out)
-    test.assertEqual(summary["policy"], "lossless")
+    test.assertEqual(summary["policy"]["name"], "lossless")
     test.assertEqual(summary["reason"], reason)
     test.assertEqual(summary["drops"], 0)
     test.assertEqual(summary["records"], calls)
@@ -74,7 +74,7 @@ class LaunchLossless(unittest.TestCase):
         p, out = launch(self.tmpd.name, ["watch wt.funcs.add"], "lossless_loop.py", "5000")
         self.assertEqual(p.returncode, 0, p.stderr)
         _, recs, summary, _ = read_archive(out)
-        self.assertEqual(summary["policy"], "stream")
+        self.assertEqual(summary["policy"]["name"], "stream")
         self.assertEqual(summary["records"] + summary["drops"], 5000)
         self.assertEqual(len(recs), summary["records"])
 

@@ -148,7 +148,7 @@ class BashCompletion(unittest.TestCase):
         self.assertEqual(bash_complete("peeka-rec -p 1 wat"), ["watch"])
         self.assertEqual(bash_complete("peeka-rec -p 1 watch app.f --max-"),
                          ["--max-attrs", "--max-items", "--max-string"])
-        self.assertEqual(bash_complete("peeka-rec -p 1 trace app.f --s"), ["--skip-builtin"])
+        self.assertEqual(bash_complete("peeka-rec -p 1 trace app.f --sk"), ["--skip-builtin"])
         self.assertEqual(bash_complete("peeka-rec --vi"), ["--via"])
         self.assertEqual(bash_complete("peeka-rec --via r"), ["remote-exec"])
 

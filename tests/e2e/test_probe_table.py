@@ -21,6 +21,14 @@ def table():
     return rows
 
 
+# inspect needs a --target before its other options can be tried
+OPERAND = {"inspect": ["--target", "a.b"]}
+
+
+def operand(r):
+    return OPERAND.get(r["kind"], r["operand"])
+
+
 def read(path):
     with open(os.path.join(ROOT, path)) as f:
         return f.read()
@@ -38,10 +46,12 @@ class ProbeTable(unittest.TestCase):
         cls.kinds = sorted({r["kind"] for r in cls.rows})
 
     def test_known_kinds(self):
-        for kind in ("watch", "trace", "stack", "monitor", "thread", "top"):
+        for kind in ("watch", "trace", "stack", "monitor", "thread", "top", "memory", "logger", "inspect", "sc", "sm"):
             self.assertIn(kind, self.kinds)
         self.assertEqual(len([r for r in self.rows if r["kind"] == "watch"]), 13)
         self.assertEqual(len([r for r in self.rows if r["kind"] == "thread"]), 7)
+        self.assertEqual(len([r for r in self.rows if r["kind"] in ("memory", "logger", "inspect", "sc", "sm")]),
+                         2 + 7 + 9 + 1 + 2)
 
     def test_readme_names_every_option_of_every_probe(self):
         readme = read("README.md")
@@ -77,7 +87,7 @@ class ProbeTable(unittest.TestCase):
         for r in self.rows:
             if r["type"] not in ("int", "number"):
                 continue
-            pattern = r["operand"]
+            pattern = operand(r)
             unit = 1 if r["type"] == "int" else r["lo"] / 10 if r["lo"] else 1
             fmt = lambda v: "%d" % v if r["type"] == "int" else repr(v)
             bounds = [(r["lo"], True), (r["lo"] - unit, False)]
@@ -98,7 +108,7 @@ class ProbeTable(unittest.TestCase):
                 continue
             for value, ok in (("-1", True), ("1", True), ("0", False), ("-2", False), ("x", False)):
                 with self.subTest(kind=r["kind"], option=r["name"], value=value):
-                    p = rec("-p", NO_SUCH_PID, r["kind"], *r["operand"], r["alias"] or r["name"], value)
+                    p = rec("-p", NO_SUCH_PID, r["kind"], *operand(r), r["alias"] or r["name"], value)
                     self.assertEqual(p.returncode == 2, not ok, p.stderr)
                     if not ok:
                         self.assertIn("needs a positive count (or -1)", p.stderr)

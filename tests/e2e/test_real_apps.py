@@ -40,6 +40,19 @@ def fd_kinds(pid):
     return sorted(kinds)
 
 
+def wait_idle(pid, timeout=10):
+    """Until pid's main thread sleeps, twice in a row: the client has its
+    response before the worker's handle() returns (it closes the socket
+    first), so a recording stopped at once could miss that last return."""
+    stat = "/proc/%d/task/%d/stat" % (pid, pid)
+    end, seen = time.monotonic() + timeout, 0
+    while seen < 2 and time.monotonic() < end:
+        with open(stat) as f:
+            state = f.read().rsplit(")", 1)[1].split()[0]
+        seen = seen + 1 if state == "S" else 0
+        time.sleep(0.02)
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -172,6 +185,7 @@ class FlaskUnderGunicorn(unittest.TestCase):
         while w.poll() is None and not probes_in(wout) and time.monotonic() < end:
             time.sleep(0.02)
         served = [n for n in range(3 * N) if self.get(n)[1] == new]
+        wait_idle(new)
         w.send_signal(signal.SIGINT)
         _, err = w.communicate(timeout=30)
         self.assertEqual((w.returncode, err), (0, ""))

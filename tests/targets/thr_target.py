@@ -1,6 +1,7 @@
 """Target of test_thread_top: `many N` parks N named threads on an Event;
 `stuck GO SECONDS` has a thread hold the GIL in C once the file GO exists;
-`busy` runs one thread in thr.funcs.hot and three idle ones; `calls` (launch
+`busy` runs one thread in thr.funcs.hot and three idle ones; `fork GO`
+forks once GO exists; `calls` (launch
 mode) calls thr.funcs.leaf from two call paths, 3 and 2 times."""
 import sys
 import threading
@@ -18,7 +19,7 @@ if mode == "calls":
     print("calls done", flush=True)
     sys.exit(0)
 
-ev, stop = threading.Event(), threading.Event()
+ev = threading.Event()
 if mode == "many":
     for i in range(int(sys.argv[2])):
         threading.Thread(target=funcs.park, args=(ev,), name="w-%03d" % i, daemon=True).start()
@@ -27,8 +28,27 @@ elif mode == "stuck":
                      daemon=True).start()
     threading.Thread(target=funcs.park, args=(ev,), name="parked", daemon=True).start()
 elif mode == "busy":
-    threading.Thread(target=funcs.hot, args=(stop,), name="burner", daemon=True).start()
+    threading.Thread(target=funcs.hot, name="burner", daemon=True).start()
     for i in range(3):
         threading.Thread(target=funcs.park, args=(ev,), name="idle-%d" % i, daemon=True).start()
+elif mode == "fork":
+    # once GO exists: fork while the sampler may hold the GIL; the child
+    # reports its own tasks (none of peeka's) and exits
+    import os
+    print("waiting", flush=True)
+    while not os.path.exists(sys.argv[2]):
+        time.sleep(0.01)
+    pid = os.fork()
+    if pid == 0:
+        t = threading.Thread(target=funcs.leaf, args=(1,))
+        t.start()
+        t.join()
+        end = time.monotonic() + 5   # a joined thread's task may take a moment to go
+        while len(os.listdir("/proc/self/task")) > 1 and time.monotonic() < end:
+            time.sleep(0.01)
+        print("child tasks %d" % len(os.listdir("/proc/self/task")), flush=True)
+        os._exit(0)
+    _, status = os.waitpid(pid, 0)
+    print("child status %d" % status, flush=True)
 print("ready", flush=True)
 time.sleep(3600)

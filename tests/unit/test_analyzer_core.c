@@ -5,6 +5,7 @@
 #include "../../analyzer/prefilter.h"
 #include "../../analyzer/record.h"
 #include "../../analyzer/stats.h"
+#include "../../analyzer/tdist.h"
 #include "../../analyzer/util.h"
 #include "duration.h"
 
@@ -180,6 +181,53 @@ START_TEST(mannwhitney_detects_shift_not_noise)
 }
 END_TEST
 
+/* Table values of Student's t (Abramowitz & Stegun 26.7; R's qt). */
+START_TEST(t_distribution_matches_tables)
+{
+    ck_assert_double_eq_tol(pa_t_quantile(0.975, 1), 12.7062047361747, 1e-9);
+    ck_assert_double_eq_tol(pa_t_quantile(0.995, 4), 4.60409487135, 1e-9);
+    ck_assert_double_eq_tol(pa_t_quantile(0.975, 10), 2.22813885196, 1e-9);
+    ck_assert_double_eq_tol(pa_t_quantile(0.05, 30), -1.69726088659, 1e-9);
+    ck_assert_double_eq_tol(pa_t_cdf(2.0, 5), 0.94903026058507, 1e-12);
+    ck_assert_double_eq_tol(pa_t_cdf(0, 3.5), 0.5, 1e-15);
+    ck_assert(isnan(pa_t_quantile(1, 3)) && isnan(pa_t_cdf(1, 0)));
+}
+END_TEST
+
+START_TEST(welch_test_by_hand)
+{
+    pa_stats a, b;
+    pa_stats_init(&a, PA_STATS_EXACT);
+    pa_stats_init(&b, PA_STATS_EXACT);
+    for (int i = 1; i <= 4; i++)
+        pa_stats_add(&a, i);
+    for (int i = 1; i <= 5; i++)
+        pa_stats_add(&b, 2 * i);
+    pa_welch r;
+    ck_assert_int_eq(pa_welch_test(&a, &b, &r), 0);
+    /* var(a)/4 = 5/12, var(b)/5 = 2: se^2 = 29/12 */
+    ck_assert_double_eq_tol(r.diff, -3.5, 1e-12);
+    ck_assert_double_eq_tol(r.se, sqrt(29.0 / 12), 1e-12);
+    ck_assert_double_eq_tol(r.df, 5.520787746170677, 1e-9);
+    ck_assert_double_eq_tol(r.p, 0.0691335931923938, 1e-9);
+    pa_stats c;                       /* one value: no spread to estimate */
+    pa_stats_init(&c, PA_STATS_EXACT);
+    pa_stats_add(&c, 1);
+    ck_assert_int_eq(pa_welch_test(&a, &c, &r), -1);
+    pa_stats_add(&c, 1);              /* two equal values on both sides */
+    pa_stats d;
+    pa_stats_init(&d, PA_STATS_EXACT);
+    pa_stats_add(&d, 2);
+    pa_stats_add(&d, 2);
+    ck_assert_int_eq(pa_welch_test(&d, &c, &r), 0);
+    ck_assert(r.p == 0 && r.se == 0);
+    pa_stats_free(&a);
+    pa_stats_free(&b);
+    pa_stats_free(&c);
+    pa_stats_free(&d);
+}
+END_TEST
+
 START_TEST(durations)
 {
     char buf[32];
@@ -217,6 +265,8 @@ int main(void)
     tcase_add_test(tc, stats_exact_percentiles);
     tcase_add_test(tc, stats_histogram_is_bounded_and_close);
     tcase_add_test(tc, mannwhitney_detects_shift_not_noise);
+    tcase_add_test(tc, t_distribution_matches_tables);
+    tcase_add_test(tc, welch_test_by_hand);
     tcase_add_test(tc, durations);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
