@@ -148,6 +148,8 @@ $(BUILD)/tests/test_%: tests/unit/test_%.c $(REC_OBJ) $(ANA_OBJ) $(COMMON_OBJ)
 
 # agent/threads.c is plain C: its test links it alone with the rest.
 $(BUILD)/tests/test_threads: agent/threads.c
+$(BUILD)/tests/test_jsonw: agent/jsonw.c
+$(BUILD)/tests/test_jsonw: BASE_CFLAGS += -Iagent
 
 unit: $(UNIT_BINS)
 

@@ -108,6 +108,8 @@ typedef struct agent {
     int nprobes;
     int64_t emitted;
     int observing;              /* hooks inside observe_enter/observe_leave (observe.h) */
+    int lossless;               /* --lossless: a full ring makes the producer wait (emit.c) */
+    atomic_int sender_gone;     /* agent thread: nothing will drain the ring any more */
 } agent;
 
 extern agent g_agent;

@@ -323,6 +323,10 @@ static int install(const cJSON *req, cJSON *r, char *err, size_t errlen)
         snprintf(err, errlen, "install needs a 'probes' array");
         return -1;
     }
+    /* before any hook can run: --lossless (docs/protocol.md "Requests") */
+    const cJSON *policy = cJSON_GetObjectItemCaseSensitive(req, "policy");
+    if (cJSON_IsString(policy) && !strcmp(policy->valuestring, "lossless"))
+        g_agent.lossless = 1;
     int first = g_agent.nprobes;
     const cJSON *j;
     cJSON_ArrayForEach(j, list) {

@@ -237,11 +237,43 @@ void emit_thread_fields(jsonw *w)
     jsonw_raw(w, ts->name, ts->name_len);
 }
 
+/* --lossless: the ring is full, so this thread waits, GIL released, until
+ * the agent thread has drained it to half (not to one record's room: that
+ * would take the GIL back for every record) and a record of len surely
+ * fits (twice its slot: the wrap may skip up to one), or until nothing
+ * will drain it any more (the recorder is gone or the session is over:
+ * sender_gone).  No lock is held while waiting; the agent thread needs
+ * none of ours. */
+static void wait_for_room(size_t len)
+{
+    struct timespec pause = {0, 200000};
+    size_t size = g_agent.rb.size, slot = 2 * (len + 8);
+    Py_BEGIN_ALLOW_THREADS
+    for (size_t used; !atomic_load(&g_agent.sender_gone) &&
+                      ((used = ring_used(&g_agent.rb)) > size / 2 || used + slot > size);)
+        nanosleep(&pause, NULL);   /* EINTR only shortens one pause */
+    Py_END_ALLOW_THREADS
+}
+
+/* Pushes w's record, waiting for room first under --lossless.  Other
+ * threads' hooks may push while this one waits: it retries with the GIL. */
+static int push_record(const jsonw *w)
+{
+    for (;;) {
+        if (ring_push(&g_agent.rb, w->buf, w->len) == 0)
+            return 0;
+        if (!g_agent.lossless || w->len > ring_max_record(&g_agent.rb) ||
+            atomic_load(&g_agent.sender_gone))
+            return -1;
+        wait_for_room(w->len);
+    }
+}
+
 /* Counts against -n only what reached the ring, so `times` observations
  * are exactly what the archive will hold. */
 void emit_record(probe *p, jsonw *w)
 {
-    if (w->overflow || ring_push(&g_agent.rb, w->buf, w->len) < 0) {
+    if (w->overflow || push_record(w) < 0) {
         p->drops++;
         g_agent.drops++;
         return;

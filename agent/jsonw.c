@@ -54,30 +54,57 @@ int jsonw_grow(jsonw *w, size_t n)
     return 1;
 }
 
-/* Two digits per division: records carry several 19-digit integers
- * (ts_ns, cost_ns, thread ids), and this was the hottest function. */
+/* Two digits per division, in 32-bit arithmetic: records carry several
+ * 19-digit integers (ts_ns, thread ids), and with 64-bit divisions this
+ * was the hottest function of the hot path (docs/architecture.md "Where
+ * the time goes"). */
 static const char digit_pairs[201] =
     "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
     "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
     "8081828384858687888990919293949596979899";
 
+/* v's digits, ending at end; returns where they start. */
+static char *digits32(char *end, uint32_t v)
+{
+    while (v >= 100) {
+        uint32_t r = v % 100;
+        v /= 100;
+        *--end = digit_pairs[2 * r + 1];
+        *--end = digit_pairs[2 * r];
+    }
+    if (v >= 10) {
+        *--end = digit_pairs[2 * v + 1];
+        *--end = digit_pairs[2 * v];
+    } else {
+        *--end = (char)('0' + v);
+    }
+    return end;
+}
+
+/* Exactly 8 digits of v < 10^8, zeros in front. */
+static char *digits8(char *end, uint32_t v)
+{
+    for (int i = 0; i < 4; i++) {
+        uint32_t r = v % 100;
+        v /= 100;
+        *--end = digit_pairs[2 * r + 1];
+        *--end = digit_pairs[2 * r];
+    }
+    return end;
+}
+
 void jsonw_u64(jsonw *w, uint64_t v)
 {
     char tmp[24];
-    int i = sizeof tmp;
-    while (v >= 100) {
-        unsigned r = (unsigned)(v % 100);
-        v /= 100;
-        tmp[--i] = digit_pairs[2 * r + 1];
-        tmp[--i] = digit_pairs[2 * r];
+    char *end = tmp + sizeof tmp, *p = end;
+    /* v = (top * 10^8 + mid) * 10^8 + low, each part in 32 bits */
+    while (v > UINT32_MAX) {
+        uint64_t q = v / 100000000;
+        p = digits8(p, (uint32_t)(v - q * 100000000));
+        v = q;
     }
-    if (v >= 10) {
-        tmp[--i] = digit_pairs[2 * v + 1];
-        tmp[--i] = digit_pairs[2 * v];
-    } else {
-        tmp[--i] = (char)('0' + v);
-    }
-    jsonw_raw(w, tmp + i, sizeof tmp - (size_t)i);
+    p = digits32(p, (uint32_t)v);
+    jsonw_raw(w, p, (size_t)(end - p));
 }
 
 void jsonw_i64(jsonw *w, int64_t v)

@@ -4,6 +4,7 @@
 #include "observe.h"
 #include "cond.h"
 #include "redactor.h"
+#include "session.h"
 
 #include <string.h>
 #include <unistd.h>
@@ -14,6 +15,7 @@ int observe_quiesce(void)
 {
     for (int i = 0; i < 1000 && g_agent.observing > 0; i++) {
         Py_BEGIN_ALLOW_THREADS
+        session_quiesce_tick();
         usleep(1000);
         Py_END_ALLOW_THREADS
     }

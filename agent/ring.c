@@ -44,6 +44,12 @@ int ring_empty(ring *r)
            atomic_load_explicit(&r->tail, memory_order_relaxed);
 }
 
+size_t ring_used(ring *r)
+{
+    uint64_t head = atomic_load_explicit(&r->head, memory_order_acquire);   /* first: head <= tail */
+    return (size_t)(atomic_load_explicit(&r->tail, memory_order_acquire) - head);
+}
+
 int ring_push(ring *r, const void *rec, size_t len)
 {
     if (len > ring_max_record(r))

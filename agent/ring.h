@@ -3,8 +3,9 @@
  * Producers are application threads inside a hook; they always hold the GIL,
  * so there is exactly one producer at a time and the ring can be a simple
  * single-producer/single-consumer queue.  The consumer is the agent thread,
- * which never holds the GIL while draining.  A full ring drops the record
- * (the caller counts it): application threads never wait. */
+ * which never holds the GIL while draining.  A full ring refuses the
+ * record: the caller drops and counts it, or with --lossless waits for
+ * room with the GIL released (emit.c); the ring itself never waits. */
 #ifndef PEEKA_RING_H
 #define PEEKA_RING_H
 
@@ -30,5 +31,7 @@ int  ring_push(ring *r, const void *rec, size_t len);
 size_t ring_pop(ring *r, uint8_t *dst, size_t cap);
 size_t ring_max_record(const ring *r);
 int  ring_empty(ring *r);
+/* Bytes in use; safe from any thread (a heuristic while producers run). */
+size_t ring_used(ring *r);
 
 #endif

@@ -58,6 +58,8 @@ static atomic_int fork_undo_due;
 static atomic_int fork_follow_due;
 /* session_start is opening a session (it can let the GIL go meanwhile). */
 static int opening;
+/* This thread is the agent thread (session_quiesce_tick). */
+static _Thread_local int on_agent_thread;
 /* peeka-rec --uninstall: the agent thread ends the session now. */
 static atomic_int purge_due;
 
@@ -130,6 +132,23 @@ static int drain_ring(void)
         if (send_frame(PF_RECORDS, S.sendbuf, n) < 0)
             return -1;
     return 0;
+}
+
+/* Nothing will drain the ring any more: --lossless waiters give up. */
+static void sender_done(void)
+{
+    atomic_store(&g_agent.sender_gone, 1);
+}
+
+/* observe_quiesce, GIL released: while the agent thread waits for hooks to
+ * leave the guard, a --lossless hook in there may be waiting for room in
+ * the ring, which only this thread makes. */
+void session_quiesce_tick(void)
+{
+    if (!on_agent_thread || !g_agent.lossless || atomic_load(&g_agent.sender_gone) || S.fd < 0)
+        return;
+    if (drain_ring() < 0)
+        sender_done();
 }
 
 /* Undo every hook; with the GIL.  Records already in the ring still go out. */
@@ -353,9 +372,12 @@ static void send_last_word(int detach, double detach_id)
 static void *agent_thread(void *arg)
 {
     (void)arg;
+    on_agent_thread = 1;
     int detach = 0;
     double detach_id = 0;
     const char *reason = read_welcome(S.fd) < 0 ? "no-welcome" : run_loop(&detach, &detach_id);
+    if (!recorder_listening(reason))
+        sender_done();   /* before taking the GIL: a waiting hook lets it go for us */
     sampler_stop(is_finalizing());
     if (recorder_listening(reason))
         sampler_tick(now_mono_ns(), 0, send_records);   /* its last records, counted before the final stats */
@@ -371,6 +393,7 @@ static void *agent_thread(void *arg)
         monitor_tick(now_mono_ns(), 1, send_records);   /* the interval in progress; hooks are gone */
         send_last_word(detach, detach_id);
     }
+    sender_done();
     sampler_tick(now_mono_ns(), 1, discard_records);   /* forgets the session's thread and top probes */
     close_socket();
     if (!recorder_listening(reason))
@@ -421,6 +444,18 @@ static int connect_socket(const char *path)
         return -1;
     }
     return fd;
+}
+
+/* The socket's buffer is slack behind the ring: while peeka-rec is busy
+ * compressing, the agent thread can still hand it a batch and go on
+ * draining.  The kernel caps the size at net.core.wmem_max (often 208K;
+ * then this changes nothing); at most 4 MiB of kernel memory. */
+static void widen_send_buffer(int fd, size_t ring_bytes)
+{
+    int v = ring_bytes < (4u << 20) ? (int)ring_bytes : 4 << 20;
+    if (setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &v, sizeof v) < 0) {
+        /* only a smaller cushion: the default buffer works as before */
+    }
 }
 
 /* parent: a followed child's parent pid (0 otherwise). */
@@ -719,6 +754,7 @@ static int session_open(const session_opts *o)
     if (fd < 0)
         goto fail_atexit;
     adopt_socket(fd);
+    widen_send_buffer(fd, g_agent.rb.size);
     snprintf(S.path, sizeof S.path, "%s", o->socket_path);
     snprintf(S.token, sizeof S.token, "%s", o->token);
     char *h = hello_json(o->token, 0, 0);

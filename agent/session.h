@@ -17,6 +17,9 @@ int  session_start(const session_opts *o);
 int  session_active(void);
 /* The interpreter is shutting down (atexit): detach now, flush, join. */
 void session_shutdown(void);
+/* observe_quiesce's wait, GIL released: on the agent thread under
+ * --lossless, drains the ring so that hooks waiting for room can leave. */
+void session_quiesce_tick(void);
 /* os.register_at_fork(after_in_child=…), GIL held: a child forked during a
  * session undoes and forgets it; nothing otherwise. */
 void session_after_fork(void);

@@ -152,7 +152,7 @@ int policy_finish(recording *r, char *err, size_t errlen)
 void policy_summary(const recording *r, cJSON *summary)
 {
     cJSON *p = cJSON_AddObjectToObject(summary, "policy");
-    cJSON_AddStringToObject(p, "name", r->ring ? "ring" : "stream");
+    cJSON_AddStringToObject(p, "name", r->ring ? "ring" : r->opt->lossless ? "lossless" : "stream");
     cJSON_AddNumberToObject(p, "flush_period_s", r->opt->flush_period_s);
     if (!r->ring)
         return;

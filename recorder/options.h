@@ -33,6 +33,7 @@ typedef struct {
     int quiet;
     int zstd_level;
     size_t buffer_bytes;
+    int lossless;               /* --lossless: a full agent buffer makes calls wait */
     double attach_timeout_s;
     const char *via;            /* "auto", "remote-exec", "ptrace" or "gdb" */
     int attach_installed;       /* --attach-installed: the pre-installed agent or nothing */

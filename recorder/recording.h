@@ -55,6 +55,7 @@ typedef struct {
     char *agent_stats;          /* the agent's final counts (JSON) */
     int64_t start_ns_wall, start_mono;
     long long last_drops;
+    int counts_cycles;          /* some probe counts cycles (monitor, thread, top): lines carry one */
     struct keep_ring *ring;     /* --ring: records kept here until the end (buffer_policy.c) */
     long long seen_records;     /* --ring: every record the agent sent */
     int snapshots;              /* --ring: SIGUSR1 snapshots written */

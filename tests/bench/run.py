@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """make bench: every benchmark, each printing ratios against a baseline
-measured in the same run.  Usage: tests/bench/run.py [watch|async|attach|analyze|trace|redact|top|compare|logcapture]..."""
+measured in the same run.  Usage: tests/bench/run.py [watch|throughput|async|attach|analyze|trace|redact|top|compare|logcapture]..."""
 import os
 import subprocess
 import sys
@@ -8,7 +8,8 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 BENCHES = {"attach": "attach_bench.py", "watch": "watch_bench.py", "async": "async_bench.py",
            "analyze": "analyze_bench.py", "trace": "trace_bench.py", "redact": "redact_bench.py",
-           "top": "top_bench.py", "compare": "compare_bench.py", "logcapture": "logcapture_bench.py"}
+           "top": "top_bench.py", "compare": "compare_bench.py", "logcapture": "logcapture_bench.py",
+           "throughput": "throughput_bench.py"}
 
 
 def main():

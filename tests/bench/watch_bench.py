@@ -6,9 +6,9 @@ Every figure is a ratio against a baseline measured in the same run:
   wrapper, whose time includes its serialiser thread catching up (that work
   holds the GIL, so the application pays it; the agent's sender thread
   never takes the GIL); target: agent <= 1/20 of the wrapper's;
-- unobserved calls with the agent attached vs without; target: < 1% slower;
-- sustained observations/s with no drop at the default buffer, and archive
-  bytes per observation; targets: >= 100,000/s, < 40 bytes.
+- unobserved calls with the agent attached vs without; target: < 1% slower.
+The recorder's throughput (burst, sustained rate, --lossless) is
+throughput_bench.py's.
 """
 import json
 import os
@@ -22,9 +22,10 @@ REC = os.path.join(BUILD, "bin", "peeka-rec")
 WORKLOAD = os.path.join(HERE, "watch_workload.py")
 
 
-def run_observed(py, mode, n, reps, archive):
+def run_observed(py, mode, n, reps, archive, extra=()):
+    """(the workload's timings, summary.json, archive bytes) of one launch-mode run."""
     env = dict(os.environ, PYTHONPATH=HERE)
-    p = subprocess.run([REC, "-q", "-o", archive, "watch", "bench_funcs.f", "--",
+    p = subprocess.run([REC, "-q", "-o", archive] + list(extra) + ["watch", "bench_funcs.f", "--",
                         py, WORKLOAD, mode, str(n), str(reps)],
                        capture_output=True, text=True, env=env, cwd=HERE, check=False)
     if p.returncode != 0:
@@ -98,17 +99,8 @@ def bench(tag, py):
         runs = sorted(x["unobserved"] for x in g)
         cost.update(unobserved=runs[1], unobserved_runs=runs,
                     agent_cpu=max(x["agent_cpu"] for x in g))
-        flood_n = 1000000
-        flood, fsum, size = run_observed(py, "flood", flood_n, 1, os.path.join(tmp, "f.tar.zst"))
-        paced = []
-        for rate in (100000, 200000, 400000):   # where the zero-drop capacity ends
-            pt, psum, psize = run_observed(py, "paced", rate, 3, os.path.join(tmp, "p.tar.zst"))
-            paced.append((rate, pt["calls"] / pt["f"], psum["records"], psum["drops"], psize))
     agent_ns, wrap_ns, unobserved = cost["agent_ns"], cost["wrap_ns"], cost["unobserved"]
     n_on, n_off = cost["rounds_on"], cost["rounds_off"]
-    rate = flood_n / flood["f"]
-    drops = fsum["drops"]
-    bpo = size / max(fsum["records"], 1)
     print("watch %-6s added per observed call (depth 2, two int args): agent %4.0f ns, python wrapper"
           " %5.0f ns: ratio 1/%.1f (target <= 1/20; medians of %d vs %d rounds in one process)"
           % (tag, agent_ns, wrap_ns, wrap_ns / max(agent_ns, 1), n_on, n_off))
@@ -116,15 +108,7 @@ def bench(tag, py):
           " (median of runs %s; target < 1.01x); the agent thread meanwhile uses %.2f%% of a core"
           % (tag, unobserved, "/".join("%.3f" % r for r in cost["unobserved_runs"]),
              100 * cost["agent_cpu"]))
-    print("watch %-6s burst: %d observed calls as fast as possible (%.0f/s), %d recorded, %d dropped"
-          " by the %s buffer; %.1f archive bytes per observation (target < 40)"
-          % (tag, flood_n, rate, fsum["records"], drops, "4 MiB", bpo))
-    for rate, achieved, recs, pdrops, psize in paced:
-        print("watch %-6s sustained: asked %d/s for 3 s, achieved %.0f/s, %d recorded, %d dropped,"
-              " %.1f bytes per observation (target: 100000/s with 0 drops)"
-              % (tag, rate, achieved, recs, pdrops, psize / max(recs, 1)))
-    return {"tag": tag, "agent_ns": agent_ns, "wrap_ns": wrap_ns, "unobserved": unobserved,
-            "rate": rate, "drops": drops, "bytes_per_obs": bpo}
+    return {"tag": tag, "agent_ns": agent_ns, "wrap_ns": wrap_ns, "unobserved": unobserved}
 
 
 def main():
