@@ -234,7 +234,7 @@ class Recorder(unittest.TestCase):
         self.assertEqual(p.stderr,
                          "peeka-rec: 1 probe recorded nothing in pid %d, which has 2 child processes "
                          "running the same Python (%s): the calls may happen there (workers); record "
-                         "one with -p CHILD\n" % (self.t.pid, " ".join(str(w) for w in sorted(workers))))
+                         "one with -p CHILD, or all of them with --follow-forks\n" % (self.t.pid, " ".join(str(w) for w in sorted(workers))))
         p = rec("-q", "-p", workers[0], "-o", self.out("w.tar.zst"), "watch", "wt.funcs.add", "-n", "25")
         self.assertEqual((p.returncode, p.stderr), (0, ""))
         self.assertEqual(len(read_archive(self.out("w.tar.zst"))[1]), 25)
