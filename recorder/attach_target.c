@@ -102,12 +102,19 @@ static int inject(const rec_options *o, const peeka_target *t, rundir *rd, const
     return st;
 }
 
+/* The target last prepared, and its GIL then (3.14+), for
+ * attach_explain_timeout. */
+static peeka_target target;
+static rx_gil gil_then;
+static int gil_then_known;
+
 /* The process's interpreter, and the run directory handed to its user. */
 static int prepare(pid_t pid, rundir *rd, peeka_target *t, char *err, size_t errlen)
 {
     int st = peeka_target_inspect(pid, t, err, errlen);
     if (st != PA_OK)
         return attach_status_to_exit(st);
+    gil_then_known = peeka_gil_read(t, &gil_then) == 0;
     struct stat pst;
     char proc[32];
     snprintf(proc, sizeof proc, "/proc/%d", (int)pid);
@@ -119,30 +126,64 @@ static int prepare(pid_t pid, rundir *rd, peeka_target *t, char *err, size_t err
 int attach_run_code(pid_t pid, const rec_options *o, rundir *rd, const char *code,
                     attach_info *ai, char *err, size_t errlen)
 {
-    static peeka_target t;
-    int rc = prepare(pid, rd, &t, err, errlen);
+    peeka_target *t = &target;
+    int rc = prepare(pid, rd, t, err, errlen);
     if (rc != EX_OK_REC)
         return rc;
-    int st = inject(o, &t, rd, code, ai, err, errlen);
+    int st = inject(o, t, rd, code, ai, err, errlen);
     return st == PA_OK ? EX_OK_REC : attach_status_to_exit(st);
 }
 
 int attach_target(pid_t pid, const rec_options *o, rundir *rd, const char *prefix,
                   attach_info *ai, char *err, size_t errlen)
 {
-    static peeka_target t;
-    int st = prepare(pid, rd, &t, err, errlen);
+    peeka_target *t = &target;
+    int st = prepare(pid, rd, t, err, errlen);
     if (st != EX_OK_REC)
         return st;
     char agent[4096];
-    if (agent_path_for(t.major, t.minor, agent, sizeof agent, err, errlen) < 0)
+    if (agent_path_for(t->major, t->minor, agent, sizeof agent, err, errlen) < 0)
         return EX_NOAGENT;
     char *code = with_prefix(prefix, bootstrap_attach_code(agent, rd, o->buffer_bytes));
     if (!code) {
         snprintf(err, errlen, "out of memory");
         return EX_INTERNAL;
     }
-    st = inject(o, &t, rd, code, ai, err, errlen);
+    st = inject(o, t, rd, code, ai, err, errlen);
     free(code);
     return st == PA_OK ? EX_OK_REC : attach_status_to_exit(st);
+}
+
+/* The name the thread gave itself (/proc/PID/task/TID/comm), or "". */
+static void thread_name(pid_t pid, uint64_t tid, char *name, size_t len)
+{
+    char path[64];
+    name[0] = 0;
+    snprintf(path, sizeof path, "/proc/%d/task/%llu/comm", (int)pid, (unsigned long long)tid);
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return;
+    if (!fgets(name, (int)len, f))
+        name[0] = 0;
+    fclose(f);
+    name[strcspn(name, "\n")] = 0;
+}
+
+void attach_explain_timeout(pid_t pid, char *err, size_t errlen)
+{
+    rx_gil now;
+    if (!gil_then_known || target.pid != pid || peeka_gil_read(&target, &now) != 0)
+        return;
+    if (!now.locked || !gil_then.locked || !now.holder || now.holder != gil_then.holder ||
+        now.switches != gil_then.switches)
+        return;
+    char name[64], named[80] = "";
+    thread_name(pid, now.holder, name, sizeof name);
+    if (name[0])
+        snprintf(named, sizeof named, " (%s)", name);
+    size_t k = strnlen(err, errlen);
+    if (k + 1 < errlen)
+        snprintf(err + k, errlen - k, ": thread %llu%s has held the GIL the whole time (a long C "
+                 "call that keeps it: the agent runs only once it is released)",
+                 (unsigned long long)now.holder, named);
 }

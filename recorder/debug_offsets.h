@@ -24,6 +24,11 @@ typedef struct rx_layout {
     uint32_t pending;             /* debugger_support.debugger_pending_call */
     uint32_t script_path;         /* debugger_support.debugger_script_path */
     uint32_t script_path_size;    /* debugger_support.debugger_script_path_size */
+    uint32_t gil_locked;          /* interpreter_state.gil_runtime_state_locked */
+    uint32_t gil_holder;          /* interpreter_state.gil_runtime_state_holder */
+    /* not in _Py_DebugOffsets: where _gil.switch_number is, from _gil.locked
+     * (struct _gil_runtime_state of internal/pycore_gil.h) */
+    uint32_t gil_switches_after_locked;
 } rx_layout;
 
 /* The row for 3.minor, or NULL when peeka does not know that version's. */

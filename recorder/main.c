@@ -214,6 +214,8 @@ static int start_attach(const rec_options *o, rundir *rd, agent_conn *conn, reco
     int rc = attach_any(o->pid, o, rd, &rec->attach, err, errlen);
     if (rc == EX_OK_REC)
         rc = conn_accept(conn, rd, o->pid, 0, (int)(o->attach_timeout_s * 1000), 5000, err, errlen);
+    if (rc == EX_TIMEOUT)
+        attach_explain_timeout(o->pid, err, errlen);
     installed_withdraw(rc, err, errlen);
     rec->attach.ms = (double)(mono_ns() - t0) / 1e6;
     return rc;

@@ -353,3 +353,44 @@ int peeka_remote_exec(const peeka_target *t, const char *script, int ready_fd, i
     free(x);
     return s;
 }
+
+/* --- the GIL, for telling why nothing ran ------------------------------ */
+
+/* The native id of the thread whose state is ts, 0 if ts is not listed. */
+static uint64_t listed_native_id(const rx *x, uint64_t ts)
+{
+    size_t n = 0;
+    uint64_t at = rd_ptr(x, x->interp + off(x, x->L->threads_head));
+    for (; at && n < MAX_TSTATES; n++, at = rd_ptr(x, at + off(x, x->L->ts_next)))
+        if (at == ts)
+            return native_id(x, ts);
+    return 0;
+}
+
+static int gil_fields(const rx *x, rx_gil *g)
+{
+    pid_t pid = x->t->pid;
+    uint64_t locked_at = x->interp + off(x, x->L->gil_locked);
+    int32_t locked = 0;
+    uint64_t holder = 0, switches = 0;
+    if (rd(pid, locked_at, &locked, sizeof locked) ||
+        rd(pid, locked_at + x->L->gil_switches_after_locked, &switches, sizeof switches) ||
+        rd(pid, x->interp + off(x, x->L->gil_holder), &holder, sizeof holder))
+        return -1;
+    g->locked = locked == 1;
+    g->switches = switches;
+    g->holder = holder ? listed_native_id(x, holder) : 0;
+    return 0;
+}
+
+int peeka_gil_read(const peeka_target *t, rx_gil *g)
+{
+    char why[256];
+    rx *x = calloc(1, sizeof *x);
+    if (!x)
+        return -1;
+    *x = (rx){.t = t, .err = why, .errlen = sizeof why};
+    int rc = load(x) == PA_OK ? gil_fields(x, g) : -1;
+    free(x);
+    return rc;
+}

@@ -29,4 +29,19 @@ int peeka_remote_exec_check(const peeka_target *t, char *err, size_t errlen);
 int peeka_remote_exec(const peeka_target *t, const char *script, int ready_fd, int grace_ms,
                       char *err, size_t errlen);
 
+/* The GIL of t's main interpreter, read from outside (3.14+, GIL builds).
+ * holder is the native id of the thread whose state is the GIL's last
+ * holder (0 when that state is not in the thread list); switches counts
+ * the hand-offs since start: unchanged with locked set between two reads
+ * means one thread held it all along. */
+typedef struct rx_gil {
+    int locked;
+    uint64_t holder;
+    uint64_t switches;
+} rx_gil;
+
+/* 0 with *g filled, -1 when it cannot be read (older Python, unknown
+ * layout, free-threaded build, the process gone). */
+int peeka_gil_read(const peeka_target *t, rx_gil *g);
+
 #endif

@@ -153,6 +153,21 @@ class Routes(unittest.TestCase):
         t.wait_for("done")
         self.assertEqual(t.output().split(), ["ready", "done"])
 
+    @unittest.skipUnless(PEP768, "the GIL is read from outside on CPython 3.14+")
+    def test_timeout_names_the_gil_holder(self):
+        t = self.target("gilhold")
+        holder = [tid for tid in os.listdir("/proc/%d/task" % t.pid)
+                  if open("/proc/%d/task/%s/comm" % (t.pid, tid)).read().strip() == "holder"]
+        self.assertEqual(len(holder), 1, "no thread named holder")
+        time.sleep(0.3)   # from its print into the C call
+        p = rec("-q", "-p", t.pid, "--timeout", "2", "-o", os.path.join(self.tmp, "no.tar.zst"),
+                "thread")
+        self.assertEqual(p.returncode, 17, p.stderr)
+        self.assertEqual(p.stderr.strip(),
+                         "peeka-rec: the agent did not connect within 2000 ms: thread %s (holder) "
+                         "has held the GIL the whole time (a long C call that keeps it: the agent "
+                         "runs only once it is released)" % holder[0])
+
     @unittest.skipIf(PEP768, "before 3.14 only")
     def test_before_pep768_ptrace_is_used(self):
         t = self.target("busy")

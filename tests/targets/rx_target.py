@@ -7,7 +7,10 @@ MODE worker:  the main thread is blocked in join(); a worker thread waits in
               the sleep loop and makes the calls
 MODE idle:    the main thread is blocked in select() on the FIFO at GOFILE
               (no Python runs until the test writes to it), then makes the calls
+MODE gilhold: a thread named "holder" prints 'ready' and sleeps 60 s in a C
+              call that keeps the GIL (ctypes.PyDLL); no call is made
 """
+import ctypes
 import os
 import select
 import sys
@@ -45,4 +48,9 @@ elif mode == "idle":
     print("ready", flush=True)
     select.select([fd], [], [])
     calls()
+elif mode == "gilhold":
+    def hold():
+        print("ready", flush=True)
+        ctypes.PyDLL(None).sleep(60)   # PyDLL: the GIL stays held
+    threading.Thread(target=hold, name="holder").start()
 time.sleep(60)
