@@ -9,13 +9,25 @@ import subprocess
 import tempfile
 import unittest
 
-from peeka_testlib import ANALYZE, BUILD, REC, ROOT
+from peeka_testlib import ANALYZE, BUILD, REC, ROOT, tool_env
 
 PER_INTERPRETER = False
 MAN = os.path.join(BUILD, "share", "man")
 COMP = os.path.join(BUILD, "share", "completion")
 # an option literal in C: "--name" or "-x" (what the parsers compare against)
 OPTION_LITERAL = re.compile(r'"(--[a-z][a-z-]*[a-z]|-[a-zA-Z])"')
+
+
+def plain_env(**extra):
+    """Other programs' environment: under make asan, without the sanitizer
+    runtime preloaded for the agents (troff, bash and make are not ours)."""
+    env = {k: v for k, v in os.environ.items() if k not in ("LD_PRELOAD", "ASAN_OPTIONS")}
+    env.update(extra)
+    return env
+
+
+def ours(args):
+    return subprocess.run(args, capture_output=True, text=True, check=True, env=tool_env(os.environ, False)).stdout
 
 
 def literals(*globs, skip=()):
@@ -30,7 +42,7 @@ def literals(*globs, skip=()):
 
 
 def rendered(page):
-    env = dict(os.environ, MANWIDTH="100", LC_ALL="C.UTF-8")
+    env = plain_env(MANWIDTH="100", LC_ALL="C.UTF-8")
     proc = subprocess.run(["man", "--warnings", "-l", page], capture_output=True, text=True, env=env,
                           timeout=60, check=False)
     # man hyphenates and justifies: undo both, so words can be searched for
@@ -39,16 +51,16 @@ def rendered(page):
 
 
 def help_text(binary):
-    return subprocess.run([binary, "--help"], capture_output=True, text=True, check=True).stdout
+    return ours([binary, "--help"])
 
 
 def scripts():
-    out = subprocess.run([ANALYZE, "-l"], capture_output=True, text=True, check=True).stdout
+    out = ours([ANALYZE, "-l"])
     return [line.split()[0] for line in out.splitlines() if line.strip()]
 
 
 def script_args(name):
-    out = subprocess.run([ANALYZE, "-i", name], capture_output=True, text=True, check=True).stdout
+    out = ours([ANALYZE, "-i", name])
     return re.findall(r"^  ([a-z_]+)=", out, re.M)
 
 
@@ -113,7 +125,7 @@ class Installed(unittest.TestCase):
         self.addCleanup(shutil.rmtree, dest, True)
         proc = subprocess.run(["make", "-s", "PEEKA_INNER=1", "BUILD=" + BUILD, "install",
                                "DESTDIR=" + dest, "PREFIX=/usr/local"], cwd=ROOT, capture_output=True,
-                              text=True, timeout=900, check=False)
+                              text=True, timeout=900, check=False, env=plain_env())
         self.assertEqual(proc.returncode, 0, proc.stderr[-3000:])
         share = os.path.join(dest, "usr", "local", "share")
         for rel in ("man/man1/peeka-rec.1", "man/man1/peeka-analyze.1", "man/man7/peeka-lua.7",
@@ -122,7 +134,7 @@ class Installed(unittest.TestCase):
         link = os.path.join(share, "bash-completion", "completions", "peeka-analyze")
         self.assertEqual(os.readlink(link), "peeka-rec")
         if shutil.which("man"):
-            env = dict(os.environ, MANPATH=os.path.join(share, "man"), MANWIDTH="100")
+            env = plain_env(MANPATH=os.path.join(share, "man"), MANWIDTH="100")
             out = subprocess.run(["man", "7", "peeka-lua"], capture_output=True, text=True, env=env,
                                  timeout=60, check=False)
             self.assertEqual(out.returncode, 0, out.stderr)
@@ -137,7 +149,7 @@ def bash_complete(line):
               % (os.path.join(COMP, "peeka.bash"), " ".join("'%s'" % w for w in words), len(words) - 1,
                  words[0].replace("-", "_")))
     proc = subprocess.run(["bash", "--norc", "-c", script], capture_output=True, text=True, timeout=60,
-                          check=False, cwd=tempfile.gettempdir())
+                          check=False, cwd=tempfile.gettempdir(), env=plain_env())
     if proc.returncode:
         raise AssertionError(proc.stderr)
     return sorted(x for x in proc.stdout.split("\n") if x)
@@ -162,7 +174,7 @@ class BashCompletion(unittest.TestCase):
         self.assertEqual(sorted(help_words - offered), [])
 
     def test_pid_completion_offers_a_running_python(self):
-        proc = subprocess.Popen(["python3", "-c", "import time; time.sleep(60)"])
+        proc = subprocess.Popen(["python3", "-c", "import time; time.sleep(60)"], env=plain_env())
         self.addCleanup(proc.wait)
         self.addCleanup(proc.kill)
         self.assertIn(str(proc.pid), bash_complete("peeka-rec -p "))
@@ -192,13 +204,13 @@ class ZshCompletion(unittest.TestCase):
                   % (" ".join("'%s'" % w for w in words), len(words), "'%s'" % words[-1], words[0],
                      os.path.join(COMP, "_peeka")))
         proc = subprocess.run(["zsh", "-f", "-c", script], capture_output=True, text=True, timeout=60,
-                              check=False)
+                              check=False, env=plain_env())
         self.assertEqual(proc.returncode, 0, proc.stderr)
         return [w for w in proc.stdout.split("\n") if w.startswith(words[-1]) and w]
 
     def test_syntax(self):
         proc = subprocess.run(["zsh", "-n", os.path.join(COMP, "_peeka")], capture_output=True, text=True,
-                              check=False)
+                              check=False, env=plain_env())
         self.assertEqual(proc.returncode, 0, proc.stderr)
 
     def test_probes_options_scripts(self):
