@@ -117,14 +117,24 @@ char *bootstrap_first_frame_code(const char *agent_path, const rundir *r, size_t
     return code;
 }
 
+/* fmt with its one %s replaced by the Python literal of r->dir/leaf. */
+static char *code_with_path(const char *fmt, const rundir *r, const char *leaf)
+{
+    char quoted[700], path[600];
+    snprintf(path, sizeof path, "%s/%s", r->dir, leaf);
+    py_quote(quoted, sizeof quoted, path);
+    size_t n = strlen(fmt) + strlen(quoted) + 1;
+    char *code = malloc(n);
+    if (code)
+        snprintf(code, n, fmt, quoted);
+    return code;
+}
+
 /* peeka-rec --uninstall by ptrace or PEP 768 (no installed route): the
  * agent's purge(), then the pre-installed agent if there is one; what was
  * removed goes to R, written whole (a rename) for peeka-rec to read. */
 char *bootstrap_uninstall_code(const rundir *r)
 {
-    char qr[700], report[600];
-    snprintf(report, sizeof report, "%s/uninstall-report", r->dir);
-    py_quote(qr, sizeof qr, report);
     const char *fmt =
         "exec(\"try:\\n"
         " import os, sys\\n"
@@ -144,18 +154,11 @@ char *bootstrap_uninstall_code(const rundir *r)
         " os.rename(R + '.tmp', R)\\n"
         "except BaseException:\\n"
         " pass\\n\", {'R': %s})\n";
-    size_t n = strlen(fmt) + strlen(qr) + 1;
-    char *code = malloc(n);
-    if (code)
-        snprintf(code, n, fmt, qr);
-    return code;
+    return code_with_path(fmt, r, "uninstall-report");
 }
 
 char *bootstrap_env_restore_code(const rundir *r)
 {
-    char qd[700], site[600];
-    snprintf(site, sizeof site, "%s/site", r->dir);
-    py_quote(qd, sizeof qd, site);
     const char *fmt =
         "exec(\"try:\\n"
         " import os\\n"
@@ -168,11 +171,7 @@ char *bootstrap_env_restore_code(const rundir *r)
         "   os.environ['PYTHONPATH'] = old\\n"
         "except Exception:\\n"
         " pass\\n\", {'D': %s})\n";
-    size_t n = strlen(fmt) + strlen(qd) + 1;
-    char *code = malloc(n);
-    if (code)
-        snprintf(code, n, fmt, qd);
-    return code;
+    return code_with_path(fmt, r, "site");
 }
 
 /* Launch mode: found first on PYTHONPATH, runs before the program's first
