@@ -59,7 +59,7 @@ typedef struct probe {
                                    trace probe, a watch probe on an async def */
     int64_t interval_ns;        /* monitor */
     struct monitor_state *mon;  /* monitor: aggregates (monitor.c) */
-    /* thread and top (snapshot.c, top.c), sampled by sampler.c */
+    /* thread and top (thread_probe.c, top.c), sampled by sampler.c */
     int64_t tid_filter;         /* thread --tid: 0, or a thread_id or native_id */
     char state_filter[16];      /* thread --state: "any" or a state word */
     char sort_by[16];           /* thread --sort-by */

@@ -1,8 +1,8 @@
 /* A thread snapshot that could not have the GIL within --wait
- * (snapshot.h): every thread as the kernel sees it, and the one holding
+ * (thread_probe.h): every thread as the kernel sees it, and the one holding
  * the GIL.  No GIL, no Python: /proc/self/task, and a few words of the
  * GIL read with process_vm_readv. */
-#include "snapshot.h"
+#include "thread_probe.h"
 #include "observe.h"
 #include "task_state.h"
 

@@ -7,7 +7,7 @@
  * A probe's cycle, seq and records are written only under SM.mu; its
  * observations only by the agent thread, which owns the probe list. */
 #include "sampler.h"
-#include "snapshot.h"
+#include "thread_probe.h"
 #include "task_state.h"
 #include "top.h"
 

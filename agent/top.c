@@ -5,7 +5,7 @@
 #include "top.h"
 #include "observe.h"
 #include "pyframes.h"
-#include "snapshot.h"
+#include "thread_probe.h"
 #include "task_state.h"
 
 #include <stdlib.h>

@@ -1,8 +1,8 @@
-/* The thread probe's records (snapshot.h).  Everything about a thread is
+/* The thread probe's records (thread_probe.h).  Everything about a thread is
  * read without running the program's code: its thread state, the
  * threading.Thread object's instance dict (_name, _daemonic, _native_id),
  * and /proc/self/task for what it does natively. */
-#include "snapshot.h"
+#include "thread_probe.h"
 #include "observe.h"
 #include "pyframes.h"
 #include "task_state.h"

@@ -1,8 +1,8 @@
 /* The thread probe (Peeka's `thread`): one record per Python thread per
  * snapshot, with its ids, name, daemon flag, what the kernel says it is
  * doing, and its Python stack. */
-#ifndef PEEKA_SNAPSHOT_H
-#define PEEKA_SNAPSHOT_H
+#ifndef PEEKA_THREAD_PROBE_H
+#define PEEKA_THREAD_PROBE_H
 
 #include "agent.h"
 
