@@ -31,6 +31,8 @@ candidates() {
 
 seen=" "
 for py in $(candidates); do
+    # PYTHONS may name interpreters on PATH ("python3.12"), as make help says.
+    case $py in */*) ;; *) py=$(command -v "$py" 2>/dev/null) || continue ;; esac
     [ -x "$py" ] || continue
     # A pyenv shim answers for versions it is not set to; ask the binary itself.
     line=$("$py" - "$min" "$max" <<'PY' 2>/dev/null

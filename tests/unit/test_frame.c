@@ -472,6 +472,16 @@ static char *tmp_path(const char *name)
     return p;
 }
 
+/* Each test runs in a process of its own (Check forks), so the directory
+ * tmp_path made for it goes with its one file. */
+static void tmp_remove(char *path)
+{
+    ck_assert_int_eq(unlink(path), 0);
+    *strrchr(path, '/') = 0;
+    ck_assert_int_eq(rmdir(path), 0);
+    free(path);
+}
+
 /* 8 MB of 1000-byte lines in one batch, then one 1.5 MiB line (over a
  * chunk), then small lines: whole lines in every member, none over a chunk
  * but the long line's own. */
@@ -512,8 +522,7 @@ START_TEST(test_aw_splits_batches)
     ck_assert_str_eq(m[k - 1].name, "split/summary.json");
     free(batch);
     free(one);
-    unlink(path);
-    free(path);
+    tmp_remove(path);
 }
 END_TEST
 
@@ -539,8 +548,7 @@ START_TEST(test_aw_long_names)
     ck_assert_str_eq(m[1].name, want);
     snprintf(want, sizeof want, "%s/summary.json", stem);
     ck_assert_str_eq(m[2].name, want);
-    unlink(path);
-    free(path);
+    tmp_remove(path);
 }
 END_TEST
 
