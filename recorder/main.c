@@ -10,6 +10,7 @@
 #include "launch_flags.h"
 #include "options.h"
 #include "recording.h"
+#include "remote_dump.h"
 #include "rundir.h"
 #include "session_ctl.h"
 #include "session_holder.h"
@@ -283,15 +284,22 @@ int main(int argc, char **argv)
     rc = o.pid ? start_attach(&o, &rd, &conn, &rec, outpath, err, sizeof err)
                : start_launch(&o, &rd, &lt, &conn, &rec, outpath, sizeof outpath, pid_later, err,
                               sizeof err);
+    int outside = 0;
+    const peeka_target *inspected = attach_inspected(o.pid);
+    if (rc == EX_TIMEOUT && remote_dump_applies(&o) && inspected && inspected->major == 3 &&
+        inspected->minor >= 13) {   /* no agent: the one snapshot, from outside */
+        rc = remote_dump_run(&rec, inspected, err, sizeof err);
+        outside = rc == EX_OK_REC;
+    }
     if (rc == LAUNCH_UNRECORDED) {   /* said once; the program's status decides */
         fprintf(stderr, "peeka-rec: %s\n", err);
         err[0] = 0;
         rc = EX_TARGET_EXITED;
         unrecorded = 1;
     }
-    if (rc == EX_OK_REC)
+    if (rc == EX_OK_REC && !outside)
         rc = recording_run(&rec, err, sizeof err);
-    else
+    else if (!outside)
         rec.discard = 1;   /* nothing recorded */
     if (rec.aw && (rc == EX_PROBE || rec.discard)) {   /* nothing was recorded */
         peeka_aw_discard(rec.aw);

@@ -269,3 +269,24 @@ int pk_same_exe_children(pid_t pid, pid_t *out, size_t max)
     closedir(d);
     return found;
 }
+
+int64_t pk_task_cpu_ns(pid_t pid, pid_t tid)
+{
+    char fn[80], buf[1024];
+    snprintf(fn, sizeof fn, "/proc/%d/task/%d/stat", (int)pid, (int)tid);
+    FILE *f = fopen(fn, "re");
+    if (!f)
+        return -1;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    /* after the parenthesised name (which may hold anything): state is
+     * field 3, utime and stime fields 14 and 15 */
+    const char *p = strrchr(buf, ')');
+    unsigned long long ut, st;
+    long hz = sysconf(_SC_CLK_TCK);
+    if (!p || hz <= 0 || sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu",
+                                &ut, &st) != 2)
+        return -1;
+    return (int64_t)((ut + st) * (1000000000ull / (unsigned long long)hz));
+}

@@ -70,6 +70,10 @@ extern volatile sig_atomic_t g_stop_signal;
 /* Returns an EX_* code. */
 int recording_run(recording *r, char *err, size_t errlen);
 char *recording_session_json(const recording *r);
+/* A recording whose records were made by peeka-rec itself (remote_dump.c:
+ * read from outside, no agent): session.json, the JSONL lines (probe 1's,
+ * checked like an agent's), the summary.  An EX_* code. */
+int recording_of_records(recording *r, const char *jsonl, size_t len, char *err, size_t errlen);
 /* summary.json for aw (the recording's archive, or a snapshot's); reason
  * NULL: rec_end_name(r->reason). */
 char *recording_summary_json(recording *r, peeka_aw *aw, const char *reason);
