@@ -279,9 +279,18 @@ int pk_same_exe_children(pid_t pid, pid_t *out, size_t max)
 int64_t pk_task_cpu_ns(pid_t pid, pid_t tid)
 {
     char fn[80], buf[1024];
+    unsigned long long ns, ut, st;
+    /* schedstat's first field is the run time in ns; stat has it in ticks */
+    snprintf(fn, sizeof fn, "/proc/%d/task/%d/schedstat", (int)pid, (int)tid);
+    FILE *f = fopen(fn, "re");
+    if (f) {
+        int ok = fscanf(f, "%llu", &ns) == 1;
+        fclose(f);
+        if (ok)
+            return (int64_t)ns;
+    }
     snprintf(fn, sizeof fn, "/proc/%d/task/%d/stat", (int)pid, (int)tid);
     const char *after = stat_fields(fn, buf, sizeof buf);
-    unsigned long long ut, st;
     long hz = sysconf(_SC_CLK_TCK);
     /* state is field 3, utime and stime fields 14 and 15 */
     if (!after || hz <= 0 || sscanf(after, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu",

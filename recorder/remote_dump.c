@@ -2,6 +2,7 @@
 #include "attach_target.h"
 #include "exitcodes.h"
 #include "proc_maps.h"
+#include "remote_records.h"
 #include "remote_stacks.h"
 #include "task_words.h"
 
@@ -9,7 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 /* What the kernel says of one thread, as the agent's records have it. */
 typedef struct task_view {
@@ -71,45 +71,6 @@ static int wanted(const probe_spec *p, const task_view *tv)
     return !state || !strcmp(state, "any") || !strcmp(state, tv->state);
 }
 
-static void add_u64(cJSON *o, const char *key, uint64_t v)
-{
-    char num[24];
-    snprintf(num, sizeof num, "%llu", (unsigned long long)v);
-    cJSON_AddRawToObject(o, key, num);
-}
-
-/* The fields every record starts with (observe.c's write_head). */
-static cJSON *head(const probe_spec *p, long long seq, int64_t wall)
-{
-    cJSON *o = cJSON_CreateObject();
-    char secs[40];
-    cJSON_AddStringToObject(o, "type", "observation");
-    cJSON_AddStringToObject(o, "kind", "thread");
-    cJSON_AddNumberToObject(o, "probe_id", p->id);
-    cJSON_AddNumberToObject(o, "cycle", 1);
-    cJSON_AddNumberToObject(o, "seq", (double)seq);
-    add_u64(o, "ts_ns", (uint64_t)wall);
-    snprintf(secs, sizeof secs, "%lld.%06lld", (long long)(wall / 1000000000),
-             (long long)(wall % 1000000000 / 1000));
-    cJSON_AddRawToObject(o, "timestamp", secs);
-    cJSON_AddNullToObject(o, "func_name");
-    return o;
-}
-
-static cJSON *frame_json(const rs_snapshot *s, const rs_frame *f)
-{
-    cJSON *o = cJSON_CreateObject();
-    const rs_code *c = &s->codes[f->code];
-    cJSON_AddStringToObject(o, "filename", c->file);
-    if (f->line >= 0)
-        cJSON_AddNumberToObject(o, "lineno", f->line);
-    else
-        cJSON_AddNullToObject(o, "lineno");
-    cJSON_AddStringToObject(o, "function", c->func);
-    cJSON_AddNullToObject(o, "code_context");
-    return o;
-}
-
 static void add_native(cJSON *o, const task_view *tv)
 {
     const char *sc = tv->syscall >= 0 ? pk_syscall_name(tv->syscall) : NULL;
@@ -133,12 +94,12 @@ static cJSON *thread_json(const probe_spec *p, pid_t pid, size_t count, const rs
                           const task_view *tv, long long seq, int64_t wall)
 {
     const rs_thread *th = tv->th;
-    cJSON *o = head(p, seq, wall);
+    cJSON *o = rr_head("thread", p, 1, seq, wall);
     cJSON_AddNumberToObject(o, "thread_count", (double)count);
     cJSON_AddNumberToObject(o, "index", (double)seq);
-    add_u64(o, "tid", th->thread_id);
-    add_u64(o, "thread_id", th->thread_id);
-    add_u64(o, "native_id", th->native_id);
+    rr_add_u64(o, "tid", th->thread_id);
+    rr_add_u64(o, "thread_id", th->thread_id);
+    rr_add_u64(o, "native_id", th->native_id);
     cJSON_AddStringToObject(o, "name", tv->name);
     cJSON_AddStringToObject(o, "thread_name", tv->name);
     cJSON_AddNullToObject(o, "daemon");   /* threading's objects are not read from outside */
@@ -147,17 +108,15 @@ static cJSON *thread_json(const probe_spec *p, pid_t pid, size_t count, const rs
     cJSON_AddNullToObject(o, "gil_waiter");
     int64_t cpu = pk_task_cpu_ns(pid, (pid_t)th->native_id);
     if (cpu >= 0)
-        add_u64(o, "cpu_ns", (uint64_t)cpu);
+        rr_add_u64(o, "cpu_ns", (uint64_t)cpu);
     else
         cJSON_AddNullToObject(o, "cpu_ns");
     cJSON_AddNumberToObject(o, "stack_depth", th->depth);
     if (th->nframes)
-        cJSON_AddItemToObject(o, "top_frame", frame_json(s, &th->frames[0]));
+        cJSON_AddItemToObject(o, "top_frame", rr_frame(s, &th->frames[0]));
     else
         cJSON_AddNullToObject(o, "top_frame");
-    cJSON *stack = cJSON_AddArrayToObject(o, "stack");
-    for (int i = 0; i < th->nframes; i++)
-        cJSON_AddItemToArray(stack, frame_json(s, &th->frames[i]));
+    rr_add_stack(o, s, th);
     cJSON_AddStringToObject(o, "source", "remote");
     cJSON_AddBoolToObject(o, "holds_gil", th->holds_gil);
     if (th->cut)
@@ -165,39 +124,12 @@ static cJSON *thread_json(const probe_spec *p, pid_t pid, size_t count, const rs
     return o;
 }
 
-/* One line per record into *out (malloc'd), as the agent would send them. */
-static int append_line(char **out, size_t *len, cJSON *rec)
-{
-    char *line = cJSON_PrintUnformatted(rec);
-    cJSON_Delete(rec);
-    size_t n = line ? strlen(line) : 0;
-    char *g = line ? realloc(*out, *len + n + 2) : NULL;
-    if (!g) {
-        free(line);
-        return -1;
-    }
-    memcpy(g + *len, line, n);
-    g[*len + n] = '\n';
-    g[*len + n + 1] = 0;
-    *len += n + 1;
-    *out = g;
-    free(line);
-    return 0;
-}
-
-static int64_t wall_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 /* The snapshot's records, thread by thread in the probe's order. */
 static int records_of(const probe_spec *p, pid_t pid, const rs_snapshot *s, char **out,
                       size_t *len)
 {
     task_view *tv = calloc(s->nthreads ? s->nthreads : 1, sizeof *tv);
-    int64_t wall = wall_now();
+    int64_t wall = rr_wall_now();
     long long seq = 0;
     size_t n = 0;
     int rc = tv ? 0 : -1;
@@ -211,13 +143,13 @@ static int records_of(const probe_spec *p, pid_t pid, const rs_snapshot *s, char
         if (!wanted(p, &tv[i]))
             continue;
         seq++;
-        rc = append_line(out, len, thread_json(p, pid, n, s, &tv[i], seq, wall));
+        rc = rr_append(out, len, thread_json(p, pid, n, s, &tv[i], seq, wall));
     }
     if (rc == 0 && seq == 0) {   /* a snapshot that is counted even when no thread matched */
-        cJSON *o = head(p, 1, wall);
+        cJSON *o = rr_head("thread", p, 1, 1, wall);
         cJSON_AddNumberToObject(o, "thread_count", (double)n);
         cJSON_AddNumberToObject(o, "matched", 0);
-        rc = append_line(out, len, o);
+        rc = rr_append(out, len, o);
     }
     free(tv);
     return rc;
