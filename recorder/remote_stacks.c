@@ -152,21 +152,33 @@ static int read_table(reader *r, uint64_t bytes, uint8_t **table, size_t *len)
     return 0;
 }
 
+/* Room for one more code object in s->codes. */
+static rs_code *code_slot(rs_snapshot *s)
+{
+    if (s->ncodes == s->codes_cap) {
+        size_t cap = s->codes_cap ? s->codes_cap * 2 : 32;
+        rs_code *g = realloc(s->codes, cap * sizeof *g);
+        if (!g)
+            return NULL;
+        s->codes = g;
+        s->codes_cap = cap;
+    }
+    return &s->codes[s->ncodes];
+}
+
 /* The index of the code object at addr in s->codes, read the first time
- * it is met; -1 when it is no code object or cannot be read. */
+ * it is met (its line table too); -1 when it is no code object or cannot
+ * be read. */
 static int code_of(reader *r, uint64_t addr)
 {
     rs_snapshot *s = r->s;
     for (size_t i = 0; i < s->ncodes; i++)
         if (s->codes[i].addr == addr)
             return (int)i;
-    if (s->ncodes >= RS_CODES_MAX || !is_type(r, addr, &r->code_type, "code"))
+    rs_code *c;
+    if (s->ncodes >= RS_CODES_MAX || !is_type(r, addr, &r->code_type, "code") ||
+        !(c = code_slot(s)))
         return -1;
-    rs_code *g = realloc(s->codes, (s->ncodes + 1) * sizeof *g);
-    if (!g)
-        return -1;
-    s->codes = g;
-    rs_code *c = &g[s->ncodes];
     const rx_layout *L = r->v.L;
     int32_t first = 0;
     c->addr = addr;
@@ -175,6 +187,8 @@ static int code_of(reader *r, uint64_t addr)
         dv_read(r->v.pid, addr + f_off(r, L->co_firstlineno), &first, sizeof first) < 0)
         return -1;
     c->firstline = first;
+    if (read_table(r, dv_ptr(&r->v, addr + f_off(r, L->co_linetable)), &c->table, &c->table_len) < 0)
+        c->table = NULL;   /* its lines are unknown, its name is not */
     return (int)s->ncodes++;
 }
 
@@ -182,14 +196,9 @@ static int code_of(reader *r, uint64_t addr)
 static int line_in(reader *r, const rs_code *c, uint64_t ip)
 {
     uint64_t start = c->addr + f_off(r, r->v.L->co_code_adaptive);
-    uint64_t table_at = dv_ptr(&r->v, c->addr + f_off(r, r->v.L->co_linetable));
-    uint8_t *table;
-    size_t len;
-    if (ip < start || read_table(r, table_at, &table, &len) < 0)
+    if (ip < start || !c->table)
         return -1;
-    int line = pk_line_of(table, len, c->firstline, (int64_t)((ip - start) / 2));
-    free(table);
-    return line;
+    return pk_line_of(c->table, c->table_len, c->firstline, (int64_t)((ip - start) / 2));
 }
 
 typedef struct frame_fields {
@@ -304,6 +313,8 @@ void rs_free(rs_snapshot *s)
     for (size_t i = 0; i < s->nthreads; i++)
         free(s->threads[i].frames);
     free(s->threads);
+    for (size_t i = 0; i < s->ncodes; i++)
+        free(s->codes[i].table);
     free(s->codes);
     memset(s, 0, sizeof *s);
 }

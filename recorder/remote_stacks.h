@@ -24,6 +24,8 @@ typedef struct rs_code {
     char file[RS_FILE_MAX];
     char func[RS_FUNC_MAX];    /* co_name, as the agent's records have it */
     int firstline;
+    uint8_t *table;            /* its co_linetable, NULL when unreadable */
+    size_t table_len;
 } rs_code;
 
 typedef struct rs_frame {
@@ -45,7 +47,7 @@ typedef struct rs_snapshot {
     rs_thread *threads;
     size_t nthreads;
     rs_code *codes;
-    size_t ncodes;
+    size_t ncodes, codes_cap;
     int gil_locked;
     uint64_t gil_holder;       /* native id of the GIL's holder, 0 when unknown */
 } rs_snapshot;
