@@ -1,4 +1,5 @@
 #include "remote_top.h"
+#include "cpu_marks.h"
 #include "exitcodes.h"
 #include "proc_maps.h"
 #include "remote_records.h"
@@ -10,16 +11,6 @@
 #include <string.h>
 #include <time.h>
 
-#define CPU_THREADS 4096   /* threads whose CPU time is followed */
-
-typedef struct cpu_marks {
-    size_t n;
-    struct {
-        uint64_t native;
-        int64_t cpu;
-    } t[CPU_THREADS];
-} cpu_marks;
-
 typedef struct sampler {
     recording *r;
     const peeka_target *t;
@@ -27,7 +18,7 @@ typedef struct sampler {
     int depth, idle;
     long long times;           /* -c: records at most, -1 no limit */
     double interval_s;
-    cpu_marks *marks;
+    pk_cpu_marks *marks;
     long long cycle;
 } sampler;
 
@@ -42,27 +33,6 @@ static int64_t mono_now(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-/* The CPU time used since the last look, and the new mark; -1 the first
- * time (as the agent's top.c). */
-static int64_t cpu_delta(cpu_marks *m, pid_t pid, uint64_t native)
-{
-    int64_t cpu = native ? pk_task_cpu_ns(pid, (pid_t)native) : -1;
-    if (cpu < 0)
-        return -1;
-    for (size_t i = 0; i < m->n; i++)
-        if (m->t[i].native == native) {
-            int64_t d = cpu - m->t[i].cpu;
-            m->t[i].cpu = cpu;
-            return d;
-        }
-    if (m->n < CPU_THREADS) {
-        m->t[m->n].native = native;
-        m->t[m->n].cpu = cpu;
-        m->n++;
-    }
-    return -1;
 }
 
 static cJSON *sample_json(const sampler *sm, const rs_snapshot *s, const rs_thread *th,
@@ -106,7 +76,8 @@ static int sample(sampler *sm, int prime, char *err, size_t errlen)
     int rc = 0;
     sm->cycle += !prime;
     for (size_t i = 0; i < s.nthreads && rc == 0; i++) {
-        int64_t cpu = cpu_delta(sm->marks, sm->t->pid, s.threads[i].native_id);
+        uint64_t native = s.threads[i].native_id;
+        int64_t cpu = pk_cpu_since(sm->marks, native, native ? pk_task_cpu_ns(sm->t->pid, (pid_t)native) : -1);
         if (prime || (!sm->idle && cpu <= 0) || (sm->times >= 0 && seq >= sm->times))
             continue;
         rc = rr_append(&jsonl, &len, sample_json(sm, &s, &s.threads[i], cpu, ++seq, wall, began));
@@ -176,7 +147,7 @@ int remote_top_run(recording *r, const peeka_target *t, char *err, size_t errlen
     rs_free(&first);
     sampler sm = {.r = r, .t = t, .p = p, .depth = (int)pt_num(&p->v, "max_depth", 64),
                   .idle = pt_num(&p->v, "idle", 0) != 0, .times = (long long)pt_num(&p->v, "times", -1),
-                  .interval_s = pt_num(&p->v, "interval_s", 0.01), .marks = calloc(1, sizeof(cpu_marks))};
+                  .interval_s = pt_num(&p->v, "interval_s", 0.01), .marks = calloc(1, sizeof(pk_cpu_marks))};
     if (!sm.marks) {
         snprintf(err, errlen, "out of memory");
         return EX_INTERNAL;
