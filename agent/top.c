@@ -3,6 +3,7 @@
  * so threads parked in a sleep, a lock or a select do not fill the table
  * with their waiting frames; --idle samples them too. */
 #include "top.h"
+#include "cpu_marks.h"
 #include "observe.h"
 #include "pyframes.h"
 #include "thread_probe.h"
@@ -10,35 +11,15 @@
 
 #include <stdlib.h>
 
-#define TOP_THREADS 4096
-
 typedef struct top_state {
-    int n;
-    struct {
-        long native;
-        int64_t cpu;
-    } t[TOP_THREADS];
+    pk_cpu_marks marks;
 } top_state;
 
-/* The CPU time used since the last look, and the new mark; -1 the first
- * time (or when the kernel cannot say). */
+/* The CPU time used since the last look; -1 the first time (or when the
+ * kernel cannot say). */
 static int64_t cpu_delta(top_state *s, long native)
 {
-    int64_t cpu = native > 0 ? task_cpu_ns((pid_t)native) : -1;
-    if (cpu < 0)
-        return -1;
-    for (int i = 0; i < s->n; i++)
-        if (s->t[i].native == native) {
-            int64_t d = cpu - s->t[i].cpu;
-            s->t[i].cpu = cpu;
-            return d;
-        }
-    if (s->n < TOP_THREADS) {
-        s->t[s->n].native = native;
-        s->t[s->n].cpu = cpu;
-        s->n++;
-    }
-    return -1;
+    return pk_cpu_since(&s->marks, (uint64_t)native, native > 0 ? task_cpu_ns((pid_t)native) : -1);
 }
 
 int top_prime(probe *p, const unsigned long *skip, int nskip)

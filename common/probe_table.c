@@ -108,6 +108,8 @@ static const pt_option top_opts[] = {
      "stop this probe after N samples, one per thread\nsampled (-1: no limit)"},
     {"--idle", NULL, PT_FLAG, "idle", NULL, 0, 0, 0, NULL, NULL, NULL,
      "sample threads that used no CPU since the last sample too"},
+    {"--outside", NULL, PT_FLAG, "outside", NULL, 0, 0, 0, NULL, NULL, NULL,
+     "sample from outside the process (CPython 3.13+): no agent,\nno GIL taken; the only probe, with -p"},
 };
 
 /* The snapshot probes (agent/interp_probes.h).  They observe the interpreter,

@@ -6,7 +6,8 @@ OUT     := $(BUILD)/lib/peeka/agent/$(TAG)/_peeka_agent.so
 OBJDIR  := $(BUILD)/obj/agent-$(TAG)
 # The agent shares only what it needs from common/ (it lives in the target).
 SRCS    := $(wildcard agent/*.c) common/frame.c common/pattern.c common/redact.c \
-           common/probe_table.c common/probe_values.c common/probe_snapshot.c
+           common/probe_table.c common/probe_values.c common/probe_snapshot.c \
+           common/task_words.c common/cpu_marks.c
 OBJS    := $(patsubst %.c,$(OBJDIR)/%.o,$(SRCS))
 ACFLAGS := -std=c11 -D_GNU_SOURCE -fPIC -fvisibility=hidden -Wall -Wextra -Wshadow \
            -Wno-missing-field-initializers -Wno-cast-function-type \

@@ -4,6 +4,7 @@
 #include "exitcodes.h"
 #include "inject.h"
 #include "inject_gdb.h"
+#include "proc_maps.h"
 #include "remote_exec.h"
 
 #include <errno.h>
@@ -108,6 +109,26 @@ static peeka_target target;
 static rx_gil gil_then;
 static int gil_then_known;
 
+/* The target's threads before peeka touched it: the ptrace route's helper
+ * thread is not among them. */
+static pid_t *tids_before;
+static size_t ntids_before;
+
+int attach_thread_is_ours(pid_t pid, pid_t tid)
+{
+    if (target.pid != pid || !ntids_before)
+        return 0;
+    for (size_t i = 0; i < ntids_before; i++)
+        if (tids_before[i] == tid)
+            return 0;
+    return 1;
+}
+
+const peeka_target *attach_inspected(pid_t pid)
+{
+    return target.pid == pid && target.major ? &target : NULL;
+}
+
 /* The process's interpreter, and the run directory handed to its user. */
 static int prepare(pid_t pid, rundir *rd, peeka_target *t, char *err, size_t errlen)
 {
@@ -115,6 +136,9 @@ static int prepare(pid_t pid, rundir *rd, peeka_target *t, char *err, size_t err
     if (st != PA_OK)
         return attach_status_to_exit(st);
     gil_then_known = peeka_gil_read(t, &gil_then) == 0;
+    free(tids_before);
+    if (pk_tasks_list(pid, &tids_before, &ntids_before) != 0)
+        ntids_before = 0;   /* unknown: no thread is taken for peeka's */
     struct stat pst;
     char proc[32];
     snprintf(proc, sizeof proc, "/proc/%d", (int)pid);

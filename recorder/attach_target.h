@@ -7,6 +7,7 @@
 
 #include <stddef.h>
 #include <sys/types.h>
+#include "attach.h"
 #include "options.h"
 #include "recording.h"
 #include "rundir.h"
@@ -26,8 +27,17 @@ int attach_run_code(pid_t pid, const rec_options *o, rundir *rd, const char *cod
 
 /* After EX_TIMEOUT for pid (the last target attach_target or
  * attach_run_code prepared): appends to err why nothing ran when it can be
- * told from outside, i.e. on 3.14+ one thread held the GIL from the start
+ * told from outside, i.e. on 3.13+ one thread held the GIL from the start
  * of the attach to now. */
 void attach_explain_timeout(pid_t pid, char *err, size_t errlen);
+
+/* The interpreter found in pid by the last attach_target or
+ * attach_run_code, or NULL when that was another process or failed. */
+const peeka_target *attach_inspected(pid_t pid);
+
+/* 1 when thread tid of pid appeared since that attach began (the ptrace
+ * route's helper thread, still waiting for the GIL), 0 otherwise or when
+ * the threads then are not known. */
+int attach_thread_is_ours(pid_t pid, pid_t tid);
 
 #endif

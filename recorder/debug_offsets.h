@@ -1,4 +1,4 @@
-/* Where CPython 3.14+ keeps what the PEP 768 route needs, as published in
+/* Where CPython 3.13+ keeps what peeka reads from outside, as published in
  * its _Py_DebugOffsets (the struct at the start of _PyRuntime that tells
  * debuggers every other offset).  That struct's own layout is fixed per
  * minor version, so it is one table row per version here. */
@@ -7,10 +7,12 @@
 
 #include <stdint.h>
 
-/* Offsets inside _Py_DebugOffsets of the fields this route reads, for one
+/* Offsets inside _Py_DebugOffsets of the fields peeka reads, for one
  * CPython minor version.  The struct is the interpreter's published
  * contract with debuggers: stable within a minor version, so one row per
- * version, checked against the headers by tests/fixtures/debug_offsets_check.c. */
+ * version, checked against the headers by tests/fixtures/debug_offsets_check.c.
+ * The PEP 768 columns (eval_breaker .. script_path_size) are 0 on 3.13,
+ * which has no such route. */
 typedef struct rx_layout {
     int minor;
     uint32_t size;                /* sizeof(_Py_DebugOffsets) */
@@ -29,6 +31,28 @@ typedef struct rx_layout {
     /* not in _Py_DebugOffsets: where _gil.switch_number is, from _gil.locked
      * (struct _gil_runtime_state of internal/pycore_gil.h) */
     uint32_t gil_switches_after_locked;
+    /* for the stacks (remote_stacks.c) */
+    uint32_t ts_thread_id;        /* thread_state.thread_id */
+    uint32_t ts_current_frame;    /* thread_state.current_frame */
+    uint32_t fr_previous;         /* interpreter_frame.previous */
+    uint32_t fr_executable;       /* interpreter_frame.executable */
+    uint32_t fr_instr_ptr;        /* interpreter_frame.instr_ptr */
+    uint32_t fr_owner;            /* interpreter_frame.owner */
+    uint32_t co_filename;         /* code_object.filename */
+    uint32_t co_name;             /* code_object.name */
+    uint32_t co_linetable;        /* code_object.linetable */
+    uint32_t co_firstlineno;      /* code_object.firstlineno */
+    uint32_t co_code_adaptive;    /* code_object.co_code_adaptive */
+    uint32_t ob_type;             /* pyobject.ob_type */
+    uint32_t tp_name;             /* type_object.tp_name */
+    uint32_t bytes_size;          /* bytes_object.ob_size */
+    uint32_t bytes_sval;          /* bytes_object.ob_sval */
+    uint32_t str_state;           /* unicode_object.state */
+    uint32_t str_length;          /* unicode_object.length */
+    uint32_t str_ascii_size;      /* unicode_object.asciiobject_size */
+    /* not in _Py_DebugOffsets before 3.15: sizeof(PyCompactUnicodeObject),
+     * where a compact string's characters start when it is not ASCII */
+    uint32_t str_compact_size;
 } rx_layout;
 
 /* The row for 3.minor, or NULL when peeka does not know that version's. */

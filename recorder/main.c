@@ -10,6 +10,8 @@
 #include "launch_flags.h"
 #include "options.h"
 #include "recording.h"
+#include "remote_dump.h"
+#include "remote_top.h"
 #include "rundir.h"
 #include "session_ctl.h"
 #include "session_holder.h"
@@ -221,6 +223,26 @@ static int start_attach(const rec_options *o, rundir *rd, agent_conn *conn, reco
     return rc;
 }
 
+/* top --outside: no agent; the archive exists before the target is read.
+ * *ran: the recording began, so the archive is the sampler's to keep. */
+static int start_outside(const rec_options *o, recording *rec, const char *outpath, int *ran,
+                         char *err, size_t errlen)
+{
+    static peeka_target t;   /* large: paths */
+    if (outpath[0] && !(rec->aw = open_archive(o, outpath, err, errlen)))
+        return EX_WRITE;
+    int64_t t0 = mono_ns();
+    int st = peeka_target_inspect(o->pid, &t, err, errlen);
+    rec->attach.ms = (double)(mono_ns() - t0) / 1e6;
+    if (st != PA_OK)
+        return attach_status_to_exit(st);
+    *ran = 1;
+    int rc = remote_top_run(rec, &t, err, errlen);
+    if (rc == EX_NOTPYTHON)
+        *ran = 0;   /* nothing was written */
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     rec_options o;
@@ -280,18 +302,28 @@ int main(int argc, char **argv)
         rc = EX_INTERNAL;
         goto out;
     }
-    rc = o.pid ? start_attach(&o, &rd, &conn, &rec, outpath, err, sizeof err)
-               : start_launch(&o, &rd, &lt, &conn, &rec, outpath, sizeof outpath, pid_later, err,
-                              sizeof err);
+    int outside = 0;
+    if (remote_top_applies(&o))
+        rc = start_outside(&o, &rec, outpath, &outside, err, sizeof err);
+    else
+        rc = o.pid ? start_attach(&o, &rd, &conn, &rec, outpath, err, sizeof err)
+                   : start_launch(&o, &rd, &lt, &conn, &rec, outpath, sizeof outpath, pid_later,
+                                  err, sizeof err);
+    const peeka_target *inspected = attach_inspected(o.pid);
+    if (rc == EX_TIMEOUT && remote_dump_applies(&o) && inspected && inspected->major == 3 &&
+        inspected->minor >= 13) {   /* no agent: the one snapshot, from outside */
+        rc = remote_dump_run(&rec, inspected, err, sizeof err);
+        outside = rc == EX_OK_REC;
+    }
     if (rc == LAUNCH_UNRECORDED) {   /* said once; the program's status decides */
         fprintf(stderr, "peeka-rec: %s\n", err);
         err[0] = 0;
         rc = EX_TARGET_EXITED;
         unrecorded = 1;
     }
-    if (rc == EX_OK_REC)
+    if (rc == EX_OK_REC && !outside)
         rc = recording_run(&rec, err, sizeof err);
-    else
+    else if (!outside)
         rec.discard = 1;   /* nothing recorded */
     if (rec.aw && (rc == EX_PROBE || rec.discard)) {   /* nothing was recorded */
         peeka_aw_discard(rec.aw);

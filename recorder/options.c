@@ -539,6 +539,23 @@ static int check_policy(const rec_options *o, char *err, size_t errlen)
     return 0;
 }
 
+/* top --outside is peeka-rec's own sampling loop (remote_top.c): there is
+ * no agent to take other probes, children or a detached session. */
+static int check_outside(const rec_options *o, char *err, size_t errlen)
+{
+    for (int k = 0; k < o->nprobes; k++) {
+        if (!pt_num(&o->probes[k].v, "outside", 0))
+            continue;
+        if (o->nprobes > 1 || !o->pid || o->follow_forks || o->detach_key || o->ring_bytes) {
+            snprintf(err, errlen, "top --outside samples from peeka-rec itself, with no agent: it "
+                     "must be the only probe, with -p PID, and without --follow-forks, --detach "
+                     "or --ring");
+            return -1;
+        }
+    }
+    return 0;
+}
+
 int options_parse(int argc, char **argv, rec_options *o, char *err, size_t errlen)
 {
     memset(o, 0, sizeof *o);
@@ -583,6 +600,7 @@ int options_parse(int argc, char **argv, rec_options *o, char *err, size_t errle
     if (o->pid && o->cmd) { snprintf(err, errlen, "-p PID and -- CMD cannot be combined"); return -1; }
     for (int k = 0; k < o->nprobes; k++)
         if (check_rule_count(o, &o->probes[k], err, errlen) < 0) return -1;
+    if (check_outside(o, err, errlen) < 0) return -1;
     return check_policy(o, err, errlen);
 }
 

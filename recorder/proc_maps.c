@@ -218,22 +218,28 @@ int pk_fd_target(pid_t pid, int fd, char *buf, size_t len)
     return 0;
 }
 
-/* The ppid field of /proc/N/stat, after the parenthesised comm (which may
- * itself hold spaces and parentheses). */
+/* The fields of a /proc stat file after the parenthesised comm (which may
+ * itself hold spaces and parentheses), in buf; NULL when unreadable. */
+static const char *stat_fields(const char *path, char *buf, size_t len)
+{
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return NULL;
+    size_t n = fread(buf, 1, len - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    const char *close = strrchr(buf, ')');
+    return close ? close + 1 : NULL;
+}
+
 static pid_t parent_of(const char *pid)
 {
     char path[300], buf[512];
     snprintf(path, sizeof path, "/proc/%s/stat", pid);
-    FILE *f = fopen(path, "re");
-    if (!f)
-        return -1;
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = 0;
-    char *close = strrchr(buf, ')');
+    const char *after = stat_fields(path, buf, sizeof buf);
     int ppid;
     char state;
-    return close && sscanf(close + 1, " %c %d", &state, &ppid) == 2 ? (pid_t)ppid : -1;
+    return after && sscanf(after, " %c %d", &state, &ppid) == 2 ? (pid_t)ppid : -1;
 }
 
 static int exe_of(const char *pid, char *out, size_t len)
@@ -268,4 +274,27 @@ int pk_same_exe_children(pid_t pid, pid_t *out, size_t max)
     }
     closedir(d);
     return found;
+}
+
+int64_t pk_task_cpu_ns(pid_t pid, pid_t tid)
+{
+    char fn[80], buf[1024];
+    unsigned long long ns, ut, st;
+    /* schedstat's first field is the run time in ns; stat has it in ticks */
+    snprintf(fn, sizeof fn, "/proc/%d/task/%d/schedstat", (int)pid, (int)tid);
+    FILE *f = fopen(fn, "re");
+    if (f) {
+        int ok = fscanf(f, "%llu", &ns) == 1;
+        fclose(f);
+        if (ok)
+            return (int64_t)ns;
+    }
+    snprintf(fn, sizeof fn, "/proc/%d/task/%d/stat", (int)pid, (int)tid);
+    const char *after = stat_fields(fn, buf, sizeof buf);
+    long hz = sysconf(_SC_CLK_TCK);
+    /* state is field 3, utime and stime fields 14 and 15 */
+    if (!after || hz <= 0 || sscanf(after, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu",
+                                    &ut, &st) != 2)
+        return -1;
+    return (int64_t)((ut + st) * (1000000000ull / (unsigned long long)hz));
 }

@@ -52,6 +52,11 @@ typedef struct pk_sysinfo {
 /* 0, or -errno (ENOENT: the thread is gone). */
 int pk_task_syscall(pid_t pid, pid_t tid, pk_sysinfo *si);
 
+/* The CPU time thread tid of pid used so far, in ns (schedstat's run
+ * time; where there is none, user + system at the kernel's clock tick);
+ * -1 when /proc cannot say. */
+int64_t pk_task_cpu_ns(pid_t pid, pid_t tid);
+
 /* Reads the symlink /proc/PID/fd/N into buf ("socket:[123]", "/tmp/x").
  * 0 or -errno. */
 int pk_fd_target(pid_t pid, int fd, char *buf, size_t len);

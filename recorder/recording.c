@@ -827,6 +827,8 @@ static void report_idle_parent(const recording *r)
             n == 1 ? "" : "es", list, n > 8 ? " ..." : "");
 }
 
+static int finish(recording *r, char *err, size_t errlen);
+
 int recording_run(recording *r, char *err, size_t errlen)
 {
     r->start_mono = mono_ns();
@@ -865,6 +867,45 @@ int recording_run(recording *r, char *err, size_t errlen)
         return EX_WRITE;
     report_pending(r);
     report_idle_parent(r);
+    return finish(r, err, errlen);
+}
+
+int recording_outside_begin(recording *r, char *err, size_t errlen)
+{
+    r->start_mono = mono_ns();
+    r->counts_cycles = 1;
+    r->start_ns_wall = wall_ns();
+    /* nothing is dropped: the records are all there are */
+    free(r->agent_stats);
+    r->agent_stats = strdup("{\"probes\":[{\"id\":1,\"drops\":0,\"condition_errors\":0}]}");
+    if (!r->agent_stats) {
+        snprintf(err, errlen, "out of memory");
+        return EX_INTERNAL;
+    }
+    return write_session(r, err, errlen) < 0 ? EX_WRITE : EX_OK_REC;
+}
+
+int recording_outside_end(recording *r, rec_end reason, char *err, size_t errlen)
+{
+    r->reason = reason;
+    if (!r->opt->quiet && isatty(2))
+        fputs("\r\033[K", stderr);
+    return finish(r, err, errlen);
+}
+
+int recording_of_records(recording *r, const char *jsonl, size_t len, char *err, size_t errlen)
+{
+    int rc = recording_outside_begin(r, err, errlen);
+    if (rc != EX_OK_REC)
+        return rc;
+    if (recording_take_records(r, (const uint8_t *)jsonl, (uint32_t)len, err, errlen) < 0)
+        return r->fail ? r->fail : EX_WRITE;
+    return recording_outside_end(r, END_COUNT, err, errlen);
+}
+
+/* session.json if still due, the buffer policy's end, the summary. */
+static int finish(recording *r, char *err, size_t errlen)
+{
     char serr[512];
     if (write_session(r, serr, sizeof serr) < 0) {
         snprintf(err, errlen, "%s", serr);

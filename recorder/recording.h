@@ -70,6 +70,14 @@ extern volatile sig_atomic_t g_stop_signal;
 /* Returns an EX_* code. */
 int recording_run(recording *r, char *err, size_t errlen);
 char *recording_session_json(const recording *r);
+/* A recording whose records peeka-rec makes itself, read from outside the
+ * process with no agent (remote_dump.c, remote_top.c): begin writes
+ * session.json; the records go through recording_take_records (probe 1's,
+ * checked like an agent's); end writes the summary with `reason`.  EX_*
+ * codes.  recording_of_records is the three for one batch of lines. */
+int recording_outside_begin(recording *r, char *err, size_t errlen);
+int recording_outside_end(recording *r, rec_end reason, char *err, size_t errlen);
+int recording_of_records(recording *r, const char *jsonl, size_t len, char *err, size_t errlen);
 /* summary.json for aw (the recording's archive, or a snapshot's); reason
  * NULL: rec_end_name(r->reason). */
 char *recording_summary_json(recording *r, peeka_aw *aw, const char *reason);

@@ -10,32 +10,23 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "debug_read.h"
 #include "proc_maps.h"
 #include "ptrace_thread.h"
 
-#define DEBUG_COOKIE "xdebugpy"
 #define PLEASE_STOP_BIT (1u << 5) /* _PY_EVAL_PLEASE_STOP_BIT */
-#define MAX_TSTATES 4096          /* bounds every walk of the thread list */
-#define MAX_DEBUG_OFFSETS 4096
+#define MAX_TSTATES DV_MAX_TSTATES
 #define FREEZE_NS 500000000LL     /* to stop every thread for the writes */
 
 typedef struct rx {
     const peeka_target *t;
-    const rx_layout *L;
-    uint8_t dbg[MAX_DEBUG_OFFSETS]; /* the target's _Py_DebugOffsets */
-    uint64_t interp;
+    dbg_view v;                     /* the target's _Py_DebugOffsets */
     uint64_t ts[MAX_TSTATES];       /* thread states asked to run the script */
     uint64_t tid[MAX_TSTATES];      /* their threads' native ids, at the time */
     size_t nts;
     char *err;
     size_t errlen;
 } rx;
-
-static int rd(pid_t pid, uint64_t addr, void *buf, size_t len)
-{
-    struct iovec l = {buf, len}, r = {(void *)(uintptr_t)addr, len};
-    return process_vm_readv(pid, &l, 1, &r, 1, 0) == (ssize_t)len ? 0 : -1;
-}
 
 static int wr(pid_t pid, uint64_t addr, const void *buf, size_t len)
 {
@@ -45,15 +36,7 @@ static int wr(pid_t pid, uint64_t addr, const void *buf, size_t len)
 
 static uint64_t off(const rx *x, uint32_t field)
 {
-    uint64_t v;
-    memcpy(&v, x->dbg + field, sizeof v);
-    return v;
-}
-
-static uint64_t rd_ptr(const rx *x, uint64_t addr)
-{
-    uint64_t v = 0;
-    return rd(x->t->pid, addr, &v, sizeof v) == 0 ? v : 0;
+    return dv_off(&x->v, field);
 }
 
 static int noroute(rx *x, const char *why)
@@ -76,28 +59,20 @@ static int same_mount_ns(pid_t pid)
 static int load(rx *x)
 {
     const peeka_target *t = x->t;
+    char why[200];
     if (t->major < 3 || (t->major == 3 && t->minor < 14))
         return noroute(x, "it needs CPython 3.14 or later");
-    if (!(x->L = rx_layout_for(t->major, t->minor)))
-        return noroute(x, "this CPython's _Py_DebugOffsets layout is not known to this peeka");
-    if (!t->runtime || x->L->size > sizeof x->dbg || rd(t->pid, t->runtime, x->dbg, x->L->size))
-        return noroute(x, "its _Py_DebugOffsets cannot be read");
-    uint64_t version = off(x, 8), free_threaded = off(x, 16);
-    if (memcmp(x->dbg, DEBUG_COOKIE, 8) != 0 || ((version >> 24) & 0xff) != (uint64_t)t->major ||
-        ((version >> 16) & 0xff) != (uint64_t)t->minor || free_threaded)
-        return noroute(x, "its _Py_DebugOffsets are not those of this CPython version");
-    if (off(x, x->L->script_path_size) < 2 || off(x, x->L->script_path_size) > 65536)
+    if (dv_open(&x->v, t, why, sizeof why) < 0)
+        return noroute(x, why);
+    if (off(x, x->v.L->script_path_size) < 2 || off(x, x->v.L->script_path_size) > 65536)
         return noroute(x, "its script path buffer has an implausible size");
-    x->interp = rd_ptr(x, t->runtime + off(x, x->L->interpreters_head));
-    if (!x->interp)
-        return noroute(x, "it has no interpreter yet");
     return PA_OK;
 }
 
 static int disabled(rx *x)
 {
     int32_t on = 0;
-    if (rd(x->t->pid, x->interp + off(x, x->L->enabled), &on, sizeof on) < 0)
+    if (dv_read(x->t->pid, x->v.interp + off(x, x->v.L->enabled), &on, sizeof on) < 0)
         return noroute(x, "its interpreter state cannot be read");
     if (on == 1)
         return PA_OK;
@@ -196,18 +171,12 @@ static int freeze(rx *x, frozen *f)
  * a consistent list only while every thread is held still. */
 static size_t list_tstates(const rx *x, uint64_t *out)
 {
-    size_t n = 0;
-    uint64_t ts = rd_ptr(x, x->interp + off(x, x->L->threads_head));
-    while (ts && n < MAX_TSTATES) {
-        out[n++] = ts;
-        ts = rd_ptr(x, ts + off(x, x->L->ts_next));
-    }
-    return n;
+    return dv_tstates(&x->v, out, MAX_TSTATES);
 }
 
 static uint64_t native_id(const rx *x, uint64_t ts)
 {
-    return rd_ptr(x, ts + off(x, x->L->ts_native_id));
+    return dv_native_id(&x->v, ts);
 }
 
 /* Thread state i is still the one we wrote to: listed now, and not a new
@@ -222,16 +191,16 @@ static int still_there(const rx *x, size_t i, const uint64_t *now, size_t n)
 
 static uint64_t support(const rx *x, uint64_t ts, uint32_t field)
 {
-    return ts + off(x, x->L->support) + off(x, field);
+    return ts + off(x, x->v.L->support) + off(x, field);
 }
 
 static int request(rx *x, uint64_t ts, const char *script)
 {
     pid_t pid = x->t->pid;
     int32_t one = 1;
-    uint64_t breaker, at = ts + off(x, x->L->eval_breaker);
-    if (wr(pid, support(x, ts, x->L->script_path), script, strlen(script) + 1) ||
-        wr(pid, support(x, ts, x->L->pending), &one, sizeof one) || rd(pid, at, &breaker, 8))
+    uint64_t breaker, at = ts + off(x, x->v.L->eval_breaker);
+    if (wr(pid, support(x, ts, x->v.L->script_path), script, strlen(script) + 1) ||
+        wr(pid, support(x, ts, x->v.L->pending), &one, sizeof one) || dv_read(pid, at, &breaker, 8))
         return -1;
     breaker |= PLEASE_STOP_BIT;
     return wr(pid, at, &breaker, sizeof breaker);
@@ -261,7 +230,7 @@ static int request_all(rx *x, const char *script)
 static int taken(const rx *x, uint64_t ts)
 {
     int32_t pending = 1;
-    return rd(x->t->pid, support(x, ts, x->L->pending), &pending, sizeof pending) == 0 &&
+    return dv_read(x->t->pid, support(x, ts, x->v.L->pending), &pending, sizeof pending) == 0 &&
            pending == 0;
 }
 
@@ -287,8 +256,8 @@ static int withdraw(rx *x)
             was_taken = 1;
             continue;
         }
-        if (wr(x->t->pid, support(x, x->ts[i], x->L->script_path), &nul, 1) ||
-            wr(x->t->pid, support(x, x->ts[i], x->L->pending), &zero, sizeof zero))
+        if (wr(x->t->pid, support(x, x->ts[i], x->v.L->script_path), &nul, 1) ||
+            wr(x->t->pid, support(x, x->ts[i], x->v.L->pending), &zero, sizeof zero))
             was_taken = -1;
     }
     free(now);
@@ -344,7 +313,7 @@ int peeka_remote_exec(const peeka_target *t, const char *script, int ready_fd, i
 {
     int s;
     rx *x = rx_open(t, err, errlen, &s);
-    if (s == PA_OK && strlen(script) >= off(x, x->L->script_path_size))
+    if (s == PA_OK && strlen(script) >= off(x, x->v.L->script_path_size))
         s = noroute(x, "the script path is longer than the interpreter's buffer");
     if (s == PA_OK)
         s = request_all(x, script);
@@ -356,41 +325,24 @@ int peeka_remote_exec(const peeka_target *t, const char *script, int ready_fd, i
 
 /* --- the GIL, for telling why nothing ran ------------------------------ */
 
-/* The native id of the thread whose state is ts, 0 if ts is not listed. */
-static uint64_t listed_native_id(const rx *x, uint64_t ts)
-{
-    size_t n = 0;
-    uint64_t at = rd_ptr(x, x->interp + off(x, x->L->threads_head));
-    for (; at && n < MAX_TSTATES; n++, at = rd_ptr(x, at + off(x, x->L->ts_next)))
-        if (at == ts)
-            return native_id(x, ts);
-    return 0;
-}
-
-static int gil_fields(const rx *x, rx_gil *g)
-{
-    pid_t pid = x->t->pid;
-    uint64_t locked_at = x->interp + off(x, x->L->gil_locked);
-    int32_t locked = 0;
-    uint64_t holder = 0, switches = 0;
-    if (rd(pid, locked_at, &locked, sizeof locked) ||
-        rd(pid, locked_at + x->L->gil_switches_after_locked, &switches, sizeof switches) ||
-        rd(pid, x->interp + off(x, x->L->gil_holder), &holder, sizeof holder))
-        return -1;
-    g->locked = locked == 1;
-    g->switches = switches;
-    g->holder = holder ? listed_native_id(x, holder) : 0;
-    return 0;
-}
-
 int peeka_gil_read(const peeka_target *t, rx_gil *g)
 {
     char why[256];
-    rx *x = calloc(1, sizeof *x);
-    if (!x)
-        return -1;
-    *x = (rx){.t = t, .err = why, .errlen = sizeof why};
-    int rc = load(x) == PA_OK ? gil_fields(x, g) : -1;
-    free(x);
+    dbg_view *v = malloc(sizeof *v);
+    dv_gil raw;
+    int rc = v && dv_open(v, t, why, sizeof why) == 0 && dv_gil_read(v, &raw) == 0 ? 0 : -1;
+    if (rc == 0) {
+        uint64_t *ts = malloc(MAX_TSTATES * sizeof *ts);
+        size_t n = ts ? dv_tstates(v, ts, MAX_TSTATES) : 0;
+        g->locked = raw.locked;
+        g->switches = raw.switches;
+        g->holder = 0;
+        for (size_t i = 0; raw.holder_ts && i < n; i++)
+            if (ts[i] == raw.holder_ts)
+                g->holder = dv_native_id(v, ts[i]);
+        rc = ts ? 0 : -1;
+        free(ts);
+    }
+    free(v);
     return rc;
 }

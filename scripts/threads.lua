@@ -2,7 +2,8 @@
 local args = peeka.script{
   description = "Every thread of each thread snapshot with its state and Python stack (py-spy dump)",
   usage = "peeka-analyze ARCHIVE... threads [--arg source=true] [--arg thread=GLOB]",
-  help = "A snapshot that could not have the GIL (gil_timeout) says which thread held it.\n" ..
+  help = "A snapshot that could not have the GIL (gil_timeout) says which thread held it;\n" ..
+         "one read from outside the process (source: remote) which thread holds it.\n" ..
          "Source lines are read from the files when they exist where the report runs.",
   args = {
     {name = "source", type = "boolean", default = true, help = "show each frame's source line when the file is here"},
@@ -68,14 +69,16 @@ for r in peeka.records{kind = "thread"} do
   elseif not args.thread or peeka.glob(args.thread, r.name or "") then
     if key ~= last then
       if last then print("") end
-      print(string.format("Snapshot %d (probe %d) at %s: %d threads", r.cycle, r.probe_id, when(r), r.thread_count))
+      print(string.format("Snapshot %d (probe %d) at %s: %d threads%s", r.cycle, r.probe_id, when(r), r.thread_count,
+                          r.source == "remote" and ", read from outside the process" or ""))
       last = key
     end
     shown = shown + 1
     local daemon = r.daemon == true and ", daemon" or ""
-    print(string.format("Thread %s %s (native %s%s): %s%s, %d frames", tostring(r.thread_id), name_of(r),
+    print(string.format("Thread %s %s (native %s%s): %s%s, %d frames%s", tostring(r.thread_id), name_of(r),
                         tostring(r.native_id), daemon, native(r),
-                        r.gil_waiter == true and " (waiting for the GIL)" or "", r.stack_depth))
+                        r.gil_waiter == true and " (waiting for the GIL)" or "", r.stack_depth,
+                        r.holds_gil == true and ", holds the GIL" or ""))
     for _, f in ipairs(r.stack or {}) do
       print(string.format("    %s (%s:%s)", tostring(f["function"]), tostring(f.filename), tostring(f.lineno)))
       local src = source_line(f.filename, f.lineno)
@@ -84,6 +87,7 @@ for r in peeka.records{kind = "thread"} do
     if r.stack_depth > #(r.stack or {}) then
       print(string.format("    ... %d more", r.stack_depth - #r.stack))
     end
+    if r.stack_cut then print("    (the stack ends here: " .. r.stack_cut .. ")") end
   end
 end
 if shown == 0 and last == nil then print("no thread records in the archive") end

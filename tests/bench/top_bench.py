@@ -13,6 +13,11 @@ window.  Two numbers:
   (the records' sample_ns), times the samples taken per second: the share
   of the target's time its Python threads cannot run.  Target at 100 Hz:
   < 1%.
+On CPython 3.13+ the same windows are measured for `top --outside`
+(peeka-rec reads the stacks itself, no agent, no GIL): the rate reached,
+how long a round's read takes peeka-rec (read_ns), and the wall-clock A/B,
+which there is the only cost the target can see (peeka-rec's reads run
+beside it on the machine's CPUs).
 """
 import json
 import os
@@ -34,12 +39,13 @@ def low(xs):
     return xs[len(xs) // 4]
 
 
-def record(pid, interval):
+def record(pid, interval, outside):
     """One recording window: the span of it that counts (attach and detach
-    left out), and each sample's (ts_ns, sample_ns)."""
+    left out), and each sample's (ts_ns, sample_ns, read_ns)."""
     out = "/tmp/peeka-top-bench-%d.tar.zst" % pid
     start = time.monotonic()
-    p = subprocess.run([REC, "-q", "-p", str(pid), "-d", str(WINDOW + 0.5), "-o", out, "top", "-i", interval],
+    p = subprocess.run([REC, "-q", "-p", str(pid), "-d", str(WINDOW + 0.5), "-o", out, "top", "-i", interval]
+                       + (["--outside"] if outside else []),
                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, check=False)
     end = time.monotonic()
     raw = subprocess.run(["zstd", "-dcq", out], capture_output=True, check=False).stdout if os.path.exists(out) else b""
@@ -52,8 +58,50 @@ def record(pid, interval):
         i = line.find(b'{"type":"observation","kind":"top"')
         if i >= 0:
             r = json.loads(line[i:])
-            samples.append((r["ts_ns"], r["sample_ns"]))
-    return (start + 0.5, end - 0.2), samples
+            samples.append((r["ts_ns"], r["sample_ns"], r.get("read_ns", 0), r["cycle"]))
+    # attach (in-process) or the first read (outside) at the start, the
+    # detach at the end: not the steady state
+    return (start + (0.5 if not outside else 0.1), end - 0.2), samples
+
+
+def version(py):
+    out = subprocess.run([py, "-c", "import sys; print(*sys.version_info[:2])"], capture_output=True,
+                         text=True, check=True).stdout.split()
+    return tuple(int(x) for x in out)
+
+
+def window_pairs(tag, pid, span_of, interval, outside):
+    """PAIRS of an unobserved window and a recording window, alternated."""
+    ratios, n, base_ms, held, reads, rates, rounds = [], 0, [], [], [], [], []
+    for _ in range(PAIRS):
+        b0 = time.monotonic()
+        time.sleep(WINDOW)
+        base = span_of(b0, time.monotonic())
+        span, samples = record(pid, interval, outside)
+        obs = span_of(*span)
+        ratios.append(low(obs) / low(base))
+        n += len(obs)
+        base_ms.append(low(base) * 1000)
+        if len(samples) > 1:
+            held += [s for _, s, _, _ in samples]
+            reads += [r for _, _, r, _ in samples]
+            secs = (samples[-1][0] - samples[0][0]) / 1e9
+            rates.append((len(samples) - 1) / secs)
+            # a round in which the thread got no CPU samples nothing
+            rounds.append((samples[-1][3] - samples[0][3]) / secs)
+    hold_us, rate = median(held) / 1000, median(rates)
+    ab = ("wall-clock A/B %+.1f%% per chunk (median of %d window pairs, %d chunks of %.0f ms)"
+          % (100 * (median(ratios) - 1), PAIRS, n, median(base_ms)))
+    if outside:
+        print("top     %-6s --outside at %4.0f Hz (%.0f rounds/s, %.0f samples/s taken): no GIL taken; a "
+              "round's read takes peeka-rec %.1f us (median of %d); %s"
+              % (tag, 1 / float(interval), median(rounds), rate, median(reads) / 1000, len(reads), ab),
+              flush=True)
+    else:
+        print("top     %-6s sampled at %4.0f Hz (%.0f rounds/s, %.0f samples/s taken): each sample keeps the"
+              " GIL %.1f us (median of %d) = %.2f%% of the target's time (target at 100 Hz: < 1%%); %s"
+              % (tag, 1 / float(interval), median(rounds), rate, hold_us, len(held), hold_us * rate / 1e4, ab),
+              flush=True)
 
 
 def bench(tag, py, chunk=600000):
@@ -72,26 +120,10 @@ def bench(tag, py, chunk=600000):
         return [d for ts, d in chunks if a <= ts <= b]
     try:
         time.sleep(1.0)   # warm up
-        for interval in ("0.01", "0.001"):
-            ratios, n, base_ms, held, rates = [], 0, [], [], []
-            for _ in range(PAIRS):
-                b0 = time.monotonic()
-                time.sleep(WINDOW)
-                base = span_of(b0, time.monotonic())
-                span, samples = record(t.pid, interval)
-                obs = span_of(*span)
-                ratios.append(low(obs) / low(base))
-                n += len(obs)
-                base_ms.append(low(base) * 1000)
-                if len(samples) > 1:
-                    held += [s for _, s in samples]
-                    rates.append((len(samples) - 1) / ((samples[-1][0] - samples[0][0]) / 1e9))
-            hold_us, rate = median(held) / 1000, median(rates)
-            print("top     %-6s sampled at %4.0f Hz (%.0f samples/s taken): each sample keeps the GIL %.1f us"
-                  " (median of %d) = %.2f%% of the target's time (target at 100 Hz: < 1%%); wall-clock A/B"
-                  " %+.1f%% per chunk (median of %d window pairs, %d chunks of %.0f ms)"
-                  % (tag, 1 / float(interval), rate, hold_us, len(held), hold_us * rate / 1e4,
-                     100 * (median(ratios) - 1), PAIRS, n, median(base_ms)), flush=True)
+        modes = [False] + ([True] if version(py) >= (3, 13) else [])
+        for outside in modes:
+            for interval in ("0.01", "0.001"):
+                window_pairs(tag, t.pid, span_of, interval, outside)
     finally:
         t.kill()
         t.wait()

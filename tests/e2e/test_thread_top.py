@@ -10,7 +10,8 @@ import tempfile
 import time
 import unittest
 
-from peeka_testlib import ANALYZE, REC, Target, agent_threads, launch, read_archive, rec, target_env
+from peeka_testlib import (ANALYZE, REC, TARGET_VERSION, Target, agent_threads, launch, read_archive, rec,
+                           target_env)
 
 PER_INTERPRETER = True
 SVG = "{http://www.w3.org/2000/svg}"
@@ -213,6 +214,54 @@ class Top(Recorded):
         self.assertEqual(len(rounds), 5)   # with --idle, every thread in every round
         for names in rounds.values():
             self.assertEqual(sorted(names), ["MainThread", "burner", "idle-0", "idle-1", "idle-2"])
+
+
+class TopOutside(Recorded):
+    """top --outside: peeka-rec samples the stacks itself (3.13+), no agent."""
+
+    @unittest.skipUnless(TARGET_VERSION >= (3, 13), "stacks are read from outside on CPython 3.13+")
+    def test_finds_the_busy_function(self):
+        t = self.target("busy")
+        session, recs = self.record(t, "top", "--outside", "-i", "0.002", "-c", "50")
+        with open("/proc/%d/maps" % t.pid) as f:
+            self.assertNotIn("_peeka_agent", f.read())   # nothing was loaded for it
+        table = analyze(self.out, "top")
+        _, inside = self.record(t, "top", "-i", "0.01", "-c", "3")
+        self.assertEqual(session["attach"]["route"], "outside")
+        self.assertEqual(len(recs), 50)
+        for r in recs:   # the agent's shape, and how it was read
+            self.assertEqual(set(r), set(inside[0]) | {"source", "read_ns"})
+            self.assertEqual([set(f) for f in r["stack"]], [set(f) for f in inside[0]["stack"][:len(r["stack"])]])
+            self.assertEqual((r["kind"], r["source"], r["sample_ns"], r["interval_s"]), ("top", "remote", 0, 0.002))
+            self.assertGreater(r["cpu_ns"], 0)
+        # only the burner uses CPU: every sample is of it, in hot, once a round at most
+        self.assertEqual({r["native_id"] for r in recs}, {recs[0]["native_id"]})
+        with open("/proc/%d/task/%d/comm" % (t.pid, recs[0]["native_id"])) as f:
+            self.assertEqual({r["thread_name"] for r in recs}, {f.read().strip()})
+        self.assertEqual({(r["stack"][0]["function"], len(r["stack"])) for r in recs}, {("hot", 4)})
+        self.assertEqual([f["function"] for f in recs[0]["stack"]], [f["function"] for f in inside[0]["stack"]])
+        cycles = [r["cycle"] for r in recs]
+        self.assertEqual(cycles, sorted(set(cycles)))
+        self.assertEqual([r["seq"] for r in recs], list(range(1, 51)))
+        lines = table.splitlines()
+        self.assertEqual(lines[0], "50 samples")
+        self.assertRegex(lines[3], r"^ *100\.00% +100\.00% +50 +50 +hot +\S+thr/funcs\.py$")
+
+    @unittest.skipIf(TARGET_VERSION >= (3, 13), "before 3.13 only")
+    def test_before_313_refused(self):
+        t = self.target("busy")
+        p = rec("-q", "-p", t.pid, "-o", self.out, "top", "--outside", "-c", "5")
+        self.assertEqual(p.returncode, 11, p.stderr)
+        self.assertEqual(p.stderr, "peeka-rec: top --outside: pid %d: its threads cannot be read from "
+                         "outside: it needs CPython 3.13 or later; without --outside top samples "
+                         "through the agent\n" % t.pid)
+        self.assertFalse(os.path.exists(self.out))
+
+    def test_only_alone(self):
+        p = rec("-p", os.getpid(), "top", "--outside", "thread")
+        self.assertEqual(p.returncode, 2)
+        self.assertIn("top --outside samples from peeka-rec itself, with no agent: it must be the only "
+                      "probe, with -p PID", p.stderr)
 
 
 class Reports(unittest.TestCase):

@@ -7,7 +7,7 @@ MODE worker:  the main thread is blocked in join(); a worker thread waits in
               the sleep loop and makes the calls
 MODE idle:    the main thread is blocked in select() on the FIFO at GOFILE
               (no Python runs until the test writes to it), then makes the calls
-MODE gilhold: a thread named "holder" prints 'ready' and sleeps 60 s in a C
+MODE gilhold: a thread named "holder" prints 'ready' and its native id, sleeps 60 s in a C
               call that keeps the GIL (ctypes.PyDLL); no call is made
 """
 import ctypes
@@ -50,7 +50,7 @@ elif mode == "idle":
     calls()
 elif mode == "gilhold":
     def hold():
-        print("ready", flush=True)
+        print("ready", threading.get_native_id(), flush=True)
         ctypes.PyDLL(None).sleep(60)   # PyDLL: the GIL stays held
     threading.Thread(target=hold, name="holder").start()
 time.sleep(60)

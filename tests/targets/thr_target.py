@@ -1,5 +1,7 @@
 """Target of test_thread_top: `many N` parks N named threads on an Event;
 `stuck GO SECONDS` has a thread hold the GIL in C once the file GO exists;
+`outside STACKS` has a thread hold the GIL in C once two others are
+parked (one under non-ASCII names), after writing every stack to STACKS;
 `busy` runs one thread in thr.funcs.hot and three idle ones; `fork GO`
 forks once GO exists; `calls` (launch
 mode) calls thr.funcs.leaf from two call paths, 3 and 2 times."""
@@ -27,6 +29,11 @@ elif mode == "stuck":
     threading.Thread(target=funcs.hold_gil_in_c, args=(sys.argv[2], float(sys.argv[3])), name="stuck",
                      daemon=True).start()
     threading.Thread(target=funcs.park, args=(ev,), name="parked", daemon=True).start()
+elif mode == "outside":
+    threading.Thread(target=funcs.hold_gil_reporting, args=(sys.argv[2], 60, 2), name="stuck",
+                     daemon=True).start()
+    threading.Thread(target=funcs.park_flagged, args=(ev,), name="parked", daemon=True).start()
+    threading.Thread(target=funcs.wärme, args=(ev,), name="deep", daemon=True).start()
 elif mode == "busy":
     threading.Thread(target=funcs.hot, name="burner", daemon=True).start()
     for i in range(3):
