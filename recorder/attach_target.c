@@ -81,10 +81,18 @@ static int try_remote_exec(const rec_options *o, const peeka_target *t, rundir *
     return st;
 }
 
+int attach_timeout_ms(const rec_options *o, const peeka_target *t)
+{
+    double s = o->attach_timeout_s;
+    if (o->outside_wait_s > 0 && t && t->major == 3 && t->minor >= 13 && o->outside_wait_s < s)
+        s = o->outside_wait_s;
+    return (int)(s * 1000);
+}
+
 static int inject(const rec_options *o, const peeka_target *t, rundir *rd, const char *code,
                   attach_info *ai, char *err, size_t errlen)
 {
-    int timeout_ms = (int)(o->attach_timeout_s * 1000);
+    int timeout_ms = attach_timeout_ms(o, t);
     if (!strcmp(o->via, "gdb")) {
         char path[400];
         int st = rundir_write(rd, "bootstrap.py", code, path, sizeof path) < 0

@@ -9,6 +9,7 @@
 #include "launch_agent.h"
 #include "launch_flags.h"
 #include "options.h"
+#include "probe_values.h"
 #include "recording.h"
 #include "remote_dump.h"
 #include "remote_top.h"
@@ -214,8 +215,13 @@ static int start_attach(const rec_options *o, rundir *rd, agent_conn *conn, reco
         return EX_WRITE;
     int64_t t0 = mono_ns();
     int rc = attach_any(o->pid, o, rd, &rec->attach, err, errlen);
-    if (rc == EX_OK_REC)
-        rc = conn_accept(conn, rd, o->pid, 0, (int)(o->attach_timeout_s * 1000), 5000, err, errlen);
+    /* One deadline for the whole attach: the code may have been handed to a
+     * thread that is still waiting for the GIL when the injection returns. */
+    int budget_ms = attach_timeout_ms(o, attach_inspected(o->pid));
+    int64_t left_ms = budget_ms - (mono_ns() - t0) / 1000000;
+    if (rc == EX_OK_REC &&
+        (rc = conn_accept(conn, rd, o->pid, 0, left_ms > 1 ? (int)left_ms : 1, 5000, err, errlen)) == EX_TIMEOUT)
+        snprintf(err, errlen, "the agent did not connect within %d ms", budget_ms);
     if (rc == EX_TIMEOUT)
         attach_explain_timeout(o->pid, err, errlen);
     installed_withdraw(rc, err, errlen);
@@ -261,6 +267,9 @@ int main(int argc, char **argv)
     }
     if (o.session_cmd)
         return session_ctl_run(&o);
+    /* py-spy dump's promise: a GIL kept in C delays the answer by --wait, not --timeout */
+    if (remote_dump_applies(&o) && !o.timeout_given)
+        o.outside_wait_s = pt_num(&o.probes[0].v, "wait_s", 1);
     if (o.uninstall) {
         int urc = uninstall_run(&o);
         options_free(&o);

@@ -473,6 +473,7 @@ static int global_option(int argc, char **argv, int *i, rec_options *o, char *er
     } else if (!strcmp(a, "--timeout")) {
         if (!(v = need(argc, argv, i, err, errlen))) return -1;
         if ((o->attach_timeout_s = peeka_parse_duration(v)) <= 0) { snprintf(err, errlen, "--timeout needs a time like 10s"); return -1; }
+        o->timeout_given = 1;
     } else if (!strcmp(a, "--via")) {
         if (!(v = need(argc, argv, i, err, errlen))) return -1;
         if (!strcmp(v, "native"))

@@ -35,6 +35,9 @@ typedef struct {
     size_t buffer_bytes;
     int lossless;               /* --lossless: a full agent buffer makes calls wait */
     double attach_timeout_s;
+    int timeout_given;          /* --timeout was on the command line */
+    double outside_wait_s;      /* >0: a one-shot thread dump on 3.13+ waits this long for the
+                                 * agent, then reads from outside (set by main, not parsed) */
     const char *via;            /* "auto", "remote-exec", "ptrace" or "gdb" */
     int attach_installed;       /* --attach-installed: the pre-installed agent or nothing */
     int uninstall;              /* --uninstall PID: remove peeka from pid, record nothing */

@@ -156,7 +156,7 @@ static int records_of(const probe_spec *p, pid_t pid, const rs_snapshot *s, char
 }
 
 /* The one line that says the records are not the agent's. */
-static void say_how(const recording *r, const rs_snapshot *s)
+static void say_how(const recording *r, const peeka_target *t, const rs_snapshot *s)
 {
     char holder[160] = "";
     pk_status st;
@@ -168,7 +168,7 @@ static void say_how(const recording *r, const rs_snapshot *s)
         snprintf(holder, sizeof holder, ": thread %llu holds the GIL",
                  (unsigned long long)s->gil_holder);
     fprintf(stderr, "peeka-rec: the agent could not get in within %.0f ms%s; the thread dump was "
-            "read from outside the process instead\n", r->opt->attach_timeout_s * 1000, holder);
+            "read from outside the process instead\n", (double)attach_timeout_ms(r->opt, t), holder);
 }
 
 int remote_dump_run(recording *r, const peeka_target *t, char *err, size_t errlen)
@@ -186,7 +186,7 @@ int remote_dump_run(recording *r, const peeka_target *t, char *err, size_t errle
     size_t len = 0;
     int rc = records_of(p, t->pid, &s, &jsonl, &len);
     if (rc == 0)
-        say_how(r, &s);
+        say_how(r, t, &s);
     rs_free(&s);
     if (rc < 0) {
         free(jsonl);

@@ -93,6 +93,16 @@ class StuckInC(unittest.TestCase):
                              [(f[0], f[2]) for f in want[:2]])
             self.assertEqual((r["stack_depth"], r["thread_count"]), (len(want), 4))
 
+    @unittest.skipUnless(OUTSIDE, "stacks are read from outside on CPython 3.13+")
+    def test_wait_bounds_the_attach(self):
+        """Without --timeout, the thread probe's --wait is how long the agent may take."""
+        p = rec("-q", "-p", self.t.pid, "-o", self.out, "thread", "--wait", "0.5")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertTrue(p.stderr.startswith("peeka-rec: the agent could not get in within 500 ms: "),
+                        p.stderr)
+        _, recs, _, _ = read_archive(self.out)
+        self.assertEqual({r["native_id"] for r in recs}, set(self.expected))
+
     @unittest.skipIf(OUTSIDE, "before 3.13 only")
     def test_before_313_the_attach_still_fails(self):
         p = rec("-q", "-p", self.t.pid, "--timeout", "1", "-o", self.out, "thread")
