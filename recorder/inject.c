@@ -71,6 +71,9 @@ static const uint8_t THUNK[] = {
 };
 
 static const char *last_route = "none";
+/* This attach met an interpreter not initialised yet (a process that has
+ * just exec'd Python): its timeout says so. */
+static int saw_starting;
 
 const char *pk_last_route(void)
 {
@@ -358,6 +361,19 @@ static int check_alive(const ctx *c, pk_thread *th, enum route rt, uint64_t trap
         if (rc != PK_OK)
             return thread_status(c, th, rc);
     }
+    /* Before Py_Initialize has finished, neither a new thread's
+     * PyGILState_Ensure nor Py_AddPendingCall has a runtime to work on:
+     * wait for it (a plain read, as the one above). */
+    uint64_t init = 1;
+    if (c->t->is_initialized) {
+        int rc = pk_thread_call(th, c->t->is_initialized, none, trap, &init);
+        if (rc != PK_OK)
+            return thread_status(c, th, rc);
+    }
+    if ((int32_t)init == 0) {
+        saw_starting = 1;
+        return RETRY;
+    }
     if (rt == R_PENDING && c->t->major == 3 && c->t->minor == 8) {
         int32_t finishing = -1;
         if (!c->t->runtime ||
@@ -543,6 +559,11 @@ static int try_thread(const ctx *c, pid_t tid)
 
 static int timeout_message(const ctx *c, int timeout_ms)
 {
+    if (saw_starting) {
+        snprintf(c->err, c->errlen, "pid %d: Python was still starting (not initialised) after "
+                 "%d ms; nothing was run", (int)c->t->pid, timeout_ms);
+        return PA_TIMEOUT;
+    }
     snprintf(c->err, c->errlen,
              "pid %d: no thread reached a safe point within %d ms (none resting in a "
              "syscall, main thread not running Python); nothing was run", (int)c->t->pid,
@@ -589,6 +610,7 @@ int peeka_inject_python(const peeka_target *t, const char *code, int timeout_ms,
     }
     c.wrapped = wrapped;
     c.wrapped_len = strlen(wrapped);
+    saw_starting = 0;
     for (s = RETRY; s == RETRY;) {
         if (pk_now_ns() >= c.deadline) {
             s = timeout_message(&c, timeout_ms);
