@@ -356,7 +356,8 @@ static int install(const cJSON *req, cJSON *r, char *err, size_t errlen)
         goto undo;
     }
     if (session_follows() && exec_children_watch() < 0) {
-        snprintf(err, errlen, "cannot wrap multiprocessing.util.spawnv_passfds (--follow-forks)");
+        snprintf(err, errlen, "cannot install the import hook for --follow-forks");
+        PyErr_Clear();
         goto undo;
     }
     look_again(first);

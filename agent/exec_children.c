@@ -25,7 +25,7 @@
 #include <unistd.h>
 
 /* Longer than peeka-rec's scan period plus its attach deadline (100 ms +
- * 1 s): the recorder answers first unless it is gone. */
+ * 2 s): the recorder answers first unless it is gone. */
 #define WAIT_MS 5000
 #define RELEASED_MAX 32
 
@@ -57,27 +57,24 @@ static pid_t released[RELEASED_MAX];
 static unsigned nreleased;
 static int waiting_allowed;
 
-/* GIL held.  0 when wrapped now or the module is not imported (nothing to
- * do yet), -1 (exception cleared) when its attribute could not be read or
- * set. */
-static int wrap(wrapped_attr *w)
+/* GIL held.  The module itself is never imported here (multiprocessing.util
+ * registers an atexit function when it is).  1 when wrapped, 0 when not
+ * (not imported, or still being imported: then *m is the module). */
+static int wrap(wrapped_attr *w, PyObject **m)
 {
     if (w->wrapper)
-        return 0;
+        return 1;
     PyObject *mods = PySys_GetObject("modules");   /* borrowed */
-    PyObject *m = mods ? PyDict_GetItemString(mods, w->module) : NULL;   /* borrowed */
-    if (!m)
-        return 0;
-    PyObject *orig = PyObject_GetAttrString(m, w->name);
+    *m = mods ? PyDict_GetItemString(mods, w->module) : NULL;   /* borrowed */
+    PyObject *orig = *m ? PyObject_GetAttrString(*m, w->name) : NULL;
     PyObject *fn = orig ? PyCFunction_New(&w->def, orig) : NULL;
-    int rc = fn && PyObject_SetAttrString(m, w->name, fn) == 0 ? 0 : -1;
-    Py_XDECREF(orig);   /* the wrapper holds it */
-    if (rc == 0)
+    if (fn && PyObject_SetAttrString(*m, w->name, fn) == 0)
         w->wrapper = fn;
     else
         Py_XDECREF(fn);
+    Py_XDECREF(orig);   /* the wrapper holds it */
     PyErr_Clear();
-    return rc;
+    return w->wrapper != NULL;
 }
 
 /* GIL held: the original back, unless the program has replaced ours. */
@@ -160,22 +157,29 @@ int exec_children_watch(void)
     waiting_allowed = 1;
     pthread_mutex_unlock(&mu);
     want_spawn = 1;
-    if (wrap(&W[W_SPAWN]) < 0)
-        return -1;
-    return W[W_SPAWN].wrapper ? 0 : pending_install();   /* wrapped at its import */
+    PyObject *m = NULL;
+    if (wrap(&W[W_SPAWN], &m))
+        return 0;
+    if (m) {   /* half imported (a spawn child that is starting): wrapped once it is done */
+        pending_await_import(m);
+        return 0;
+    }
+    return pending_install();   /* wrapped at its import */
 }
 
 void exec_children_module_loaded(PyObject *name)
 {
     const char *s = PyUnicode_AsUTF8(name);
+    PyObject *m;
     if (s && want_spawn && !strcmp(s, W[W_SPAWN].module))
-        wrap(&W[W_SPAWN]);
+        wrap(&W[W_SPAWN], &m);
     PyErr_Clear();
 }
 
 void exec_children_flush_at_exit_function(void)
 {
-    wrap(&W[W_EXIT]);
+    PyObject *m;
+    wrap(&W[W_EXIT], &m);
 }
 
 void exec_children_released(int pid)

@@ -165,14 +165,13 @@ void forks_finish(recording *r, char *err, size_t errlen)
     }
 }
 
-/* Each child found at the start gets at most this long to connect: the
- * processes already recorded are not pinged meanwhile, and their agents
- * give up after a 5 s lease without a word. */
+/* Each child adopted gets at most this long to connect: the processes
+ * already recorded are not pinged meanwhile, and their agents give up
+ * after a 5 s lease without a word.  One found by the scan is mostly still
+ * starting: CPython initialises in tens of milliseconds (the attach waits
+ * for it), and the recording stalls at most this long, once, for one that
+ * never gets there. */
 #define ADOPT_TIMEOUT_S 2.0
-/* One found by the scan is still starting, mostly: CPython initialises in
- * tens of milliseconds (the attach waits for it), and the recording stalls
- * at most this long for one that never gets there. */
-#define SCAN_TIMEOUT_S 1.0
 /* The scan walks /proc once per this period. */
 #define SCAN_EVERY_NS 100000000LL
 
@@ -228,15 +227,15 @@ static void release_parent(recording *r, pid_t parent, pid_t pid)
  * exec'd Python during it): attached like the target (the installed route
  * or an injection), then given the probes.  Not recorded: remembered, so
  * that the scan does not try it again. */
-static void adopt(recording *r, pid_t pid, pid_t parent, double timeout_s)
+static void adopt(recording *r, pid_t pid, pid_t parent)
 {
     forks_state *f = r->forks;
     agent_conn c = {.fd = -1};
     attach_info ai = {0};
     char why[1024] = "";
     rec_options quick = *r->opt;   /* a shallow copy: only read */
-    if (quick.attach_timeout_s > timeout_s)
-        quick.attach_timeout_s = timeout_s;
+    if (quick.attach_timeout_s > ADOPT_TIMEOUT_S)
+        quick.attach_timeout_s = ADOPT_TIMEOUT_S;
     keep_alive(r);
     int rc = attach_any(pid, &quick, f->rd, &ai, why, sizeof why);
     if (rc == EX_OK_REC)
@@ -269,7 +268,7 @@ void forks_adopt_existing(recording *r)
         int n = pk_same_exe_children(parent, kids, 64);
         for (int i = 0; i < n && i < 64 && r->forks->n < MAX_FOLLOWED; i++)
             if (!ours(r, kids[i]))
-                adopt(r, kids[i], parent, ADOPT_TIMEOUT_S);
+                adopt(r, kids[i], parent);
     }
 }
 
@@ -298,7 +297,7 @@ static void scan(recording *r)
     int n = pk_same_exe_children_of(parents, np, kids, kid_parent, 64);
     for (int i = 0; i < n && i < 64 && f->n < MAX_FOLLOWED && f->nskipped < MAX_FOLLOWED; i++)
         if (!open_conn(r, kids[i]) && !was_skipped(f, kids[i]) && pk_agent_mapped(kids[i]) == 0)
-            adopt(r, kids[i], kid_parent[i], SCAN_TIMEOUT_S);
+            adopt(r, kids[i], kid_parent[i]);
 }
 
 int forks_poll(recording *r, char *err, size_t errlen)

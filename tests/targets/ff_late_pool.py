@@ -3,7 +3,8 @@ recorded with --follow-forks (tests/e2e/test_follow_forks_exec.py).
 argv[1]: the start method (forkserver or spawn: each a fresh interpreter
 started by exec).  Each SIGUSR1 runs one round, a new Pool(2) mapping
 ff.funcs.work over range(N); "round N pids=P:C,P:C server=S" says how many
-items each worker pid handled and, for forkserver, the server's pid."""
+items each worker pid handled, their parents and, for forkserver, the
+server's pid.  SIGINT or SIGTERM ends it."""
 import multiprocessing
 import os
 import signal
@@ -30,6 +31,7 @@ def server_pid(method):
 def main():
     asked = []
     signal.signal(signal.SIGUSR1, lambda s, f: asked.append(1))
+    signal.signal(signal.SIGINT, lambda s, f: sys.exit(0))   # peeka-rec passes its SIGINT on
     ctx = multiprocessing.get_context(sys.argv[1])
     print("ready", flush=True)
     done = 0
