@@ -89,6 +89,15 @@ def parent_of(pid):
         return 0
 
 
+def pid_func_counts(records):
+    """{(pid, func_name): how many records} (--follow-forks archives)."""
+    c = {}
+    for r in records:
+        key = (r.get("pid"), r["func_name"])
+        c[key] = c.get(key, 0) + 1
+    return c
+
+
 def sessions():
     """{key: info} of the detached sessions (peeka-rec --list-sessions --json)."""
     p = rec("--list-sessions", "--json")

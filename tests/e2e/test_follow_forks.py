@@ -10,20 +10,12 @@ import tempfile
 import time
 import unittest
 
-from peeka_testlib import (REC, TARGETS, Target, probes_in, read_archive, target_env,
-                           tool_env)
+from peeka_testlib import (REC, TARGETS, Target, pid_func_counts as counts, probes_in, read_archive,
+                           target_env, tool_env)
 
 PER_INTERPRETER = True
 F = "ff.funcs."
 PARENT = 5
-
-
-def counts(records):
-    c = {}
-    for r in records:
-        key = (r.get("pid"), r["func_name"])
-        c[key] = c.get(key, 0) + 1
-    return c
 
 
 class FollowForks(unittest.TestCase):
@@ -125,7 +117,7 @@ class Pool(unittest.TestCase):
             t.wait_for("round 1 ", timeout=60)
             line = [l for l in t.output().splitlines() if l.startswith("round 1 ")][0]
             want = {(int(a), F + "work"): int(b) for a, b in
-                    (kv.split(":") for kv in line.split("pids=")[1].split(","))}
+                    (kv.split(":") for kv in line.split("pids=")[1].split()[0].split(","))}
             p.send_signal(signal.SIGINT)
             _, err = p.communicate(timeout=60)
             self.assertEqual(p.returncode, 0, err)

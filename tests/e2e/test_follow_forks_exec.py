@@ -13,20 +13,12 @@ import tempfile
 import time
 import unittest
 
-from peeka_testlib import (PY, REC, TARGETS, Target, agent_threads, children, dead, probes_in,
-                           read_archive, target_env, tool_env, wait_until)
+from peeka_testlib import (PY, REC, TARGETS, Target, agent_threads, children, dead, pid_func_counts,
+                           probes_in, read_archive, target_env, tool_env, wait_until)
 
 PER_INTERPRETER = True
 WORK = "ff.funcs.work"
 N = 40
-
-
-def per_pid(records):
-    c = {}
-    for r in records:
-        if r["func_name"] == WORK:
-            c[r["pid"]] = c.get(r["pid"], 0) + 1
-    return c
 
 
 def parse_round(line):
@@ -48,7 +40,7 @@ class LatePool(unittest.TestCase):
         workers, parents, server = parse_round(line)
         self.assertEqual(sum(workers.values()), N)
         session, records, summary, _ = read_archive(out)
-        self.assertEqual(per_pid(records), workers)
+        self.assertEqual(pid_func_counts(records), {(w, WORK): n for w, n in workers.items()})
         self.assertEqual(summary["records"], N)
         procs = {p["pid"]: p["parent"] for p in summary["processes"]}
         self.assertIsNone(procs[target])
@@ -63,7 +55,7 @@ class LatePool(unittest.TestCase):
         return server
 
     def attached(self, method):
-        t = Target("ff_late_pool.py", method)
+        t = Target("ff_pool.py", method, "late")
         try:
             t.wait_for("ready")
             out = os.path.join(self.tmp.name, "a.tar.zst")
@@ -104,7 +96,7 @@ class LatePool(unittest.TestCase):
         """Launch mode: the program starts its forkserver while recorded."""
         out = os.path.join(self.tmp.name, "l.tar.zst")
         p = subprocess.Popen([REC, "-q", "--follow-forks", "-o", out, "watch", WORK, "--",
-                              PY, os.path.join(TARGETS, "ff_late_pool.py"), "forkserver"],
+                              PY, os.path.join(TARGETS, "ff_pool.py"), "forkserver", "late"],
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                              env=tool_env(target_env(), True), cwd=TARGETS)
         try:
