@@ -350,8 +350,9 @@ static int map_request(const ctx *c, pk_thread *th, uint64_t *base, uint64_t *le
  * same in every 3.8.x).  3.9+ dropped that branch. */
 #define PY38_PENDING_FINISHING 600
 
-/* PA_OK when the interpreter is not shutting down, so that the route may
- * be used; PA_EXITED when it is; RETRY when 3.8's flag looks wrong. */
+/* PA_OK when the interpreter is initialised and not shutting down, so
+ * that the route may be used; PA_EXITED when it is shutting down; RETRY
+ * while it is still starting or when 3.8's flag looks wrong. */
 static int check_alive(const ctx *c, pk_thread *th, enum route rt, uint64_t trap)
 {
     uint64_t fin = 0;
@@ -360,19 +361,6 @@ static int check_alive(const ctx *c, pk_thread *th, enum route rt, uint64_t trap
         int rc = pk_thread_call(th, c->t->is_finalizing, none, trap, &fin);
         if (rc != PK_OK)
             return thread_status(c, th, rc);
-    }
-    /* Before Py_Initialize has finished, neither a new thread's
-     * PyGILState_Ensure nor Py_AddPendingCall has a runtime to work on:
-     * wait for it (a plain read, as the one above). */
-    uint64_t init = 1;
-    if (c->t->is_initialized) {
-        int rc = pk_thread_call(th, c->t->is_initialized, none, trap, &init);
-        if (rc != PK_OK)
-            return thread_status(c, th, rc);
-    }
-    if ((int32_t)init == 0) {
-        saw_starting = 1;
-        return RETRY;
     }
     if (rt == R_PENDING && c->t->major == 3 && c->t->minor == 8) {
         int32_t finishing = -1;
@@ -385,6 +373,20 @@ static int check_alive(const ctx *c, pk_thread *th, enum route rt, uint64_t trap
     if ((int32_t)fin != 0) {
         snprintf(c->err, c->errlen, "pid %d: Python is shutting down", (int)c->t->pid);
         return PA_EXITED;
+    }
+    /* Not finalizing, and before Py_Initialize has finished (it is 0 again
+     * once finalizing): neither a new thread's PyGILState_Ensure nor
+     * Py_AddPendingCall has a runtime to work on yet.  Wait for it (a plain
+     * read, as the one above). */
+    uint64_t init = 1;
+    if (c->t->is_initialized) {
+        int rc = pk_thread_call(th, c->t->is_initialized, none, trap, &init);
+        if (rc != PK_OK)
+            return thread_status(c, th, rc);
+    }
+    if ((int32_t)init == 0) {
+        saw_starting = 1;
+        return RETRY;
     }
     return PA_OK;
 }
