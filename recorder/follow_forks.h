@@ -2,7 +2,10 @@
  * A forked child's agent goes on recording (agent/session.c follow_child)
  * and connects to our listening socket with the session's token; each
  * such process gets a connection of its own here, its records go into the
- * same archive (each names its `pid`), and the summary lists them. */
+ * same archive (each names its `pid`), and the summary lists them.
+ * Children running the same Python that carry no agent (forked before the
+ * recording, or exec'd during it: a multiprocessing forkserver or spawn
+ * child) are attached like the target: docs/attach.md "Child processes". */
 #ifndef PEEKA_FOLLOW_FORKS_H
 #define PEEKA_FOLLOW_FORKS_H
 
