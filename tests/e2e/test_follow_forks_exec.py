@@ -22,11 +22,12 @@ N = 40
 
 
 def parse_round(line):
-    """{worker pid: items} and the other fields of "round N pids=.. parents=.. server=S"."""
+    """{worker pid: items}, the workers' parents, the server's pid and what
+    of peeka is in place, from "round N pids=.. parents=.. server=S peeka=K"."""
     fields = dict(kv.split("=", 1) for kv in line.split()[2:])
     pids = {int(a): int(b) for a, b in (kv.split(":") for kv in fields["pids"].split(","))}
     parents = [int(p) for p in fields["parents"].split(",")]
-    return pids, parents, int(fields["server"])
+    return pids, parents, int(fields["server"]), int(fields["peeka"])
 
 
 class LatePool(unittest.TestCase):
@@ -36,9 +37,10 @@ class LatePool(unittest.TestCase):
     def tearDown(self):
         self.tmp.cleanup()
 
-    def check_archive(self, out, target, method, line):
-        workers, parents, server = parse_round(line)
+    def check_archive(self, out, target, method, line, peeka_in_place):
+        workers, parents, server, peeka = parse_round(line)
         self.assertEqual(sum(workers.values()), N)
+        self.assertEqual(peeka, peeka_in_place)
         session, records, summary, _ = read_archive(out)
         self.assertEqual(pid_func_counts(records), {(w, WORK): n for w, n in workers.items()})
         self.assertEqual(summary["records"], N)
@@ -69,7 +71,8 @@ class LatePool(unittest.TestCase):
             _, err = p.communicate(timeout=60)
             self.assertEqual((p.returncode, err), (0, ""))
             line = [l for l in t.output().splitlines() if l.startswith("round 1 ")][0]
-            server = self.check_archive(out, t.pid, method, line)
+            # multiprocessing.util is imported already: wrapped at once, no import hook
+            server = self.check_archive(out, t.pid, method, line, 1)
             self.after_recording(t, server)
         finally:
             t.stop()
@@ -81,6 +84,8 @@ class LatePool(unittest.TestCase):
             self.assertEqual(agent_threads(server), [])
         os.kill(t.pid, signal.SIGUSR1)
         t.wait_for("round 2 ", timeout=60)
+        line = [l for l in t.output().splitlines() if l.startswith("round 2 ")][0]
+        self.assertEqual(parse_round(line)[3], 0)   # wrapper and import hook gone
         t.proc.send_signal(signal.SIGTERM)
         t.proc.wait(10)
         if server:
@@ -110,7 +115,9 @@ class LatePool(unittest.TestCase):
             p.send_signal(signal.SIGINT)   # passed on to the program
             _, err = p.communicate(timeout=60)
             self.assertEqual(p.returncode, 0, err)
-            self.check_archive(out, kids[0], "forkserver", line)
+            # the agent came before multiprocessing: wrapped at its import, by the
+            # import hook, which stays for the recording
+            self.check_archive(out, kids[0], "forkserver", line, 2)
         finally:
             if p.poll() is None:
                 p.kill()

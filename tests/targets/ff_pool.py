@@ -5,9 +5,9 @@ the server is started before "ready", so that a recording with -p finds
 it; argv[2] "late": nothing is started before the first round, so every
 process of the pool starts while the recording runs.  Each SIGUSR1 runs
 one round, a new Pool(2) mapping ff.funcs.work over range(N); "round N
-pids=P:C,P:C parents=P server=S" says how many items each worker pid
-handled, the workers' parents and the forkserver's pid (0 for the other
-methods).  SIGINT (peeka-rec passes its own on) or SIGTERM ends it."""
+pids=P:C,P:C parents=P server=S peeka=K" says how many items each worker
+pid handled, the workers' parents, the forkserver's pid (0 for the other
+methods) and how many of peeka's wrappers and hooks are in place here.  SIGINT (peeka-rec passes its own on) or SIGTERM ends it."""
 import multiprocessing
 import multiprocessing.forkserver
 import os
@@ -29,6 +29,14 @@ def server_pid(method):
     if method != "forkserver":
         return 0
     return multiprocessing.forkserver._forkserver._forkserver_pid or 0
+
+
+def peeka_left():
+    """What a recording with --follow-forks puts in place here while it runs:
+    its wrapper of spawnv_passfds, its import hook."""
+    import multiprocessing.util
+    wrapped = not isinstance(multiprocessing.util.spawnv_passfds, type(peeka_left))
+    return wrapped + sum(type(f).__name__ == "PeekaPendingFinder" for f in sys.meta_path)
 
 
 def main():
@@ -56,9 +64,10 @@ def main():
             per = {}
             for pid, _ in got:
                 per[pid] = per.get(pid, 0) + 1
-            print("round %d pids=%s parents=%s server=%d" % (
+            print("round %d pids=%s parents=%s server=%d peeka=%d" % (
                 done, ",".join("%d:%d" % kv for kv in sorted(per.items())),
-                ",".join(map(str, sorted({pp for _, pp in got}))), server_pid(method)), flush=True)
+                ",".join(map(str, sorted({pp for _, pp in got}))), server_pid(method), peeka_left()),
+                flush=True)
 
 
 if __name__ == "__main__":
