@@ -1,7 +1,7 @@
 """--follow-forks and children that exec the same Python during the
 recording: a multiprocessing pool with the forkserver or the spawn start
-method, created after the recording started (attach mode and launch mode).
-The server, the spawn workers and the resource tracker are fresh
+method, created after the recording started (attach mode and launch mode,
+each method).  The server, the spawn workers and the resource tracker are fresh
 interpreters that peeka-rec's scan attaches, while multiprocessing waits
 for it; the forkserver's workers then come through the agent they
 inherit.  Exact counts per worker pid; afterwards no agent thread is left
@@ -99,9 +99,15 @@ class LatePool(unittest.TestCase):
 
     def test_forkserver_launched(self):
         """Launch mode: the program starts its forkserver while recorded."""
+        self.launched("forkserver")
+
+    def test_spawn_launched(self):
+        self.launched("spawn")
+
+    def launched(self, method):
         out = os.path.join(self.tmp.name, "l.tar.zst")
         p = subprocess.Popen([REC, "-q", "--follow-forks", "-o", out, "watch", WORK, "--",
-                              PY, os.path.join(TARGETS, "ff_pool.py"), "forkserver", "late"],
+                              PY, os.path.join(TARGETS, "ff_pool.py"), method, "late"],
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                              env=tool_env(target_env(), True), cwd=TARGETS)
         try:
@@ -117,12 +123,11 @@ class LatePool(unittest.TestCase):
             self.assertEqual(p.returncode, 0, err)
             # the agent came before multiprocessing: wrapped at its import, by the
             # import hook, which stays for the recording
-            self.check_archive(out, kids[0], "forkserver", line, 2)
+            self.check_archive(out, kids[0], method, line, 2)
         finally:
             if p.poll() is None:
                 p.kill()
                 p.wait()
-
 
 if __name__ == "__main__":
     unittest.main()
