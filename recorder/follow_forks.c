@@ -224,10 +224,10 @@ static void release_parent(recording *r, pid_t parent, pid_t pid)
 }
 
 /* A process that runs no agent of this recording (forked before it, or
- * exec'd Python during it): attached like the target (the installed route
- * or an injection), then given the probes.  Not recorded: remembered, so
- * that the scan does not try it again. */
-static void adopt(recording *r, pid_t pid, pid_t parent)
+ * exec'd Python during it: `starting`): attached like the target (the
+ * installed route or an injection), then given the probes.  Not recorded:
+ * remembered, so that the scan does not try it again. */
+static void adopt(recording *r, pid_t pid, pid_t parent, int starting)
 {
     forks_state *f = r->forks;
     agent_conn c = {.fd = -1};
@@ -236,6 +236,11 @@ static void adopt(recording *r, pid_t pid, pid_t parent)
     rec_options quick = *r->opt;   /* a shallow copy: only read */
     if (quick.attach_timeout_s > ADOPT_TIMEOUT_S)
         quick.attach_timeout_s = ADOPT_TIMEOUT_S;
+    /* 3.14+ run a PEP 768 script at their first eval-breaker check even
+     * while the import system is still booting, where it fails (printing
+     * to the child's stderr); ptrace waits for Py_IsInitialized. */
+    if (starting && !strcmp(quick.via, "auto"))
+        quick.via = "ptrace";
     keep_alive(r);
     int rc = attach_any(pid, &quick, f->rd, &ai, why, sizeof why);
     if (rc == EX_OK_REC)
@@ -268,7 +273,7 @@ void forks_adopt_existing(recording *r)
         int n = pk_same_exe_children(parent, kids, 64);
         for (int i = 0; i < n && i < 64 && r->forks->n < MAX_FOLLOWED; i++)
             if (!ours(r, kids[i]))
-                adopt(r, kids[i], parent);
+                adopt(r, kids[i], parent, 0);
     }
 }
 
@@ -297,7 +302,7 @@ static void scan(recording *r)
     int n = pk_same_exe_children_of(parents, np, kids, kid_parent, 64);
     for (int i = 0; i < n && i < 64 && f->n < MAX_FOLLOWED && f->nskipped < MAX_FOLLOWED; i++)
         if (!open_conn(r, kids[i]) && !was_skipped(f, kids[i]) && pk_agent_mapped(kids[i]) == 0)
-            adopt(r, kids[i], kid_parent[i]);
+            adopt(r, kids[i], kid_parent[i], 1);
 }
 
 int forks_poll(recording *r, char *err, size_t errlen)
