@@ -223,6 +223,27 @@ static void release_parent(recording *r, pid_t parent, pid_t pid)
         conn_send_request(c, cmd, NULL);
 }
 
+/* attach_any on a process that has just exec'd: until the dynamic loader
+ * has mapped libpython and libc it does not look like CPython yet
+ * (EX_NOTPYTHON), so that is tried again, within the same deadline. */
+static int attach_starting(pid_t pid, rec_options *o, rundir *rd, attach_info *ai, char *why,
+                           size_t n)
+{
+    int64_t end = clock_of(CLOCK_MONOTONIC) + (int64_t)(o->attach_timeout_s * 1e9);
+    double budget = o->attach_timeout_s;
+    for (;;) {
+        int rc = attach_any(pid, o, rd, ai, why, n);
+        int64_t left = end - clock_of(CLOCK_MONOTONIC);
+        if (rc != EX_NOTPYTHON || left < 20000000LL) {
+            o->attach_timeout_s = budget;
+            return rc;
+        }
+        struct timespec ts = {0, 10000000};   /* 10 ms */
+        nanosleep(&ts, NULL);
+        o->attach_timeout_s = (double)(left - 10000000LL) / 1e9;
+    }
+}
+
 /* A process that runs no agent of this recording (forked before it, or
  * exec'd Python during it: `starting`): attached like the target (the
  * installed route or an injection), then given the probes.  Not recorded:
@@ -242,7 +263,8 @@ static void adopt(recording *r, pid_t pid, pid_t parent, int starting)
     if (starting && !strcmp(quick.via, "auto"))
         quick.via = "ptrace";
     keep_alive(r);
-    int rc = attach_any(pid, &quick, f->rd, &ai, why, sizeof why);
+    int rc = starting ? attach_starting(pid, &quick, f->rd, &ai, why, sizeof why)
+                      : attach_any(pid, &quick, f->rd, &ai, why, sizeof why);
     if (rc == EX_OK_REC)
         rc = accept_adopted(r, &c, pid, (int)(quick.attach_timeout_s * 1000), why, sizeof why);
     installed_withdraw(rc, why, sizeof why);
