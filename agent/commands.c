@@ -1,6 +1,7 @@
 /* Requests from peeka-rec (docs/protocol.md): install, ready, stats, ping,
  * remove, detach.  Each answer is one JSON object with the request's id. */
 #include "session.h"
+#include "exec_children.h"
 #include "cond.h"
 #include "hooks.h"
 #include "observe.h"
@@ -354,6 +355,11 @@ static int install(const cJSON *req, cJSON *r, char *err, size_t errlen)
         PyErr_Clear();
         goto undo;
     }
+    if (session_follows() && exec_children_watch() < 0) {
+        snprintf(err, errlen, "cannot install the import hook for --follow-forks");
+        PyErr_Clear();
+        goto undo;
+    }
     look_again(first);
     add_stats(r);
     return 0;
@@ -379,14 +385,15 @@ static int remove_probe(const cJSON *req, char *err, size_t errlen)
     return -1;
 }
 
-/* ping and ready touch no Python object: answering them must not make the
+/* ping, ready and child_recorded touch no Python object: answering them must not make the
  * application's threads hand over the GIL every second. */
 int commands_need_gil(const char *json, size_t len)
 {
     cJSON *req = cJSON_ParseWithLength(json, len);
     const cJSON *cmd = cJSON_GetObjectItemCaseSensitive(req, "cmd");
     int need = !(cJSON_IsString(cmd) && (!strcmp(cmd->valuestring, "ping") ||
-                                         !strcmp(cmd->valuestring, "ready")));
+                                         !strcmp(cmd->valuestring, "ready") ||
+                                         !strcmp(cmd->valuestring, "child_recorded")));
     cJSON_Delete(req);
     return need;
 }
@@ -408,6 +415,8 @@ char *commands_handle(const char *json, size_t len, int *detach, int *ready)
         *ready = 1;
     } else if (!strcmp(cmd->valuestring, "stats")) {
         add_stats(r);
+    } else if (!strcmp(cmd->valuestring, "child_recorded")) {
+        exec_children_released((int)num_field(req, "pid", 0));
     } else if (!strcmp(cmd->valuestring, "ping")) {
         /* the lease is renewed by any frame */
     } else if (!strcmp(cmd->valuestring, "remove")) {

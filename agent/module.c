@@ -53,6 +53,36 @@ static PyObject *agent_status(PyObject *self, PyObject *unused)
                          "drops", (long long)g_agent.drops);
 }
 
+/* Py_AddPendingCall's callback, on the main thread with the GIL: an
+ * exception must not reach whatever code the main thread was running. */
+static int call_pending(void *arg)
+{
+    PyObject *fn = arg;
+    PyObject *r = PyObject_CallObject(fn, NULL);
+    Py_XDECREF(r);
+    Py_DECREF(fn);
+    PyErr_Clear();
+    return 0;
+}
+
+/* peeka_agent.uninstall() off the main thread: signal.signal() is allowed
+ * only there, and a pending call runs there at its next bytecode boundary,
+ * without a signal of its own that could swallow one of the program's. */
+static PyObject *agent_call_in_main(PyObject *self, PyObject *fn)
+{
+    (void)self;
+    if (!PyCallable_Check(fn)) {
+        PyErr_SetString(PyExc_TypeError, "_call_in_main() wants a callable");
+        return NULL;
+    }
+    Py_INCREF(fn);
+    if (Py_AddPendingCall(call_pending, fn) < 0) {
+        Py_DECREF(fn);
+        Py_RETURN_FALSE;   /* the queue is full: the caller keeps its fallback */
+    }
+    Py_RETURN_TRUE;
+}
+
 static PyMethodDef methods[] = {
     {"start", (PyCFunction)(void (*)(void))agent_start, METH_VARARGS | METH_KEYWORDS,
      "start(socket, token, buffer_bytes=4 MiB, wait_ms=0): connect to peeka-rec"},
@@ -61,6 +91,8 @@ static PyMethodDef methods[] = {
     {"purge", agent_purge_py, METH_NOARGS,
      "peeka-rec --uninstall: remove what recordings left behind; returns what was removed"},
     {"status", agent_status, METH_NOARGS, "the agent's state, for tests"},
+    {"_call_in_main", agent_call_in_main, METH_O,
+     "run fn() on the main thread at its next bytecode boundary; False when that cannot be queued"},
     {NULL, NULL, 0, NULL}
 };
 

@@ -11,6 +11,7 @@
  * subclass of its own whose __setattr__ notices that assignment and puts the
  * original class back at once (and at the end of the session, whatever). */
 #include "session.h"
+#include "exec_children.h"
 
 static const char finder_src[] =
 "import sys\n"
@@ -91,8 +92,10 @@ static PyObject *finder;   /* our instance while it is on sys.meta_path */
 static PyObject *notify(PyObject *self, PyObject *name)
 {
     (void)self;
-    if (PyUnicode_Check(name) && !atomic_load(&g_agent.stopping))
+    if (PyUnicode_Check(name) && !atomic_load(&g_agent.stopping)) {
         resolve_module_loaded(name);
+        exec_children_module_loaded(name);
+    }
     PyErr_Clear();
     Py_RETURN_NONE;
 }

@@ -5,6 +5,7 @@
  * send that cannot complete), deadline passed, interpreter exiting, and,
  * in a child the process forked, the fork itself. */
 #include "session.h"
+#include "exec_children.h"
 #include "sampler.h"
 #include "hooks.h"
 #include "observe.h"
@@ -66,6 +67,11 @@ static atomic_int purge_due;
 int session_active(void)
 {
     return g_agent.active;
+}
+
+int session_follows(void)
+{
+    return g_agent.active && S.follow;
 }
 
 static int is_finalizing(void)
@@ -156,6 +162,7 @@ static void unhook_all(const char *reason)
 {
     atomic_store(&g_agent.stopping, 1);
     hooks_remove_all();
+    exec_children_end();
     pending_remove();
     snap_probes_end();   /* last snapshots, levels and handlers back: before the counts */
     free(S.final_stats);
@@ -535,6 +542,7 @@ static void fork_child(void)
     sampler_fork_child();
     S.mu = (pthread_mutex_t)PTHREAD_MUTEX_INITIALIZER;   /* the parent's threads may hold or wait */
     S.cv = (pthread_cond_t)PTHREAD_COND_INITIALIZER;
+    exec_children_fork_child();
     if (g_agent.active)
         atomic_store(S.follow ? &fork_follow_due : &fork_undo_due, 1);
     errno = saved;
@@ -603,8 +611,9 @@ static int start_thread(void);
 /* A multiprocessing child ends in os._exit(), which runs no atexit
  * callback, so the agent would not send its last records; its
  * Process._bootstrap calls threading._shutdown() first, which runs what
- * threading._register_atexit (3.9+) registered.  A second
- * session_shutdown (at atexit) does nothing. */
+ * threading._register_atexit (3.9+) registered; 3.8 has no such list, and
+ * multiprocessing.util._exit_function is wrapped instead
+ * (exec_children.c).  A second session_shutdown (at atexit) does nothing. */
 static void flush_before_exit(void)
 {
     PyObject *th = PyImport_ImportModule("threading");
@@ -614,9 +623,11 @@ static void flush_before_exit(void)
     PyObject *r = fn ? PyObject_CallFunctionObjArgs(reg, fn, NULL) : NULL;
     Py_XDECREF(r);
     Py_XDECREF(fn);
-    Py_XDECREF(reg);
     Py_XDECREF(th);
-    PyErr_Clear();   /* 3.8 has no _register_atexit (docs/attach.md) */
+    PyErr_Clear();
+    if (!reg)
+        exec_children_flush_at_exit_function();   /* 3.8 */
+    Py_XDECREF(reg);
 }
 
 /* --follow-forks, in a child forked during the session, GIL held: the
@@ -682,6 +693,7 @@ void session_after_fork(void)
     trace_after_fork();
     g_agent.observing = thread_reentered();
     hooks_remove_all();
+    exec_children_end();
     pending_remove();
     unregister_atexit();
     if (!g_agent.observing) {

@@ -15,6 +15,8 @@ typedef struct {
  * returns -1 on failure (the bootstrap swallows it: never to stderr). */
 int  session_start(const session_opts *o);
 int  session_active(void);
+/* The session's WELCOME asked to follow forks (--follow-forks). */
+int  session_follows(void);
 /* The interpreter is shutting down (atexit): detach now, flush, join. */
 void session_shutdown(void);
 /* observe_quiesce's wait, GIL released: on the agent thread under

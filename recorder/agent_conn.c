@@ -169,15 +169,19 @@ int conn_welcome(agent_conn *c, int lease_ms, char *err, size_t errlen)
     return EX_OK_REC;
 }
 
-int conn_accept(agent_conn *c, rundir *r, pid_t expect_pid, pid_t child, int timeout_ms,
-                int lease_ms, char *err, size_t errlen)
+int conn_accept_hello(agent_conn *c, rundir *r, pid_t child, int timeout_ms, char *err,
+                      size_t errlen)
 {
     memset(c, 0, sizeof *c);
     c->fd = -1;
     int fd = accept_one(r, child, timeout_ms, err, errlen);
-    if (fd < 0)
-        return -fd;
-    int rc = conn_hello(c, r, fd, err, errlen);
+    return fd < 0 ? -fd : conn_hello(c, r, fd, err, errlen);
+}
+
+int conn_accept(agent_conn *c, rundir *r, pid_t expect_pid, pid_t child, int timeout_ms,
+                int lease_ms, char *err, size_t errlen)
+{
+    int rc = conn_accept_hello(c, r, child, timeout_ms, err, errlen);
     if (rc == EX_OK_REC && c->pid != expect_pid) {
         snprintf(err, errlen, "process %d connected to the agent socket, expected %d",
                  (int)c->pid, (int)expect_pid);

@@ -25,6 +25,10 @@ int conn_accept(agent_conn *c, rundir *r, pid_t expect_pid, pid_t child, int tim
  * for WELCOME meanwhile, so the caller can judge the pid of a live
  * process before conn_welcome.  Both return an EX_* code. */
 int conn_hello(agent_conn *c, rundir *r, int fd, char *err, size_t errlen);
+/* conn_accept's first half: the next connection within timeout_ms, its
+ * HELLO checked, whoever it is from (c->pid); no WELCOME yet. */
+int conn_accept_hello(agent_conn *c, rundir *r, pid_t child, int timeout_ms, char *err,
+                      size_t errlen);
 int conn_welcome(agent_conn *c, int lease_ms, char *err, size_t errlen);
 /* --follow-forks: every WELCOME from now on asks the agent to follow forks. */
 void conn_welcome_follow_forks(int on);

@@ -60,7 +60,14 @@ static void py_quote(char *out, size_t outlen, const char *s)
 
 /* Runs in the target's __main__ via PyRun_SimpleString: it binds no name
  * there (exec in a fresh dict), prints nothing, and loads the agent by
- * absolute path without touching sys.path.  Re-attaching reuses the module. */
+ * absolute path without touching sys.path.  Re-attaching reuses the module.
+ * A pending call (or a PEP 768 script) may run in a thread that is in the
+ * middle of an import (a process still starting: --follow-forks adopts
+ * those), where importing what that import has half done fails; then a
+ * thread of its own (_thread and time are built in: nothing imported) waits
+ * until no module is initialising any more, 2 s at most (a program may run
+ * inside an import for ever; module locks still keep that thread out of
+ * half-imported modules), and loads the agent. */
 char *bootstrap_attach_code(const char *agent_path, const rundir *r, size_t buffer)
 {
     char qa[8192], qs[1024], qt[200];
@@ -68,16 +75,38 @@ char *bootstrap_attach_code(const char *agent_path, const rundir *r, size_t buff
     py_quote(qs, sizeof qs, r->sock);
     py_quote(qt, sizeof qt, r->token);
     const char *fmt =
-        "exec(\"try:\\n"
-        " import sys\\n"
-        " m = sys.modules.get('_peeka_agent')\\n"
-        " if m is None:\\n"
-        "  import importlib.machinery as im, importlib.util as iu\\n"
-        "  l = im.ExtensionFileLoader('_peeka_agent', P)\\n"
-        "  m = iu.module_from_spec(iu.spec_from_file_location('_peeka_agent', P, loader=l))\\n"
-        "  l.exec_module(m)\\n"
-        "  sys.modules['_peeka_agent'] = m\\n"
-        " m.start(S, T, B)\\n"
+        "exec(\"import sys\\n"
+        "def load():\\n"
+        " try:\\n"
+        "  m = sys.modules.get('_peeka_agent')\\n"
+        "  if m is None:\\n"
+        "   import importlib.machinery as im, importlib.util as iu\\n"
+        "   l = im.ExtensionFileLoader('_peeka_agent', P)\\n"
+        "   m = iu.module_from_spec(iu.spec_from_file_location('_peeka_agent', P, loader=l))\\n"
+        "   l.exec_module(m)\\n"
+        "   sys.modules['_peeka_agent'] = m\\n"
+        "  m.start(S, T, B)\\n"
+        " except BaseException:\\n"
+        "  pass\\n"
+        "def importing():\\n"
+        " for v in list(sys.modules.values()):\\n"
+        "  s = v.__dict__.get('__spec__') if isinstance(v, type(sys)) else None\\n"
+        "  if s is not None and s.__dict__.get('_initializing') is True:\\n"
+        "   return True\\n"
+        " return False\\n"
+        "def later():\\n"
+        " import time\\n"
+        " for i in range(1000):\\n"
+        "  if not importing():\\n"
+        "   break\\n"
+        "  time.sleep(0.002)\\n"
+        " load()\\n"
+        "try:\\n"
+        " if importing():\\n"
+        "  import _thread\\n"
+        "  _thread.start_new_thread(later, ())\\n"
+        " else:\\n"
+        "  load()\\n"
         "except BaseException:\\n"
         " pass\\n\", {'P': %s, 'S': %s, 'T': %s, 'B': %zu})\n";
     size_t n = strlen(fmt) + strlen(qa) + strlen(qs) + strlen(qt) + 32;

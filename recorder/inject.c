@@ -71,6 +71,9 @@ static const uint8_t THUNK[] = {
 };
 
 static const char *last_route = "none";
+/* This attach met an interpreter not initialised yet (a process that has
+ * just exec'd Python): its timeout says so. */
+static int saw_starting;
 
 const char *pk_last_route(void)
 {
@@ -347,8 +350,9 @@ static int map_request(const ctx *c, pk_thread *th, uint64_t *base, uint64_t *le
  * same in every 3.8.x).  3.9+ dropped that branch. */
 #define PY38_PENDING_FINISHING 600
 
-/* PA_OK when the interpreter is not shutting down, so that the route may
- * be used; PA_EXITED when it is; RETRY when 3.8's flag looks wrong. */
+/* PA_OK when the interpreter is initialised and not shutting down, so
+ * that the route may be used; PA_EXITED when it is shutting down; RETRY
+ * while it is still starting or when 3.8's flag looks wrong. */
 static int check_alive(const ctx *c, pk_thread *th, enum route rt, uint64_t trap)
 {
     uint64_t fin = 0;
@@ -369,6 +373,20 @@ static int check_alive(const ctx *c, pk_thread *th, enum route rt, uint64_t trap
     if ((int32_t)fin != 0) {
         snprintf(c->err, c->errlen, "pid %d: Python is shutting down", (int)c->t->pid);
         return PA_EXITED;
+    }
+    /* Not finalizing, and before Py_Initialize has finished (it is 0 again
+     * once finalizing): neither a new thread's PyGILState_Ensure nor
+     * Py_AddPendingCall has a runtime to work on yet.  Wait for it (a plain
+     * read, as the one above). */
+    uint64_t init = 1;
+    if (c->t->is_initialized) {
+        int rc = pk_thread_call(th, c->t->is_initialized, none, trap, &init);
+        if (rc != PK_OK)
+            return thread_status(c, th, rc);
+    }
+    if ((int32_t)init == 0) {
+        saw_starting = 1;
+        return RETRY;
     }
     return PA_OK;
 }
@@ -543,6 +561,11 @@ static int try_thread(const ctx *c, pid_t tid)
 
 static int timeout_message(const ctx *c, int timeout_ms)
 {
+    if (saw_starting) {
+        snprintf(c->err, c->errlen, "pid %d: Python was still starting (not initialised) after "
+                 "%d ms; nothing was run", (int)c->t->pid, timeout_ms);
+        return PA_TIMEOUT;
+    }
     snprintf(c->err, c->errlen,
              "pid %d: no thread reached a safe point within %d ms (none resting in a "
              "syscall, main thread not running Python); nothing was run", (int)c->t->pid,
@@ -589,6 +612,7 @@ int peeka_inject_python(const peeka_target *t, const char *code, int timeout_ms,
     }
     c.wrapped = wrapped;
     c.wrapped_len = strlen(wrapped);
+    saw_starting = 0;
     for (s = RETRY; s == RETRY;) {
         if (pk_now_ns() >= c.deadline) {
             s = timeout_message(&c, timeout_ms);

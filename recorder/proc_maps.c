@@ -242,6 +242,14 @@ static pid_t parent_of(const char *pid)
     return after && sscanf(after, " %c %d", &state, &ppid) == 2 ? (pid_t)ppid : -1;
 }
 
+pid_t pk_parent_of(pid_t pid)
+{
+    char s[32];
+    snprintf(s, sizeof s, "%d", (int)pid);
+    pid_t p = parent_of(s);
+    return p > 0 ? p : 0;
+}
+
 static int exe_of(const char *pid, char *out, size_t len)
 {
     char path[300];
@@ -253,11 +261,22 @@ static int exe_of(const char *pid, char *out, size_t len)
     return 0;
 }
 
-int pk_same_exe_children(pid_t pid, pid_t *out, size_t max)
+static int index_of(const pid_t *v, size_t n, pid_t x)
 {
-    char self[32], exe[4096], other[4096];
-    snprintf(self, sizeof self, "%d", (int)pid);
-    if (exe_of(self, exe, sizeof exe) < 0)
+    for (size_t i = 0; i < n; i++)
+        if (v[i] == x)
+            return (int)i;
+    return -1;
+}
+
+int pk_same_exe_children_of(const pid_t *parents, size_t nparents, pid_t *out, pid_t *out_parent,
+                            size_t max)
+{
+    char first[32], exe[4096], other[4096];
+    if (nparents == 0)
+        return 0;
+    snprintf(first, sizeof first, "%d", (int)parents[0]);
+    if (exe_of(first, exe, sizeof exe) < 0)
         return -errno;
     DIR *d = opendir("/proc");
     if (!d)
@@ -265,11 +284,17 @@ int pk_same_exe_children(pid_t pid, pid_t *out, size_t max)
     struct dirent *e;
     int found = 0;
     while ((e = readdir(d)) != NULL) {
-        if (!isdigit((unsigned char)e->d_name[0]) || parent_of(e->d_name) != pid ||
+        if (!isdigit((unsigned char)e->d_name[0]))
+            continue;
+        pid_t pp = parent_of(e->d_name);
+        if (pp <= 0 || index_of(parents, nparents, pp) < 0 ||
             exe_of(e->d_name, other, sizeof other) < 0 || strcmp(exe, other) != 0)
             continue;
-        if ((size_t)found < max)
+        if ((size_t)found < max) {
             out[found] = (pid_t)strtol(e->d_name, NULL, 10);
+            if (out_parent)
+                out_parent[found] = pp;
+        }
         found++;
     }
     closedir(d);
@@ -297,4 +322,22 @@ int64_t pk_task_cpu_ns(pid_t pid, pid_t tid)
                                     &ut, &st) != 2)
         return -1;
     return (int64_t)((ut + st) * (1000000000ull / (unsigned long long)hz));
+}
+
+int pk_same_exe_children(pid_t pid, pid_t *out, size_t max)
+{
+    return pk_same_exe_children_of(&pid, 1, out, NULL, max);
+}
+
+int pk_agent_mapped(pid_t pid)
+{
+    pk_maps m;
+    int rc = pk_maps_read(pid, &m);
+    if (rc < 0)
+        return rc;
+    int found = 0;
+    for (size_t i = 0; i < m.n && !found; i++)
+        found = strstr(m.v[i].path, "/_peeka_agent.so") != NULL;
+    pk_maps_free(&m);
+    return found;
 }

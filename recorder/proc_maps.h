@@ -65,5 +65,15 @@ int pk_fd_target(pid_t pid, int fd, char *buf, size_t len);
  * gunicorn master's workers, a multiprocessing pool): up to max of them
  * into out.  Returns how many were found (may exceed max), or -errno. */
 int pk_same_exe_children(pid_t pid, pid_t *out, size_t max);
+/* The same for the children of any of parents[] (one walk of /proc), each
+ * with its parent in out_parent (when not NULL); the executable compared
+ * is parents[0]'s. */
+int pk_same_exe_children_of(const pid_t *parents, size_t nparents, pid_t *out, pid_t *out_parent,
+                            size_t max);
+/* The ppid field of /proc/PID/stat; 0 when unknown. */
+pid_t pk_parent_of(pid_t pid);
+/* 1 when pid maps a peeka agent (_peeka_agent.so), 0 when not, -errno
+ * when its maps cannot be read (ENOENT: no such process). */
+int pk_agent_mapped(pid_t pid);
 
 #endif

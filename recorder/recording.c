@@ -414,10 +414,12 @@ static int write_session(recording *r, char *err, size_t errlen)
 }
 
 /* EX_OK_REC, EX_PROBE, or why the session cannot go on (r->fail, or the
- * agent gone: EX_AGENT_LOST). */
-static int install_probes(recording *r, char *err, size_t errlen)
+ * agent gone: EX_AGENT_LOST).  adopted: a child --follow-forks attached,
+ * mostly still starting, as a launched program is: its probes may wait for
+ * modules it cannot even find yet, and stderr does not say so. */
+static int install_probes(recording *r, int adopted, char *err, size_t errlen)
 {
-    char *req = install_request(r->opt, r->child > 0);
+    char *req = install_request(r->opt, r->child > 0 || adopted);
     int id;
     if (!req || conn_send_request(r->conn, req, &id) < 0) {
         free(req);
@@ -440,7 +442,7 @@ static int install_probes(recording *r, char *err, size_t errlen)
         rc = r->fail;
     } else if (write_session(r, err, errlen) < 0) {
         rc = EX_WRITE;
-    } else if (!r->opt->quiet && r->child <= 0) {   /* launch mode: pending is the norm */
+    } else if (!adopted && !r->opt->quiet && r->child <= 0) {   /* launch mode: pending is the norm */
         const cJSON *p;
         cJSON_ArrayForEach(p, cJSON_GetObjectItemCaseSensitive(rep, "probes"))
             if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(p, "pending")) &&
@@ -468,7 +470,7 @@ int recording_install_on(recording *r, agent_conn *c, char *err, size_t errlen)
 {
     agent_conn *main_conn = r->conn;
     r->conn = c;
-    int rc = install_probes(r, err, errlen);
+    int rc = install_probes(r, 1, err, errlen);
     r->conn = main_conn;
     return rc;
 }
@@ -836,7 +838,7 @@ int recording_run(recording *r, char *err, size_t errlen)
         r->counts_cycles |= r->opt->probes[i].pk->counts_cycles;
     r->start_ns_wall = wall_ns();
     r->defer_session = r->forks && r->child <= 0;
-    int rc = install_probes(r, err, errlen);
+    int rc = install_probes(r, 0, err, errlen);
     if (rc == EX_PROBE || rc == EX_WRITE)
         return rc;
     if (rc == EX_PROTOCOL)

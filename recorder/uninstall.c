@@ -21,17 +21,8 @@
  * does, or maps cannot be read (the attach will say why); -1: no process. */
 static int agent_absent(pid_t pid)
 {
-    pk_maps m;
-    int rc = pk_maps_read(pid, &m);
-    if (rc == -ENOENT)
-        return -1;
-    if (rc < 0)
-        return 0;
-    int found = 0;
-    for (size_t i = 0; i < m.n && !found; i++)
-        found = strstr(m.v[i].path, "/_peeka_agent.so") != NULL;
-    pk_maps_free(&m);
-    return !found;
+    int rc = pk_agent_mapped(pid);
+    return rc == -ENOENT ? -1 : rc == 0;
 }
 
 static int process_alive(pid_t pid)

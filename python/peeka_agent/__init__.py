@@ -31,8 +31,9 @@ _DEFAULT_IGNORED = {getattr(_signal, n) for n in ("SIGCHLD", "SIGURG", "SIGWINCH
                     if hasattr(_signal, n)}
 
 _state = None   # while installed: {"sig", "previous", "dir", "registration"}
-# uninstalled off the main thread, where signal.signal() is refused: our
-# handler stays but only passes the signal on ({signal: previous handler})
+# uninstalled off the main thread, where signal.signal() is refused: until
+# the main thread puts the previous handler back, ours only passes the
+# signal on ({signal: previous handler})
 _passing = {}
 
 
@@ -284,21 +285,35 @@ def install(sig=None):
         install._hooked = True
 
 
+def _restore(sig, previous):
+    """On the main thread: the application's handler back, unless something
+    (install() again, the application) has set another one meanwhile."""
+    if _signal.getsignal(sig) is _on_signal and _passing.get(sig) is previous:
+        _signal.signal(sig, previous)
+        _passing.pop(sig, None)
+
+
 def uninstall():
-    """Undoes install(): the application's own handler is back and peeka-rec no
-    longer finds this process.  Call it from the main thread."""
+    """Undoes install(): peeka-rec no longer finds this process, and the
+    application's own handler is back: at once on the main thread; from
+    another thread (signal.signal is refused there) as soon as the main thread
+    runs Python again, and until then our handler only passes every signal on
+    to it.  is_installed() is False at once either way."""
     global _state
     st = _state
     if st is None:
         return
     _state = None
     _unregister(st)
-    if _signal.getsignal(st["sig"]) is _on_signal:
-        try:
-            _signal.signal(st["sig"], st["previous"])
-            _passing.pop(st["sig"], None)
-        except ValueError:   # not the main thread (an uninstall through ptrace route A)
-            _passing[st["sig"]] = st["previous"]
+    if _signal.getsignal(st["sig"]) is not _on_signal:
+        return
+    _passing[st["sig"]] = st["previous"]
+    try:
+        _restore(st["sig"], st["previous"])
+    except ValueError:   # not the main thread (an uninstall through ptrace route A, a worker thread)
+        agent = sys.modules.get("_peeka_agent")
+        if agent is not None and hasattr(agent, "_call_in_main"):
+            agent._call_in_main(lambda: _restore(st["sig"], st["previous"]))
 
 
 def is_installed():

@@ -65,15 +65,37 @@ def read_archive(path):
 
 
 def children(pid):
-    """The pids whose parent is pid (from /proc: minimal machines have no pgrep)."""
+    """The pids whose parent is pid (from /proc: minimal machines have no pgrep;
+    kernels without CONFIG_PROC_CHILDREN have no task/N/children either)."""
     kids = []
     for task in os.listdir("/proc/%d/task" % pid):
         try:
             with open("/proc/%d/task/%s/children" % (pid, task)) as f:
                 kids += [int(k) for k in f.read().split()]
+        except FileNotFoundError:
+            return sorted(k for k in map(int, filter(str.isdigit, os.listdir("/proc")))
+                          if parent_of(k) == pid)
         except OSError:
             pass
     return sorted(kids)
+
+
+def parent_of(pid):
+    """pid's parent from /proc/PID/stat; 0 when it is gone."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return int(f.read().rsplit(") ", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return 0
+
+
+def pid_func_counts(records):
+    """{(pid, func_name): how many records} (--follow-forks archives)."""
+    c = {}
+    for r in records:
+        key = (r.get("pid"), r["func_name"])
+        c[key] = c.get(key, 0) + 1
+    return c
 
 
 def sessions():

@@ -340,5 +340,39 @@ class UninstallByAttach(unittest.TestCase):
         self.t.wait_for("round 2 ")
 
 
+OFF_MAIN = r"""
+import os, signal, threading, time
+import peeka_agent
+seen = []
+def mine(signum, frame):
+    seen.append(signum)
+signal.signal(signal.SIGUSR2, mine)
+peeka_agent.install()
+t = threading.Thread(target=peeka_agent.uninstall)
+t.start()
+t.join()
+print("installed=%s" % peeka_agent.is_installed())
+for _ in range(500):              # the main thread runs bytecode: the handler comes back
+    if signal.getsignal(signal.SIGUSR2) is mine:
+        break
+    time.sleep(0.01)
+print("restored=%s" % (signal.getsignal(signal.SIGUSR2) is mine))
+os.kill(os.getpid(), signal.SIGUSR2)
+time.sleep(0.05)
+print("seen=%d" % len(seen))
+"""
+
+
+class UninstallOffMainThread(unittest.TestCase):
+    def test_handler_back_from_the_main_thread(self):
+        """uninstall() from another thread: is_installed() is False at once,
+        and the main thread puts the application's own handler back (a
+        pending call), which then gets its signal exactly once."""
+        p = subprocess.run([PY, "-c", OFF_MAIN], capture_output=True, text=True, timeout=60,
+                           env=target_env({"PYTHONPATH": PYAGENT}))
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(p.stdout.split(), ["installed=False", "restored=True", "seen=1"])
+
+
 if __name__ == "__main__":
     unittest.main()
