@@ -35,6 +35,13 @@ TARGET_VERSION = tuple(int(x) for x in subprocess.run(
     capture_output=True, text=True, check=True).stdout.split())
 
 
+# Runs a command as uid/gid 65534 with no supplementary groups; NO_CAPS
+# also drops every inheritable capability (root's tests become a plain user).
+NOBODY = 65534
+AS_NOBODY = ["setpriv", "--reuid=%d" % NOBODY, "--regid=%d" % NOBODY, "--clear-groups"]
+NO_CAPS = ["--inh-caps=-all"]
+
+
 def target_env(extra=None):
     env = dict(os.environ)
     env["PYTHONPATH"] = TARGETS

@@ -9,12 +9,11 @@ import tempfile
 import time
 import unittest
 
-from peeka_testlib import (PY, REC, RUNTIME_DIR, TARGETS, StepBurstCase, agent_threads, dead,
+from peeka_testlib import (NOBODY, PY, REC, RUNTIME_DIR, TARGETS, StepBurstCase, agent_threads, dead,
                            read_archive, rec, sessions, target_env, tool_env, wait_until)
 
 PER_INTERPRETER = True
 SESSIONS = os.path.join(RUNTIME_DIR, "peeka")
-NOBODY = 65534
 NOBODY_PY = "/usr/bin/python3"   # the interpreters under test may live where nobody cannot go
 
 

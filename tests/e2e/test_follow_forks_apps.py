@@ -3,17 +3,21 @@ workers, recorded from its master, launched under peeka-rec: every worker's
 calls — the two it starts with and a third it forks on SIGTTIN while
 recorded — land in one archive, per worker pid exactly as many as that
 worker served (each response names the pid that served it); and a
-multiprocessing pool with the fork start method."""
+multiprocessing pool with the fork start method.  The gunicorn tests run
+twice: as root, and with gunicorn and peeka-rec as uid 65534 without
+capabilities (GunicornAsNobody)."""
 import http.client
 import json
 import os
+import shutil
 import signal
 import subprocess
 import tempfile
 import time
 import unittest
 
-from peeka_testlib import REC, TARGETS, children, probes_in, read_archive, target_env, tool_env
+from peeka_testlib import (AS_NOBODY, NOBODY, NO_CAPS, REC, TARGETS, children, probes_in, read_archive,
+                           target_env, tool_env)
 
 PER_INTERPRETER = False
 SYSTEM_PY = "/usr/bin/python3"
@@ -40,10 +44,16 @@ def per_pid(records, func):
 
 @unittest.skipUnless(have_gunicorn(), "needs Debian's python3-flask and gunicorn (make check installs them)")
 class GunicornMaster(unittest.TestCase):
+    as_user = []     # the command prefix that runs gunicorn and peeka-rec as another user
+
     def setUp(self):
         self.tmp = tempfile.TemporaryDirectory()
         self.port = free_port()
         self.served = {}
+        self.env = {}
+
+    def run_as(self, cmd):
+        return self.as_user + cmd
 
     def tearDown(self):
         for p in (self.p, getattr(self, "gunicorn", None)):
@@ -81,13 +91,13 @@ class GunicornMaster(unittest.TestCase):
 
     def test_every_worker_recorded(self):
         out = os.path.join(self.tmp.name, "g.tar.zst")
-        self.p = subprocess.Popen([REC, "-q", "--follow-forks", "-o", out,
-                                   "watch", "flaskapp.views.get_item",
-                                   "watch", "gunicorn.workers.sync.SyncWorker.handle",
-                                   "--", SYSTEM_PY, "-m", "gunicorn", "-w", "2",
-                                   "-b", "127.0.0.1:%d" % self.port, "flaskapp.app:app"],
+        self.p = subprocess.Popen(self.run_as([REC, "-q", "--follow-forks", "-o", out,
+                                               "watch", "flaskapp.views.get_item",
+                                               "watch", "gunicorn.workers.sync.SyncWorker.handle",
+                                               "--", SYSTEM_PY, "-m", "gunicorn", "-w", "2",
+                                               "-b", "127.0.0.1:%d" % self.port, "flaskapp.app:app"]),
                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                  env=tool_env(target_env(), True), cwd=TARGETS)
+                                  env=tool_env(target_env(self.env), True), cwd=TARGETS)
         self.master = None
         end = time.monotonic() + 30
         while not self.master and time.monotonic() < end:
@@ -118,17 +128,17 @@ class GunicornMaster(unittest.TestCase):
         """-p MASTER --follow-forks: the two workers running before the
         recording are found through /proc and attached, a third forked
         during it is followed; session.json names the first two."""
-        self.gunicorn = subprocess.Popen([SYSTEM_PY, "-m", "gunicorn", "-w", "2", "-b",
-                                          "127.0.0.1:%d" % self.port, "flaskapp.app:app"],
+        self.gunicorn = subprocess.Popen(self.run_as([SYSTEM_PY, "-m", "gunicorn", "-w", "2", "-b",
+                                                      "127.0.0.1:%d" % self.port, "flaskapp.app:app"]),
                                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                         cwd=TARGETS, env=target_env())
+                                         cwd=TARGETS, env=target_env(self.env))
         self.master = self.gunicorn.pid
         first = self.workers(2)
         out = os.path.join(self.tmp.name, "m.tar.zst")
-        self.p = subprocess.Popen([REC, "-q", "--follow-forks", "-p", str(self.master), "-o", out,
-                                   "watch", "flaskapp.views.get_item"],
+        self.p = subprocess.Popen(self.run_as([REC, "-q", "--follow-forks", "-p", str(self.master),
+                                               "-o", out, "watch", "flaskapp.views.get_item"]),
                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                  env=tool_env(target_env(), False), cwd=TARGETS)
+                                  env=tool_env(target_env(self.env), False), cwd=TARGETS)
         end = time.monotonic() + 60
         while not probes_in(out) and self.p.poll() is None and time.monotonic() < end:
             time.sleep(0.02)
@@ -147,6 +157,30 @@ class GunicornMaster(unittest.TestCase):
         self.assertEqual(sorted(self.served), sorted(first + third))
         self.assertEqual(per_pid(records, "flaskapp.views.get_item"), self.served)
         self.assertEqual(sorted(p["pid"] for p in summary["processes"]), sorted([self.master] + first + third))
+
+
+@unittest.skipUnless(have_gunicorn(), "needs Debian's python3-flask and gunicorn (make check installs them)")
+class GunicornAsNobody(GunicornMaster):
+    """The same, as an unprivileged user: gunicorn and peeka-rec run as uid
+    65534 with no capabilities (-p relies on the same-uid ptrace rule)."""
+    as_user = AS_NOBODY + NO_CAPS
+
+    @classmethod
+    def setUpClass(cls):
+        if os.getuid() != 0 or not shutil.which("setpriv"):
+            raise unittest.SkipTest("needs root (to become uid %d) and setpriv" % NOBODY)
+
+    def setUp(self):
+        super().setUp()
+        run_dir = os.path.join(self.tmp.name, "run")   # the user's private XDG_RUNTIME_DIR
+        os.mkdir(run_dir, 0o700)
+        for d in (self.tmp.name, run_dir):
+            os.chown(d, NOBODY, NOBODY)
+        self.env = {"XDG_RUNTIME_DIR": run_dir}
+
+    def test_every_worker_recorded(self):
+        super().test_every_worker_recorded()
+        self.assertEqual(os.stat(os.path.join(self.tmp.name, "g.tar.zst")).st_uid, NOBODY)
 
 
 if __name__ == "__main__":

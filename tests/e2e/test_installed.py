@@ -19,16 +19,13 @@ import tempfile
 import time
 import unittest
 
-from peeka_testlib import (BUILD, PY, REC, TARGETS, Target, agent_threads, probes_in, read_archive,
-                           rec, target_env)
+from peeka_testlib import (AS_NOBODY, BUILD, NOBODY, NO_CAPS, PY, REC, TARGETS, Target, agent_threads,
+                           probes_in, read_archive, rec, target_env)
 
 PER_INTERPRETER = True
-NOBODY = 65534
 PYAGENT = os.path.join(BUILD, "lib", "peeka", "python")
 WORK, OTHER = 7, 3   # one round of installed_app.py
 F = "inst.funcs."
-AS_NOBODY = ["setpriv", "--reuid=%d" % NOBODY, "--regid=%d" % NOBODY, "--clear-groups"]
-NO_CAPS = ["--inh-caps=-all"]
 READ_SEARCH = ["--inh-caps=-all,+dac_read_search", "--ambient-caps=+dac_read_search"]
 
 
