@@ -33,6 +33,7 @@
 #define REQ_MAPLEN    56
 #define REQ_CODE      64
 #define REQ_RESULT    72
+#define REQ_FINALIZING 80 /* Py_IsFinalizing / _Py_IsFinalizing, or 0 */
 #define REQ_TRAP      128 /* return address of our calls: in the NX data page */
 #define REQ_TEXT      256 /* the wrapped source */
 
@@ -43,10 +44,14 @@ enum route { R_NONE = 0, R_THREAD, R_PENDING };
  * asleep before a queued pending call is withdrawn. */
 #define MAIN_REST_POLLS 8
 
-/* thunk(req): if CAS(state, 0 -> 1) { g = ensure(); result = run(code);
- * release(g); state = 2; } tail-call munmap(map_base, map_len).  It runs
- * either as the start routine of a helper thread or as a pending call; the
- * tail call frees its own code and data and returns 0 to its caller.
+/* thunk(req): if CAS(state, 0 -> 1) { if (finalizing()) state = 3; else
+ * { g = ensure(); result = run(code); release(g); state = 2; } }
+ * tail-call munmap(map_base, map_len).  It runs either as the start
+ * routine of a helper thread or as a pending call; the tail call frees its
+ * own code and data and returns 0 to its caller.  The finalizing check is
+ * repeated here because a helper thread starts a while after check_alive:
+ * PyGILState_Ensure in a new thread once the interpreter has torn down its
+ * thread-state key is a fatal error (3.14 "gilstate_tss_set").
  * Assembled from docs/attach.md; offsets are the REQ_* above. */
 static const uint8_t THUNK[] = {
     0x53,                               /* push rbx                   */
@@ -54,8 +59,14 @@ static const uint8_t THUNK[] = {
     0x31, 0xc0,                         /* xor eax, eax               */
     0xb9, 0x01, 0x00, 0x00, 0x00,       /* mov ecx, 1                 */
     0xf0, 0x0f, 0xb1, 0x4b, 0x08,       /* lock cmpxchg [rbx+8], ecx  */
-    0x75, 0x1d,                         /* jne skip                   */
-    0xff, 0x53, 0x10,                   /* call [rbx+16]  ensure      */
+    0x75, 0x2c,                         /* jne skip                   */
+    0x48, 0x8b, 0x43, 0x50,             /* mov rax, [rbx+80]          */
+    0x48, 0x85, 0xc0,                   /* test rax, rax              */
+    0x74, 0x06,                         /* jz ensure                  */
+    0xff, 0xd0,                         /* call rax  finalizing       */
+    0x85, 0xc0,                         /* test eax, eax              */
+    0x75, 0x2c,                         /* jnz late                   */
+    0xff, 0x53, 0x10,                   /* ensure: call [rbx+16]      */
     0x89, 0x43, 0x0c,                   /* mov [rbx+12], eax          */
     0x48, 0x8b, 0x7b, 0x40,             /* mov rdi, [rbx+64]          */
     0xff, 0x53, 0x18,                   /* call [rbx+24]  run         */
@@ -68,6 +79,8 @@ static const uint8_t THUNK[] = {
     0x48, 0x8b, 0x43, 0x28,             /* mov rax, [rbx+40]  munmap  */
     0x5b,                               /* pop rbx                    */
     0xff, 0xe0,                         /* jmp rax                    */
+    0xc7, 0x43, 0x08, 0x03, 0, 0, 0,    /* late: mov dword [rbx+8], 3 */
+    0xeb, 0xe8,                         /* jmp skip                   */
 };
 
 static const char *last_route = "none";
@@ -301,7 +314,8 @@ static int write_request(const ctx *c, pk_thread *th, uint64_t base, uint64_t le
         return PK_FAIL;
     uint64_t data = base + PAGE;
     uint64_t f[] = {REQ_MAGIC, 0, c->t->gilstate_ensure, c->t->run_simple_string,
-                    c->t->gilstate_release, c->t->libc_munmap, base, len, data + REQ_TEXT};
+                    c->t->gilstate_release, c->t->libc_munmap, base, len, data + REQ_TEXT,
+                    0, c->t->is_finalizing};
     memcpy(d, f, sizeof f);
     memcpy(d + REQ_TEXT, c->wrapped, c->wrapped_len + 1);
     int rc = pk_mem_write(th, data, d, dlen);
