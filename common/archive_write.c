@@ -268,9 +268,18 @@ int peeka_aw_flush(peeka_aw *w)
     return 0;
 }
 
-/* A batch of any size is cut at line boundaries: lines go into the pending
- * chunk while they fit in PEEKA_CHUNK_BYTES; a full chunk is written; a line
- * longer than a whole chunk becomes a member of its own. */
+static uint64_t count_lines(const uint8_t *p, size_t len)
+{
+    uint64_t n = 0;
+    for (const uint8_t *end = p + len; (p = memchr(p, '\n', (size_t)(end - p))); p++)
+        n++;
+    return n;
+}
+
+/* A batch of any size is cut at line boundaries: the whole lines that fit
+ * in the pending chunk go in with one copy (not one per line: at a million
+ * records a second the calls showed in the profile); a full chunk is
+ * written; a line longer than a whole chunk becomes a member of its own. */
 int peeka_aw_append_records(peeka_aw *w, const void *jsonl, size_t len)
 {
     const uint8_t *p = jsonl, *end = p + len;
@@ -279,22 +288,31 @@ int peeka_aw_append_records(peeka_aw *w, const void *jsonl, size_t len)
         return -1;
     }
     while (p < end) {
-        const uint8_t *nl = memchr(p, '\n', (size_t)(end - p));   /* found: end[-1] is one */
-        size_t l = (size_t)(nl - p) + 1;
-        if (w->chunk_len + l > PEEKA_CHUNK_BYTES && peeka_aw_flush(w) < 0)
-            return -1;
-        if (l > PEEKA_CHUNK_BYTES) {
+        size_t room = PEEKA_CHUNK_BYTES - w->chunk_len, take = (size_t)(end - p);
+        if (take > room) {
+            const uint8_t *nl = memrchr(p, '\n', room);
+            take = nl ? (size_t)(nl - p) + 1 : 0;
+        }
+        if (!take && w->chunk_len) {   /* not even one more line fits */
+            if (peeka_aw_flush(w) < 0)
+                return -1;
+            continue;
+        }
+        if (!take) {   /* longer than a chunk: found, end[-1] is a newline */
+            size_t l = (size_t)((const uint8_t *)memchr(p, '\n', (size_t)(end - p)) - p) + 1;
             if (write_chunk(w, p, l, 1) < 0)
                 return -1;
-        } else {
-            if (!w->chunk_len)
-                w->chunk_born_ns = mono_ns();
-            memcpy(w->chunk + w->chunk_len, p, l);
-            w->chunk_len += l;
-            w->chunk_lines++;
+            w->bytes_in += l;
+            p += l;
+            continue;
         }
-        w->bytes_in += l;
-        p += l;
+        if (!w->chunk_len)
+            w->chunk_born_ns = mono_ns();
+        memcpy(w->chunk + w->chunk_len, p, take);
+        w->chunk_len += take;
+        w->chunk_lines += count_lines(p, take);
+        w->bytes_in += take;
+        p += take;
     }
     return 0;
 }
