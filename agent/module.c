@@ -3,15 +3,14 @@
 #include "session.h"
 #include "hooks.h"
 #include "wrapper.h"
-
-#define DEFAULT_BUFFER (4u << 20)
+#include "peeka_limits.h"
 
 static PyObject *agent_start(PyObject *self, PyObject *args, PyObject *kw)
 {
     (void)self;
     static char *names[] = {"socket", "token", "buffer_bytes", "wait_ms", NULL};
     const char *path, *token;
-    Py_ssize_t buffer = DEFAULT_BUFFER;
+    Py_ssize_t buffer = PEEKA_BUFFER_DEFAULT;
     int wait_ms = 0;
     if (!PyArg_ParseTupleAndKeywords(args, kw, "ss|ni", names, &path, &token, &buffer, &wait_ms))
         return NULL;
@@ -85,7 +84,7 @@ static PyObject *agent_call_in_main(PyObject *self, PyObject *fn)
 
 static PyMethodDef methods[] = {
     {"start", (PyCFunction)(void (*)(void))agent_start, METH_VARARGS | METH_KEYWORDS,
-     "start(socket, token, buffer_bytes=4 MiB, wait_ms=0): connect to peeka-rec"},
+     "start(socket, token, buffer_bytes=16 MiB, wait_ms=0): connect to peeka-rec"},
     {"_atexit", agent_atexit, METH_NOARGS, "detach before the interpreter exits"},
     {"_after_fork", agent_after_fork, METH_NOARGS, "in a child forked while recorded: be as if never attached"},
     {"purge", agent_purge_py, METH_NOARGS,

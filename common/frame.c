@@ -100,6 +100,17 @@ uint8_t *peeka_fdec_space(peeka_fdec *d, size_t *room)
         }
     }
     *room = d->cap - d->len;
+    /* A header first, then up to the end of its frame: a read past a
+     * frame's end would leave the next frame's first part to be moved to
+     * the front, up to a whole batch copied once more (docs/architecture.md
+     * "Where the time goes").  Costs one short read per frame. */
+    uint32_t n;
+    uint8_t type;
+    size_t upto = PEEKA_FRAME_HDR;
+    if (d->len >= PEEKA_FRAME_HDR)
+        upto = peeka_frame_parse(d->buf, d->max, &n, &type) == PFE_OK ? PEEKA_FRAME_HDR + (size_t)n : 0;
+    if (upto > d->len && upto - d->len < *room)
+        *room = upto - d->len;
     return d->buf + d->len;
 }
 

@@ -21,6 +21,11 @@
 #define PEEKA_FRAME_MAX   (4u << 20)   /* largest frame body either side accepts */
 #define PEEKA_BATCH_MAX   PEEKA_FRAME_MAX   /* largest RECORDS body the agent sends */
 #define PEEKA_CHUNK_BYTES (1u << 20)   /* a data member closes at this size */
+/* The agent's ring when --buffer is not given: 40 ms of records at a
+ * million a second, slack for the sender and peeka-rec being descheduled
+ * on a busy machine (4 MiB dropped several times more in an A/B:
+ * docs/architecture.md "Where the time goes"). */
+#define PEEKA_BUFFER_DEFAULT (16u << 20)
 
 #if PEEKA_RECORD_MAX > PEEKA_BATCH_MAX || PEEKA_BATCH_MAX > PEEKA_FRAME_MAX
 #error "peeka limits: need RECORD_MAX <= BATCH_MAX <= FRAME_MAX"

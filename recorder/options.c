@@ -8,6 +8,7 @@
 #include "pattern.h"
 #include "probe_snapshot.h"
 #include "probe_table.h"
+#include "peeka_limits.h"
 #include "pyversions.h"
 
 #include <errno.h>
@@ -40,7 +41,7 @@ void options_usage(FILE *out)
 "      --probe SPEC       a probe as one string (repeatable)\n"
 "      --probe-file FILE  probes, one per line (# comments)\n"
 "  -q, --quiet            no progress, only errors\n"
-"      --buffer SIZE      agent ring buffer (default 4M)\n"
+"      --buffer SIZE      agent ring buffer (default 16M)\n"
 "      --lossless         never drop a record: a call that finds the agent's\n"
 "                         buffer full waits until it has room (CI, benchmarks)\n"
 "      --level N          zstd level (default 1: on records, faster and smaller\n"
@@ -561,7 +562,7 @@ int options_parse(int argc, char **argv, rec_options *o, char *err, size_t errle
 {
     memset(o, 0, sizeof *o);
     o->zstd_level = 1;   /* beats 3 on JSONL records, in speed and size (docs/architecture.md) */
-    o->buffer_bytes = 4u << 20;
+    o->buffer_bytes = PEEKA_BUFFER_DEFAULT;
     o->attach_timeout_s = 10;
     o->via = "auto";
     o->mode = 0600;

@@ -200,6 +200,9 @@ class Detached(SessionCase):
         os.kill(info["pid"], signal.SIGKILL)
         # the agent's own rule: its holder gone, it detaches
         wait_until(lambda: not agent_threads(self.t.pid), "the agent detached", timeout=5)
+        # the agent may see its socket close before the dying holder has
+        # closed its lock: --is-detached would still find the session held
+        wait_until(lambda: dead(info["pid"]), "the holder died")
         self.assertEqual(session_files(), ["doomed.lock", "doomed.sock"])   # stale until looked at
         self.assertEqual(rec("--is-detached=doomed").returncode, 2)
         self.assertEqual(session_files(), [])

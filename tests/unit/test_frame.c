@@ -22,17 +22,24 @@ static void put_frame(uint8_t *buf, size_t *n, uint8_t type, const void *body, u
     *n += PEEKA_FRAME_HDR + len;
 }
 
-/* Copies up to n bytes into the decoder, as a read() would. */
+/* Copies up to n bytes into the decoder, as reads would: as many as it has
+ * room for, which may take several (it takes a header, then up to the end
+ * of its frame). */
 static size_t feed(peeka_fdec *d, const uint8_t *p, size_t n)
 {
-    size_t room;
-    uint8_t *dst = peeka_fdec_space(d, &room);
-    ck_assert_ptr_nonnull(dst);
-    if (n > room)
-        n = room;
-    memcpy(dst, p, n);
-    peeka_fdec_commit(d, n);
-    return n;
+    size_t done = 0;
+    while (done < n) {
+        size_t room;
+        uint8_t *dst = peeka_fdec_space(d, &room);
+        ck_assert_ptr_nonnull(dst);
+        if (!room)
+            break;
+        size_t k = n - done < room ? n - done : room;
+        memcpy(dst, p + done, k);
+        peeka_fdec_commit(d, k);
+        done += k;
+    }
+    return done;
 }
 
 START_TEST(test_header_layout)
@@ -324,6 +331,43 @@ START_TEST(test_decoder_body_survives_until_next)
 }
 END_TEST
 
+/* A read takes a header, then stops at the end of its frame, so that no
+ * part of the next frame is left to move to the front of the buffer. */
+START_TEST(test_decoder_reads_up_to_frame_end)
+{
+    static uint8_t buf[100000 + 100];
+    static uint8_t body[100000];
+    size_t n = 0;
+    memset(body, 'r', sizeof body);
+    put_frame(buf, &n, PF_RECORDS, body, sizeof body);
+    put_frame(buf, &n, PF_EVENT, "next", 4);
+    peeka_fdec d;
+    ck_assert_int_eq(peeka_fdec_init(&d, 200000), 0);
+    size_t room;
+    ck_assert_ptr_nonnull(peeka_fdec_space(&d, &room));
+    ck_assert_uint_eq(room, PEEKA_FRAME_HDR);
+    ck_assert_uint_eq(feed(&d, buf, 1000), 1000);
+    uint8_t type;
+    const uint8_t *b;
+    uint32_t len;
+    ck_assert_int_eq(peeka_fdec_next(&d, &type, &b, &len), 0);   /* grows to the whole frame */
+    ck_assert_ptr_nonnull(peeka_fdec_space(&d, &room));
+    ck_assert_uint_eq(room, PEEKA_FRAME_HDR + sizeof body - 1000);
+    ck_assert_uint_eq(feed(&d, buf + 1000, room), room);
+    ck_assert_int_eq(peeka_fdec_next(&d, &type, &b, &len), 1);
+    ck_assert_uint_eq(type, PF_RECORDS);
+    ck_assert_uint_eq(len, sizeof body);
+    ck_assert_mem_eq(b, body, sizeof body);
+    ck_assert_ptr_nonnull(peeka_fdec_space(&d, &room));
+    ck_assert_uint_eq(room, PEEKA_FRAME_HDR);   /* the frame taken: nothing was left to move */
+    ck_assert_uint_eq(feed(&d, buf + PEEKA_FRAME_HDR + sizeof body, 12), 12);
+    ck_assert_int_eq(peeka_fdec_next(&d, &type, &b, &len), 1);
+    ck_assert_uint_eq(type, PF_EVENT);
+    ck_assert_mem_eq(b, "next", 4);
+    peeka_fdec_free(&d);
+}
+END_TEST
+
 typedef struct {
     int fd;
     size_t want;
@@ -568,6 +612,7 @@ static Suite *frame_suite(void)
     tcase_add_test(tc, test_decoder_malformed);
     tcase_add_test(tc, test_decoder_truncated);
     tcase_add_test(tc, test_decoder_body_survives_until_next);
+    tcase_add_test(tc, test_decoder_reads_up_to_frame_end);
     tcase_add_test(tc, test_send_socket);
     tcase_add_test(tc, test_send_pipe);
     tcase_add_test(tc, test_send_errors);
