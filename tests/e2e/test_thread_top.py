@@ -216,12 +216,39 @@ class Top(Recorded):
             self.assertEqual(sorted(names), ["MainThread", "burner", "idle-0", "idle-1", "idle-2"])
 
 
+def task_cpu_ns(pid):
+    """{tid: CPU time in ns} of pid's threads (schedstat's first field)."""
+    out = {}
+    for tid in os.listdir("/proc/%d/task" % pid):
+        try:
+            with open("/proc/%d/task/%s/schedstat" % (pid, tid)) as f:
+                out[int(tid)] = int(f.read().split()[0])
+        except (OSError, ValueError, IndexError):
+            pass   # gone meanwhile
+    return out
+
+
+def wait_one_busy(pid):
+    """Until only one thread of pid uses CPU: after 'ready' the others still
+    need the GIL from the burner to reach their waits, which takes a while
+    on a loaded machine."""
+    end = time.monotonic() + 30
+    while time.monotonic() < end:
+        a = task_cpu_ns(pid)
+        time.sleep(0.2)
+        b = task_cpu_ns(pid)
+        if sum(1 for t in b if b[t] != a.get(t)) == 1:
+            return
+    raise AssertionError("more than one thread of %d kept using CPU" % pid)
+
+
 class TopOutside(Recorded):
     """top --outside: peeka-rec samples the stacks itself (3.13+), no agent."""
 
     @unittest.skipUnless(TARGET_VERSION >= (3, 13), "stacks are read from outside on CPython 3.13+")
     def test_finds_the_busy_function(self):
         t = self.target("busy")
+        wait_one_busy(t.pid)
         session, recs = self.record(t, "top", "--outside", "-i", "0.002", "-c", "50")
         with open("/proc/%d/maps" % t.pid) as f:
             self.assertNotIn("_peeka_agent", f.read())   # nothing was loaded for it
