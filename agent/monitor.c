@@ -244,6 +244,10 @@ static int emit_cycle(probe *p, int64_t end, int partial, jsonw *w, monitor_send
     static mon_stats snap;   /* agent thread only */
     monitor_state *m = p->mon;
     int n = atomic_load_explicit(&m->n, memory_order_acquire);
+    if (n == 0) {   /* nothing hooked yet (a pending import): not a cycle of -c, no gap in `cycle` */
+        m->start = end;
+        return 0;
+    }
     m->cycle++;
     jsonw_reset(w);
     for (int i = 0; i < n; i++) {

@@ -482,6 +482,7 @@ static int cancel_pending(const ctx *c, uint64_t req)
             st = -1;
     }
     pk_thread_release(&th);
+    pk_threads_settle(&th, 1, pk_now_ns() + PK_SETTLE_NS);
     return st;
 }
 
@@ -563,7 +564,9 @@ static int try_thread(const ctx *c, pid_t tid)
         rt = stopped_route(c, &th);
         s = rt == R_NONE ? RETRY : hand_over(c, &th, rt, &req);
     }
-    if (pk_thread_release(&th) != PK_OK && s == PA_OK && process_gone(c->t->pid)) {
+    int gone = pk_thread_release(&th) != PK_OK;
+    pk_threads_settle(&th, 1, pk_now_ns() + PK_SETTLE_NS);
+    if (gone && s == PA_OK && process_gone(c->t->pid)) {
         snprintf(c->err, c->errlen, "pid %d exited during the attach", (int)c->t->pid);
         return PA_EXITED;
     }

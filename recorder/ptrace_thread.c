@@ -1,4 +1,5 @@
 #include "ptrace_thread.h"
+#include "proc_maps.h"
 
 #include <elf.h>
 #include <errno.h>
@@ -22,6 +23,7 @@
 #define FCW_INIT    0x037fu
 /* How long we wait for a thread we interrupted after the deadline. */
 #define GRACE_NS    (200 * 1000000LL)
+#define SETTLE_RUN_NS (1000000LL)   /* a restarted call needs microseconds */
 
 int64_t pk_now_ns(void)
 {
@@ -191,6 +193,9 @@ static int wait_interrupt_stop(pk_thread *th)
 {
     for (;;) {
         int st, rc = wait_stop(th, &st, th->deadline + GRACE_NS);
+        if (rc == PK_TIMEOUT)
+            snprintf(th->err, sizeof th->err, "no interrupt stop before the deadline: a busy "
+                     "machine?");
         if (rc != PK_OK)
             return rc;
         if (is_group_stop(st)) {
@@ -223,9 +228,40 @@ int pk_thread_seize(pk_thread *th, pid_t pid, pid_t tid, int64_t deadline)
         rc = wait_interrupt_stop(th);
     if (rc == PK_OK)
         rc = get_regs(th, &th->saved);
-    if (rc == PK_OK)
+    if (rc == PK_OK) {
+        th->in_syscall = (long)th->saved.orig_rax >= 0;
+        th->cpu_ns = pk_task_cpu_ns(pid, tid);
         rc = save_fp(th);
+    }
     return rc;
+}
+
+/* Let go of and back in a system call (or gone), or running for real:
+ * more CPU than restarting the call takes. */
+static int settled(const pk_thread *th)
+{
+    pk_sysinfo si;
+    if (!th->in_syscall || th->group_stop || pk_task_syscall(th->pid, th->tid, &si) != 0)
+        return 1;
+    if (!si.running && si.nr >= 0)
+        return 1;
+    int64_t now = pk_task_cpu_ns(th->pid, th->tid);
+    return th->cpu_ns >= 0 && now > th->cpu_ns + SETTLE_RUN_NS;
+}
+
+void pk_threads_settle(const pk_thread *th, size_t n, int64_t deadline)
+{
+    size_t done = 0;   /* th[0..done) have settled */
+    while (done < n) {
+        if (settled(&th[done])) {
+            done++;
+            continue;
+        }
+        if (pk_now_ns() >= deadline)
+            return;
+        struct timespec ts = {0, 1000000};
+        nanosleep(&ts, NULL);
+    }
 }
 
 int pk_thread_adopt(pk_thread *th, pid_t pid, pid_t tid, int64_t deadline)

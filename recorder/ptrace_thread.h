@@ -25,6 +25,8 @@ typedef struct pk_thread {
     int sigs[PK_MAX_STASHED_SIGS];
     int nsigs;
     int group_stop;   /* someone stopped the process while we held the thread */
+    int in_syscall;   /* the stop took it out of a system call it restarts when let go */
+    int64_t cpu_ns;   /* its CPU time when stopped (pk_task_cpu_ns), -1 unknown */
     char err[256];    /* why the last call failed */
 } pk_thread;
 
@@ -46,6 +48,15 @@ int pk_thread_seize(pk_thread *th, pid_t pid, pid_t tid, int64_t deadline);
 /* Puts back the saved registers and FP state, raises the kept signals
  * again and detaches.  Safe to call on any path; returns PK_OK or PK_GONE. */
 int pk_thread_release(pk_thread *th);
+
+/* After pk_thread_release of n threads: waits (until deadline) for every
+ * one that the stop took out of a blocking system call to block again or
+ * to run on, so that the kick peeka gave it is over before anything looks
+ * at the threads (a thread snapshot would call it "running"). */
+void pk_threads_settle(const pk_thread *th, size_t n, int64_t deadline);
+/* How long that may take: a loaded machine can leave a woken thread
+ * waiting for a CPU for hundreds of milliseconds. */
+#define PK_SETTLE_NS 2000000000LL
 
 /* For a thread that we already trace and that is in a ptrace-stop (launch
  * mode follows its own child from exec): saves its state as

@@ -123,6 +123,7 @@ static void thaw(frozen *f)
 {
     for (size_t i = 0; i < f->n; i++)
         pk_thread_release(&f->th[i]);
+    pk_threads_settle(f->th, f->n, pk_now_ns() + PK_SETTLE_NS);
     free(f->th);
     f->th = NULL;
     f->n = 0;

@@ -195,6 +195,15 @@ class Monitor(Launched):
                           "p50", "p95", "p99", "cycle", "interval_s", "ts_ns", "timestamp", "seq"):
                 self.assertIn(field, r)
 
+    def test_cycles_start_when_the_function_is_hooked(self):
+        """Intervals that pass before the module is imported are no cycles:
+        no gap before cycle 1, and -c counts only intervals that watched."""
+        recs = self.record("monitor tsm.funcs.work --interval 0.05", args=("--import-late",))
+        self.assertEqual([r["cycle"] for r in recs], list(range(1, len(recs) + 1)))
+        self.assertEqual(sum(r["total"] for r in recs), 100)
+        recs = self.record("monitor tsm.funcs.work --interval 0.05 -c 1", args=("--import-late",))
+        self.assertEqual([r["cycle"] for r in recs], [1])
+
     def test_glob_one_record_per_function(self):
         recs = self.record("monitor 'tsm.funcs.stack_*' --interval 3600")
         self.assertEqual(sorted((r["func_name"], r["total"]) for r in recs),

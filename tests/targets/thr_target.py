@@ -1,4 +1,5 @@
-"""Target of test_thread_top: `many N` parks N named threads on an Event;
+"""Target of test_thread_top: `many N` parks N named threads on an Event
+(and says ready once all of them wait in the kernel);
 `stuck GO SECONDS` has a thread hold the GIL in C once the file GO exists;
 `outside STACKS` has a thread hold the GIL in C once two others are
 parked (one under non-ASCII names), after writing every stack to STACKS;
@@ -21,10 +22,32 @@ if mode == "calls":
     print("calls done", flush=True)
     sys.exit(0)
 
+
+
+def blocked(t):
+    """Thread t sits in a system call (for a parked thread: the futex)."""
+    with open("/proc/self/task/%d/syscall" % t.native_id) as f:
+        return not f.read().startswith(("running", "-1"))
+
+
+def wait_parked(ev, workers):
+    """Until every worker waits on ev in the kernel: Thread.start only
+    promises that it began, and a snapshot must find it parked."""
+    end = time.monotonic() + 60
+    while time.monotonic() < end:
+        if len(ev._cond._waiters) == len(workers) and all(blocked(t) for t in workers):
+            return
+        time.sleep(0.01)
+    raise SystemExit("the workers never parked")
+
+
 ev = threading.Event()
 if mode == "many":
-    for i in range(int(sys.argv[2])):
-        threading.Thread(target=funcs.park, args=(ev,), name="w-%03d" % i, daemon=True).start()
+    workers = [threading.Thread(target=funcs.park, args=(ev,), name="w-%03d" % i, daemon=True)
+               for i in range(int(sys.argv[2]))]
+    for t in workers:
+        t.start()
+    wait_parked(ev, workers)
 elif mode == "stuck":
     threading.Thread(target=funcs.hold_gil_in_c, args=(sys.argv[2], float(sys.argv[3])), name="stuck",
                      daemon=True).start()

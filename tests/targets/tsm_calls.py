@@ -3,11 +3,15 @@ calls, while another thread calls the same functions (which must never
 appear in the main thread's trees).  With --profile, a Python profile
 function is installed first and must see every call, during and after
 tracing; with --cprofile, cProfile runs around the calls.  --fold adds
-a call with one slow and several fast callees."""
+a call with one slow and several fast callees; --import-late imports the
+functions only after 0.3 s."""
 import sys
 import threading
+import time
 
-from tsm import funcs
+if "--import-late" in sys.argv:
+    time.sleep(0.3)   # intervals of a monitor pass while its pattern matches nothing yet
+from tsm import funcs  # noqa: E402
 
 stop = threading.Event()
 
