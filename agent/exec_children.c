@@ -131,9 +131,12 @@ static void wait_recorded(pid_t pid)
 static PyObject *spawn_wrapper(PyObject *orig, PyObject *args, PyObject *kw)
 {
     PyObject *res = PyObject_Call(orig, args, kw);
-    long pid = res && PyLong_Check(res) ? PyLong_AsLong(res) : -1;
-    PyErr_Clear();
-    if (res && pid > 0 && session_active() && same_exe(pid))
+    if (!res)
+        return NULL;   /* the original's own exception, passed on untouched */
+    long pid = PyLong_Check(res) ? PyLong_AsLong(res) : -1;
+    if (pid == -1)
+        PyErr_Clear();   /* not a pid: nothing to wait for */
+    if (pid > 0 && session_active() && same_exe(pid))
         wait_recorded((pid_t)pid);
     return res;
 }

@@ -91,6 +91,19 @@ class LatePool(unittest.TestCase):
         if server:
             wait_until(lambda: dead(server), "the forkserver exits with the program", 10)
 
+    def test_failed_spawn_raises_its_own_error(self):
+        """The spawnv_passfds wrapper passes the original's exception on."""
+        out = os.path.join(self.tmp.name, "e.tar.zst")
+        p = subprocess.run([REC, "-q", "--follow-forks", "-o", out, "watch", WORK, "--",
+                            PY, os.path.join(TARGETS, "ff_spawn_error.py")],
+                           capture_output=True, text=True, timeout=60, cwd=TARGETS,
+                           env=tool_env(target_env(), True))
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(p.stdout, "wrapped=1 raised ValueError\n")
+        _, records, summary, _ = read_archive(out)
+        self.assertEqual(pid_func_counts(records), {(p_, WORK): 1 for p_ in {r["pid"] for r in records}})
+        self.assertEqual(summary["records"], 1)
+
     def test_forkserver_attached(self):
         self.attached("forkserver")
 
