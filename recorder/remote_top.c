@@ -2,6 +2,7 @@
 #include "cpu_marks.h"
 #include "exitcodes.h"
 #include "proc_maps.h"
+#include "ptrace_thread.h"   /* pk_now_ns, the recorder's monotonic clock */
 #include "remote_records.h"
 #include "remote_stacks.h"
 
@@ -28,13 +29,6 @@ int remote_top_applies(const rec_options *o)
            pt_num(&o->probes[0].v, "outside", 0);
 }
 
-static int64_t mono_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 static cJSON *sample_json(const sampler *sm, const rs_snapshot *s, const rs_thread *th,
                           int64_t cpu, long long seq, int64_t wall, int64_t began)
 {
@@ -55,7 +49,7 @@ static cJSON *sample_json(const sampler *sm, const rs_snapshot *s, const rs_thre
     /* the GIL is never taken: the program was held up for none of it */
     cJSON_AddNumberToObject(o, "sample_ns", 0);
     cJSON_AddStringToObject(o, "source", "remote");
-    cJSON_AddNumberToObject(o, "read_ns", (double)(mono_now() - began));
+    cJSON_AddNumberToObject(o, "read_ns", (double)(pk_now_ns() - began));
     return o;
 }
 
@@ -67,7 +61,7 @@ static int sample(sampler *sm, int prime, char *err, size_t errlen)
 {
     rs_snapshot s;
     char why[300];
-    int64_t began = mono_now(), wall = rr_wall_now();
+    int64_t began = pk_now_ns(), wall = rr_wall_now();
     if (rs_read(sm->t, sm->depth, &s, why, sizeof why) < 0)
         return 0;   /* the process is going, or between states: the next round tells */
     char *jsonl = NULL;
@@ -109,11 +103,11 @@ static void sleep_until(int64_t when)
 static rec_end run(sampler *sm, char *err, size_t errlen)
 {
     const rec_options *o = sm->r->opt;
-    int64_t step = (int64_t)(sm->interval_s * 1e9), next = mono_now() + step;
-    int64_t end = o->duration_s > 0 ? mono_now() + (int64_t)(o->duration_s * 1e9) : 0;
+    int64_t step = (int64_t)(sm->interval_s * 1e9), next = pk_now_ns() + step;
+    int64_t end = o->duration_s > 0 ? pk_now_ns() + (int64_t)(o->duration_s * 1e9) : 0;
     for (;;) {
         sleep_until(next);
-        int64_t now = mono_now();
+        int64_t now = pk_now_ns();
         next = next + step > now ? next + step : now + step;   /* rounds missed are not made up */
         if (g_stop_signal)
             return END_SIGNAL;
