@@ -33,7 +33,7 @@ void attach_explain_timeout(pid_t pid, char *err, size_t errlen);
 
 /* How long the attach of t may take in all, agent connected: --timeout,
  * or the thread probe's --wait for a one-shot dump that can be read from
- * outside instead (3.13+, o->outside_wait_s). */
+ * outside instead (3.8+, o->outside_wait_s). */
 int attach_timeout_ms(const rec_options *o, const peeka_target *t);
 
 /* The interpreter found in pid by the last attach_target or
