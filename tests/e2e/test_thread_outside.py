@@ -7,6 +7,7 @@ the one the agent's own thread probe reports once the call returned."""
 import json
 import os
 import re
+import signal
 import tempfile
 import time
 import unittest
@@ -76,6 +77,32 @@ class StuckInC(unittest.TestCase):
         self.assertRegex(dump, r'Thread \d+ "%s" \(native %d\): [a-z_: ]+, 4 frames, holds the GIL\n'
                          r'    hold_gil_reporting \(\S+/funcs.py:%d\)\n'
                          % (re.escape(self.comm(self.stuck)), self.stuck, self.expected[self.stuck][0][2]))
+
+    def test_the_agents_probe_agrees(self):
+        """Once the C call returned, the agent gets in: its own thread probe
+        must find every other thread where the outside read did."""
+        outside = rec("-q", "-p", self.t.pid, "--timeout", "1", "-o", self.out, "thread")
+        self.assertEqual(outside.returncode, 0, outside.stderr)
+        _, before, _, _ = read_archive(self.out)
+        os.kill(self.t.pid, signal.SIGUSR1)   # taken by the stuck thread alone
+        end = time.monotonic() + 20
+        while os.path.exists("/proc/%d/task/%d" % (self.t.pid, self.stuck)):
+            self.assertLess(time.monotonic(), end, "the stuck thread never ended")
+            time.sleep(0.02)
+        inside = os.path.join(self.tmp, "in.tar.zst")
+        p = rec("-q", "-p", self.t.pid, "-o", inside, "thread")
+        self.assertEqual((p.returncode, p.stderr), (0, ""))
+        session, after, _, _ = read_archive(inside)
+        self.assertNotEqual(session["attach"]["route"], "outside")
+        self.assertEqual({r["native_id"] for r in after}, set(self.expected) - {self.stuck})
+        frames = {r["native_id"]: [(f["function"], f["filename"], f["lineno"]) for f in r["stack"]]
+                  for r in before}
+        for r in after:
+            self.assertNotIn("source", r)
+            self.assertEqual([(f["function"], f["filename"], f["lineno"]) for f in r["stack"]],
+                             frames[r["native_id"]], "thread %d" % r["native_id"])
+            self.assertEqual(r["thread_id"], next(b["thread_id"] for b in before
+                                                  if b["native_id"] == r["native_id"]))
 
     def test_options_apply(self):
         p = rec("-q", "-p", self.t.pid, "--timeout", "1", "-o", self.out, "thread", "--depth", "2",
