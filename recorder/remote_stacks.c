@@ -226,14 +226,15 @@ static int read_frame(reader *r, uint64_t at, frame_fields *f)
         hi = o[i] + w[i] > hi ? o[i] + w[i] : hi;
     if (hi > sizeof buf || dv_read(r->v.pid, at, buf, hi) < 0)
         return -1;
-    uint32_t lasti = 0;
     memcpy(&f->previous, buf + o[0], 8);
     memcpy(&f->code, buf + o[1], 8);
-    if (old)
+    if (old) {
+        uint32_t lasti;
         memcpy(&lasti, buf + o[2], 4);
-    else
+        f->instr = lasti;
+    } else {
         memcpy(&f->instr, buf + o[2], 8);
-    f->instr = old ? lasti : f->instr;
+    }
     f->owner = old ? 0 : buf[o[3]];
     f->code &= ~STACKREF_TAGS;
     return 0;
