@@ -51,21 +51,39 @@ static int search(const uint8_t *structs, size_t n, const pid_t *tasks, size_t n
     return found ? 0 : -1;
 }
 
+/* The structs of the threads whose pthread_t can be read, packed into
+ * structs; which ones in kept[].  A thread that ended meanwhile (its
+ * stack, and the struct with it, unmapped) is left out, not the others. */
+static size_t read_structs(pid_t pid, const uint64_t *ids, size_t n, uint8_t *structs,
+                           size_t *kept)
+{
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++)
+        if (ids[i] && dv_read(pid, ids[i], structs + m * SCAN_BYTES, SCAN_BYTES) == 0)
+            kept[m++] = i;
+    return m;
+}
+
 void pk_pthread_tids(pid_t pid, const uint64_t *ids, size_t n, uint64_t *out)
 {
     if (!n)
         return;
+    memset(out, 0, n * sizeof *out);
     pid_t *tasks = NULL;
-    size_t ntasks = 0;
+    size_t ntasks = 0, m = 0;
     uint8_t *structs = malloc(n * SCAN_BYTES);
-    uint64_t *got = malloc(n * sizeof *got);
-    int ok = structs && got && pk_tasks_list(pid, &tasks, &ntasks) == 0 && ntasks;
-    for (size_t i = 0; ok && i < n; i++)
-        ok = ids[i] && dv_read(pid, ids[i], structs + i * SCAN_BYTES, SCAN_BYTES) == 0;
-    if (ok)
+    uint64_t *got = malloc(n * sizeof *got), *found = malloc(n * sizeof *found);
+    size_t *kept = malloc(n * sizeof *kept);
+    if (structs && got && found && kept && pk_tasks_list(pid, &tasks, &ntasks) == 0 && ntasks)
+        m = read_structs(pid, ids, n, structs, kept);
+    if (m) {
         qsort(tasks, ntasks, sizeof *tasks, by_tid);
-    if (!ok || search(structs, n, tasks, ntasks, out, got) < 0)
-        memset(out, 0, n * sizeof *out);
+        if (search(structs, m, tasks, ntasks, found, got) == 0)
+            for (size_t k = 0; k < m; k++)
+                out[kept[k]] = found[k];
+    }
+    free(kept);
+    free(found);
     free(tasks);
     free(got);
     free(structs);

@@ -13,8 +13,9 @@
 #include <sys/types.h>
 
 /* out[i] is the task id of the thread whose pthread_t is ids[i], for all
- * i < n; all 0 when no offset, or more than one mapping, fits (another C
- * library, a thread that ended meanwhile). */
+ * i < n; 0 for a thread whose struct cannot be read (it ended meanwhile),
+ * and for all when no offset, or more than one mapping, fits (another C
+ * library). */
 void pk_pthread_tids(pid_t pid, const uint64_t *ids, size_t n, uint64_t *out);
 
 #endif
