@@ -19,6 +19,9 @@ $(OUT): $(OBJS)
 	$(CC) -shared $(SAN) -o $@ $^ $(shell pkg-config --libs libcjson) -lpthread
 	@echo "agent $(TAG) <- $(PY)"
 
+# Only the layout table sees CPython's internal structures (agent/py_layout.c).
+$(OBJDIR)/agent/py_layout.o: ACFLAGS += -DPy_BUILD_CORE -I$(PYINC)/internal
+
 $(OBJDIR)/%.o: %.c
 	@mkdir -p $(@D)
 	$(CC) $(ACFLAGS) $(CFLAGS) -c $< -o $@

@@ -5,6 +5,7 @@
 #include "inject.h"
 #include "inject_gdb.h"
 #include "proc_maps.h"
+#include "remote_dump.h"
 #include "remote_exec.h"
 
 #include <errno.h>
@@ -84,7 +85,7 @@ static int try_remote_exec(const rec_options *o, const peeka_target *t, rundir *
 int attach_timeout_ms(const rec_options *o, const peeka_target *t)
 {
     double s = o->attach_timeout_s;
-    if (o->outside_wait_s > 0 && t && t->major == 3 && t->minor >= 13 && o->outside_wait_s < s)
+    if (o->outside_wait_s > 0 && remote_dump_reads(t) && o->outside_wait_s < s)
         s = o->outside_wait_s;
     return (int)(s * 1000);
 }

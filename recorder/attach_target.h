@@ -27,13 +27,13 @@ int attach_run_code(pid_t pid, const rec_options *o, rundir *rd, const char *cod
 
 /* After EX_TIMEOUT for pid (the last target attach_target or
  * attach_run_code prepared): appends to err why nothing ran when it can be
- * told from outside, i.e. on 3.13+ one thread held the GIL from the start
+ * told from outside, i.e. on 3.8+ one thread held the GIL from the start
  * of the attach to now. */
 void attach_explain_timeout(pid_t pid, char *err, size_t errlen);
 
 /* How long the attach of t may take in all, agent connected: --timeout,
  * or the thread probe's --wait for a one-shot dump that can be read from
- * outside instead (3.13+, o->outside_wait_s). */
+ * outside instead (3.8+, o->outside_wait_s). */
 int attach_timeout_ms(const rec_options *o, const peeka_target *t);
 
 /* The interpreter found in pid by the last attach_target or

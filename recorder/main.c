@@ -319,8 +319,8 @@ int main(int argc, char **argv)
                    : start_launch(&o, &rd, &lt, &conn, &rec, outpath, sizeof outpath, pid_later,
                                   err, sizeof err);
     const peeka_target *inspected = attach_inspected(o.pid);
-    if (rc == EX_TIMEOUT && remote_dump_applies(&o) && inspected && inspected->major == 3 &&
-        inspected->minor >= 13) {   /* no agent: the one snapshot, from outside */
+    if (rc == EX_TIMEOUT && remote_dump_applies(&o) && remote_dump_reads(inspected)) {
+        /* no agent: the one snapshot, from outside */
         rc = remote_dump_run(&rec, inspected, err, sizeof err);
         outside = rc == EX_OK_REC;
     }

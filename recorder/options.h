@@ -36,7 +36,7 @@ typedef struct {
     int lossless;               /* --lossless: a full agent buffer makes calls wait */
     double attach_timeout_s;
     int timeout_given;          /* --timeout was on the command line */
-    double outside_wait_s;      /* >0: a one-shot thread dump on 3.13+ waits this long for the
+    double outside_wait_s;      /* >0: a one-shot thread dump on 3.8+ waits this long for the
                                  * agent, then reads from outside (set by main, not parsed) */
     const char *via;            /* "auto", "remote-exec", "ptrace" or "gdb" */
     int attach_installed;       /* --attach-installed: the pre-installed agent or nothing */

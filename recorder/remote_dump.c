@@ -27,6 +27,11 @@ int remote_dump_applies(const rec_options *o)
            !o->ring_bytes;
 }
 
+int remote_dump_reads(const peeka_target *t)
+{
+    return t && t->major == 3 && t->minor >= 8;
+}
+
 static void look(pid_t pid, const rs_thread *th, task_view *tv)
 {
     pk_status st;

@@ -326,24 +326,36 @@ int peeka_remote_exec(const peeka_target *t, const char *script, int ready_fd, i
 
 /* --- the GIL, for telling why nothing ran ------------------------------ */
 
+/* The native id of the thread whose state is holder_ts, 0 when it is
+ * not in v's thread list (3.8-3.10 find ids from all the threads'). */
+static uint64_t holder_of(const dbg_view *v, uint64_t holder_ts, int *ok)
+{
+    uint64_t *ts = malloc(MAX_TSTATES * sizeof *ts), *native = malloc(MAX_TSTATES * sizeof *native);
+    size_t n = ts && native ? dv_tstates(v, ts, MAX_TSTATES) : 0, i = 0;
+    while (holder_ts && i < n && ts[i] != holder_ts)
+        i++;
+    uint64_t holder = 0;
+    if (holder_ts && i < n) {
+        dv_native_ids(v, ts, n, native);
+        holder = native[i];
+    }
+    *ok = ts && native;
+    free(native);
+    free(ts);
+    return holder;
+}
+
 int peeka_gil_read(const peeka_target *t, rx_gil *g)
 {
-    char why[256];
+    char why[400];
     dbg_view *v = malloc(sizeof *v);
     dv_gil raw;
-    int rc = v && dv_open(v, t, why, sizeof why) == 0 && dv_gil_read(v, &raw) == 0 ? 0 : -1;
-    if (rc == 0) {
-        uint64_t *ts = malloc(MAX_TSTATES * sizeof *ts);
-        size_t n = ts ? dv_tstates(v, ts, MAX_TSTATES) : 0;
+    int ok = 0;
+    if (v && dv_open(v, t, why, sizeof why) == 0 && dv_gil_read(v, &raw) == 0) {
         g->locked = raw.locked;
         g->switches = raw.switches;
-        g->holder = 0;
-        for (size_t i = 0; raw.holder_ts && i < n; i++)
-            if (ts[i] == raw.holder_ts)
-                g->holder = dv_native_id(v, ts[i]);
-        rc = ts ? 0 : -1;
-        free(ts);
+        g->holder = holder_of(v, raw.holder_ts, &ok);
     }
     free(v);
-    return rc;
+    return ok ? 0 : -1;
 }

@@ -29,7 +29,7 @@ int peeka_remote_exec_check(const peeka_target *t, char *err, size_t errlen);
 int peeka_remote_exec(const peeka_target *t, const char *script, int ready_fd, int grace_ms,
                       char *err, size_t errlen);
 
-/* The GIL of t's main interpreter, read from outside (3.13+, GIL builds).
+/* The GIL of t's main interpreter, read from outside (3.8+, GIL builds).
  * holder is the native id of the thread whose state is the GIL's last
  * holder (0 when that state is not in the thread list); switches counts
  * the hand-offs since start: unchanged with locked set between two reads

@@ -1,6 +1,7 @@
-/* Every thread's Python stack of a CPython 3.13+ process, read from
+/* Every thread's Python stack of a CPython 3.8+ process, read from
  * outside (process_vm_readv, as py-spy and austin do) through its
- * _Py_DebugOffsets: no code runs in the target, no GIL is taken, nothing
+ * _Py_DebugOffsets (3.13+) or the agent's layout table (3.8-3.12,
+ * debug_read.h): no code runs in the target, no GIL is taken, nothing
  * is stopped.  A target that runs meanwhile can change what is read, so
  * everything is bounded and checked (docs/architecture.md "Reading stacks
  * from outside"): a read that fails or looks wrong ends that thread's
@@ -53,8 +54,8 @@ typedef struct rs_snapshot {
 } rs_snapshot;
 
 /* One snapshot of t, at most max_depth frames kept per thread: 0, or -1
- * with err saying why nothing could be read (older than 3.13, unknown
- * layout, the process gone ...). */
+ * with err saying why nothing could be read (older than 3.8, unknown
+ * layout, no agent with a layout table, the process gone ...). */
 int rs_read(const peeka_target *t, int max_depth, rs_snapshot *s, char *err, size_t errlen);
 void rs_free(rs_snapshot *s);
 

@@ -132,8 +132,14 @@ int remote_top_run(recording *r, const peeka_target *t, char *err, size_t errlen
 {
     const probe_spec *p = &r->opt->probes[0];
     rs_snapshot first;
-    char why[300];
-    if (rs_read(t, 1, &first, why, sizeof why) < 0) {
+    char why[600];
+    /* not yet before 3.13: the layout table has been checked against the
+     * one-shot dump only, not against a sampler's rate */
+    int before_313 = t->major == 3 && t->minor < 13;
+    if (before_313)
+        snprintf(why, sizeof why, "pid %d: its threads cannot be read from outside: it needs "
+                 "CPython 3.13 or later", (int)t->pid);
+    if (before_313 || rs_read(t, 1, &first, why, sizeof why) < 0) {
         snprintf(err, errlen, "top --outside: %s; without --outside top samples through the agent",
                  why);
         return EX_NOTPYTHON;

@@ -1,8 +1,9 @@
 """How peeka-rec gets in, per interpreter: the PEP 768 route on 3.14+ (the
 interpreter runs the bootstrap at a safe point; session.json says
 `remote-exec`), the fall-back to ptrace where no thread runs Python, the
-refusal when the target turned remote debugging off, --via, and the table
-of _Py_DebugOffsets fields checked against the interpreter's own headers."""
+refusal when the target turned remote debugging off, --via, the table
+of _Py_DebugOffsets fields checked against the interpreter's own headers,
+and on 3.8-3.12 the agent's layout table checked against them too."""
 import os
 import shutil
 import subprocess
@@ -12,13 +13,13 @@ import tempfile
 import time
 import unittest
 
-from peeka_testlib import (PY, REC, TARGETS, TARGET_VERSION, ROOT, launch, probes_in, read_archive,
-                           rec, target_env)
+from peeka_testlib import (BUILD, PY, REC, TARGETS, TARGET_VERSION, ROOT, launch, probes_in,
+                           read_archive, rec, target_env)
 
 PER_INTERPRETER = True
 N = 37
 PEP768 = TARGET_VERSION >= (3, 14)
-DEBUG_OFFSETS = TARGET_VERSION >= (3, 13)   # _Py_DebugOffsets, read from outside
+DEBUG_OFFSETS = TARGET_VERSION >= (3, 13)   # _Py_DebugOffsets
 
 
 class RouteTarget:
@@ -154,8 +155,9 @@ class Routes(unittest.TestCase):
         t.wait_for("done")
         self.assertEqual(t.output().split(), ["ready", "done"])
 
-    @unittest.skipUnless(DEBUG_OFFSETS, "the GIL is read from outside on CPython 3.13+")
     def test_timeout_names_the_gil_holder(self):
+        """From _Py_DebugOffsets on 3.13+, from the agent's layout table
+        before."""
         t = self.target("gilhold")
         holder = t.output().split()[1]   # "ready NATIVE_ID"
         with open("/proc/%d/task/%s/comm" % (t.pid, holder)) as f:
@@ -212,6 +214,31 @@ class DebugOffsetsTable(unittest.TestCase):
                         os.path.join(ROOT, "tests", "fixtures", "debug_offsets_check.c"),
                         os.path.join(ROOT, "recorder", "debug_offsets.c")], check=True)
         r = subprocess.run([exe], capture_output=True, text=True)
+        self.assertEqual((r.returncode, r.stdout), (0, "ok\n"))
+
+
+@unittest.skipUnless((3, 8) <= TARGET_VERSION < (3, 13), "the agent's layout table is for 3.8-3.12")
+class LayoutTable(unittest.TestCase):
+    """The layout table of the agent this interpreter is attached with
+    (agent/py_layout.c, built from the first interpreter of its minor
+    version) against this interpreter's own headers."""
+
+    def test_agent_matches_headers(self):
+        inc = subprocess.run([PY, "-c", "import sysconfig; print(sysconfig.get_paths()['include'])"],
+                             capture_output=True, text=True, check=True).stdout.strip()
+        if not os.path.isdir(os.path.join(inc, "internal")):
+            self.skipTest("no internal headers in %s" % inc)
+        tmp = tempfile.mkdtemp(prefix="peeka-layout-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        exe = os.path.join(tmp, "check")
+        subprocess.run(["cc", "-std=c11", "-D_GNU_SOURCE", "-DPy_BUILD_CORE", "-I" + inc,
+                        "-I" + os.path.join(inc, "internal"), "-I" + os.path.join(ROOT, "common"),
+                        "-I" + os.path.join(ROOT, "recorder"), "-o", exe,
+                        os.path.join(ROOT, "tests", "fixtures", "py_layout_check.c"),
+                        os.path.join(ROOT, "recorder", "elf_symbols.c")], check=True)
+        agent = os.path.join(BUILD, "lib", "peeka", "agent", "cp%d%d" % TARGET_VERSION[:2],
+                             "_peeka_agent.so")
+        r = subprocess.run([exe, agent], capture_output=True, text=True)
         self.assertEqual((r.returncode, r.stdout), (0, "ok\n"))
 
 

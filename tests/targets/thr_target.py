@@ -2,7 +2,8 @@
 (and says ready once all of them wait in the kernel);
 `stuck GO SECONDS` has a thread hold the GIL in C once the file GO exists;
 `outside STACKS` has a thread hold the GIL in C once two others are
-parked (one under non-ASCII names), after writing every stack to STACKS;
+parked (one under non-ASCII names), after writing every stack to STACKS,
+until a SIGUSR1 to the process;
 `busy` runs one thread in thr.funcs.hot and three idle ones; `fork GO`
 forks once GO exists; `calls` (launch
 mode) calls thr.funcs.leaf from two call paths, 3 and 2 times."""
@@ -53,6 +54,11 @@ elif mode == "stuck":
                      daemon=True).start()
     threading.Thread(target=funcs.park, args=(ev,), name="parked", daemon=True).start()
 elif mode == "outside":
+    # SIGUSR1 is for the stuck thread alone (it unblocks it): its C call
+    # returns, and the agent can get in for a second look
+    import signal
+    signal.signal(signal.SIGUSR1, lambda *_: None)
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGUSR1})
     threading.Thread(target=funcs.hold_gil_reporting, args=(sys.argv[2], 60, 2), name="stuck",
                      daemon=True).start()
     threading.Thread(target=funcs.park_flagged, args=(ev,), name="parked", daemon=True).start()

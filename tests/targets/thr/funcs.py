@@ -1,6 +1,7 @@
 """Functions the thread, top, stack and monitor tests look for by name."""
 import ctypes
 import os
+import signal
 import threading
 import time
 
@@ -63,7 +64,9 @@ def stacks_now(path):
 def hold_gil_reporting(path, seconds, others):
     """Once `others` threads are parked, writes every stack (stacks_now),
     then sleeps in C keeping the GIL: on the same line, so that its frame
-    is where the file says."""
+    is where the file says.  A SIGUSR1 that the process blocks everywhere
+    else ends the sleep early (usleep returns on a signal)."""
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGUSR1})
     while len(threading.enumerate()) < others + 2 or not all(
             t.name == "stuck" or t is threading.main_thread() or getattr(t, "parked", False)
             for t in threading.enumerate()):
