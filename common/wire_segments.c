@@ -146,7 +146,8 @@ int peeka_segs_expand(peeka_segs *t, const uint8_t *body, size_t len, const uint
         size_t lit = (size_t)((q ? q : end) - p);
         if (out_room(t, have, lit, hint, why, whylen) < 0)
             return -1;
-        memcpy(t->out + have, p, lit);
+        if (lit)   /* the first reference may come before any buffer */
+            memcpy(t->out + have, p, lit);
         have += lit;
         if (!q)
             break;
