@@ -99,14 +99,12 @@ int peeka_segs_define(peeka_segs *t, const uint8_t *body, size_t len, char *why,
 }
 
 /* Room for n more expanded bytes after `have`; 0, or -1 past the limit. */
-static int out_room(peeka_segs *t, size_t have, size_t n, size_t hint, char *why, size_t whylen)
+static int grow(peeka_segs *t, size_t have, size_t n, size_t hint, char *why, size_t whylen)
 {
     if (have + n > PEEKA_BATCH_MAX) {
         snprintf(why, whylen, "a RECORDS frame expands to more than %u bytes", PEEKA_BATCH_MAX);
         return -1;
     }
-    if (have + n <= t->out_cap)
-        return 0;
     size_t cap = t->out_cap ? t->out_cap : hint;
     while (cap < have + n)
         cap *= 2;
@@ -120,6 +118,24 @@ static int out_room(peeka_segs *t, size_t have, size_t n, size_t hint, char *why
     t->out = b;
     t->out_cap = cap;
     return 0;
+}
+
+/* The buffer never exceeds PEEKA_BATCH_MAX, so fitting in it is within
+ * the limit: one compare per piece on the hot path. */
+static inline int room(peeka_segs *t, size_t have, size_t n, size_t hint, char *why, size_t whylen)
+{
+    return have + n <= t->out_cap ? 0 : grow(t, have, n, hint, why, whylen);
+}
+
+/* The next reference byte in [p, end), or NULL.  Between references a
+ * record's literal runs are short (a number or two): a loop finds the
+ * byte sooner than a call to memchr, which takes over for long runs. */
+static inline const uint8_t *next_ref(const uint8_t *p, const uint8_t *end)
+{
+    for (int i = 0; i < 32 && p < end; i++, p++)
+        if (*p == PEEKA_SEG_REF)
+            return p;
+    return p < end ? memchr(p, PEEKA_SEG_REF, (size_t)(end - p)) : NULL;
 }
 
 /* The id of the reference at p (PEEKA_SEG_REF_LEN bytes), or -1. */
@@ -142,28 +158,26 @@ int peeka_segs_expand(peeka_segs *t, const uint8_t *body, size_t len, const uint
         return 0;
     }
     size_t have = 0, hint = len < 65536 ? 262144 : 4 * len;
-    for (;;) {
-        size_t lit = (size_t)((q ? q : end) - p);
-        if (out_room(t, have, lit, hint, why, whylen) < 0)
-            return -1;
-        if (lit)   /* the first reference may come before any buffer */
-            memcpy(t->out + have, p, lit);
-        have += lit;
-        if (!q)
-            break;
+    for (; q; q = next_ref(p, end)) {
         long id = end - q >= PEEKA_SEG_REF_LEN ? ref_id(t, q) : -1;
         if (id < 0) {
             snprintf(why, whylen, "a RECORDS frame refers to a segment that is not defined");
             return -1;
         }
-        if (out_room(t, have, t->len[id], hint, why, whylen) < 0)
+        size_t lit = (size_t)(q - p), n = t->len[id];
+        if (room(t, have, lit + n, hint, why, whylen) < 0)
             return -1;
-        memcpy(t->out + have, t->bytes + t->off[id], t->len[id]);
-        have += t->len[id];
+        memcpy(t->out + have, p, lit);   /* out is allocated: room made space for n > 0 */
+        memcpy(t->out + have + lit, t->bytes + t->off[id], n);
+        have += lit + n;
         p = q + PEEKA_SEG_REF_LEN;
-        q = p < end ? memchr(p, PEEKA_SEG_REF, (size_t)(end - p)) : NULL;
     }
+    size_t lit = (size_t)(end - p);
+    if (room(t, have, lit, hint, why, whylen) < 0)
+        return -1;
+    if (lit)
+        memcpy(t->out + have, p, lit);
     *out = t->out;
-    *outlen = have;
+    *outlen = have + lit;
     return 0;
 }
