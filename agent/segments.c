@@ -55,17 +55,6 @@ int seg_intern(seg_slot *s, const char *b, size_t n)
     return s->id != SEG_LITERAL;
 }
 
-void seg_write(jsonw *w, seg_slot *s, const char *b, size_t n)
-{
-    int st = seg_state(s);
-    if (st < 0)
-        st = seg_intern(s, b, n);
-    if (st)
-        seg_put(w, s);
-    else
-        jsonw_raw(w, b, n);
-}
-
 /* What build writes, interned into s; 1 when s holds a reference. */
 static int build_into(seg_slot *s, seg_builder build, const void *ctx)
 {

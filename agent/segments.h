@@ -57,8 +57,17 @@ static inline void seg_put(jsonw *w, const seg_slot *s)
 int seg_intern(seg_slot *s, const char *b, size_t n);
 
 /* b[0..n), constant for the slot's lifetime: as a reference, interned
- * the first time, or literally. */
-void seg_write(jsonw *w, seg_slot *s, const char *b, size_t n);
+ * the first time, or literally.  Inline: it runs several times per record. */
+static inline void seg_write(jsonw *w, seg_slot *s, const char *b, size_t n)
+{
+    int st = seg_state(s);
+    if (st < 0)
+        st = seg_intern(s, b, n);
+    if (st)
+        seg_put(w, s);
+    else
+        jsonw_raw(w, b, n);
+}
 #define seg_lit(w, s, lit) seg_write((w), (s), (lit), sizeof(lit) - 1)
 
 /* Bytes that build writes (without side effects: it is called again to
