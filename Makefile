@@ -150,6 +150,8 @@ $(BUILD)/tests/test_%: tests/unit/test_%.c $(REC_OBJ) $(ANA_OBJ) $(COMMON_OBJ)
 $(BUILD)/tests/test_threads: agent/threads.c
 $(BUILD)/tests/test_jsonw: agent/jsonw.c
 $(BUILD)/tests/test_jsonw: BASE_CFLAGS += -Iagent
+$(BUILD)/tests/test_wire_segments: agent/segments.c agent/jsonw.c
+$(BUILD)/tests/test_wire_segments: BASE_CFLAGS += -Iagent
 
 unit: $(UNIT_BINS)
 

@@ -12,6 +12,7 @@
 #include "peeka_limits.h"
 #include "probe_table.h"   /* enum probe_kind */
 #include "ring.h"
+#include "segments.h"
 
 struct peeka_cond;
 struct redactor;
@@ -71,6 +72,7 @@ typedef struct probe {
     fmt_opts fmt;               /* limits and redaction rules of its values */
     struct record_exprs *rec;   /* watch --record (record.h), or NULL */
     struct snap_state *snap;    /* memory, logger, inspect, sc, sm (interp_probes.h) */
+    seg_slot head_seg;          /* its records' head up to "seq": (observe.c write_head) */
 } probe;
 
 /* One observed function object. */
@@ -95,6 +97,11 @@ typedef struct hooked {
     PyObject *starname;         /* the *args parameter's name, or NULL */
     char *names_json;           /* `,"param_names":[...]` */
     size_t names_json_len;
+    unsigned names_gen;         /* changes whenever names_json does */
+    /* watch: `,"func_name":…,"location":…,"param_names":…,"params":[` per
+     * location (enum where) as a segment, as of names_gen seg_names */
+    seg_slot at_seg[3];
+    unsigned seg_names;
     int inflight;               /* hook calls holding it (hooks.h: hooked_call_begin) */
     int dead;                   /* unhooked while held: the last one out frees */
 } hooked;

@@ -81,6 +81,7 @@ int argnames_sync(hooked *h)
     h->starname = star;
     h->names_json = json;
     h->names_json_len = jlen;
+    h->names_gen++;
     free(old_json);
     Py_XDECREF(old_names);
     Py_XDECREF(old_star);
@@ -105,6 +106,7 @@ void argnames_free(hooked *h)
 {
     free(h->names_json);
     h->names_json = NULL;
+    h->names_gen++;
     Py_CLEAR(h->argnames);
     Py_CLEAR(h->starname);
     Py_CLEAR(h->names_code);

@@ -4,6 +4,7 @@
  * another thread's hook run in the middle. */
 #include "agent.h"
 #include "hooks.h"
+#include "segments.h"
 #include "threads.h"
 
 #include <pthread.h>
@@ -22,6 +23,7 @@ typedef struct {
     int reentered;   /* inside a hook on this thread: nested hooks pass through */
     char name[200];  /* `,"thread_id":…,"thread_name":…` of this thread, cached */
     size_t name_len;
+    seg_slot name_seg;   /* the same as a segment; forgotten when the name changes */
     int name_uses;   /* refreshed every NAME_REFRESH records: names rarely change */
     /* The hooked functions this thread's calls hold (hooks.h), so that a
      * forked child can give back the holds of the threads it lost; holds
@@ -218,9 +220,10 @@ static void lookup_thread(thread_state *ts)
     else
         jsonw_lit(&w, "null");
     Py_XDECREF(name);
-    if (!w.overflow) {
+    if (!w.overflow && (w.len != ts->name_len || memcmp(ts->name, w.buf, w.len))) {
         memcpy(ts->name, w.buf, w.len);
         ts->name_len = w.len;
+        ts->name_seg.gen = 0;
     }
     jsonw_free(&w);
 }
@@ -234,7 +237,7 @@ void emit_thread_fields(jsonw *w)
         lookup_thread(ts);
         ts->name_uses = NAME_REFRESH;
     }
-    jsonw_raw(w, ts->name, ts->name_len);
+    seg_write(w, &ts->name_seg, ts->name, ts->name_len);
 }
 
 /* --lossless: the ring is full, so this thread waits, GIL released, until
@@ -247,7 +250,7 @@ void emit_thread_fields(jsonw *w)
 static void wait_for_room(size_t len)
 {
     struct timespec pause = {0, 200000};
-    size_t size = g_agent.rb.size, slot = 2 * (len + 8);
+    size_t size = g_agent.rb.size, slot = 2 * (len + 12);
     Py_BEGIN_ALLOW_THREADS
     for (size_t used; !atomic_load(&g_agent.sender_gone) &&
                       ((used = ring_used(&g_agent.rb)) > size / 2 || used + slot > size);)
@@ -260,9 +263,9 @@ static void wait_for_room(size_t len)
 static int push_record(const jsonw *w)
 {
     for (;;) {
-        if (ring_push(&g_agent.rb, w->buf, w->len) == 0)
+        if (ring_push(&g_agent.rb, w->buf, w->len, w->len + w->extra) == 0)
             return 0;
-        if (!g_agent.lossless || w->len > ring_max_record(&g_agent.rb) ||
+        if (!g_agent.lossless || w->len + w->extra > ring_max_record(&g_agent.rb) ||
             atomic_load(&g_agent.sender_gone))
             return -1;
         wait_for_room(w->len);
@@ -273,7 +276,7 @@ static int push_record(const jsonw *w)
  * are exactly what the archive will hold. */
 void emit_record(probe *p, jsonw *w)
 {
-    if (w->overflow || push_record(w) < 0) {
+    if (jsonw_over(w) || push_record(w) < 0) {
         p->drops++;
         g_agent.drops++;
         return;

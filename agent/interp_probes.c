@@ -196,7 +196,7 @@ void snap_finish(probe *p, jsonw *w, const char *at)
 {
     jsonw_lit(w, "}\n");
     w->fmt = NULL;
-    if (w->overflow) {
+    if (jsonw_over(w)) {
         p->seq--;
         snap_write_error(p, at, "the snapshot is larger than a record may be: narrow it "
                          "(a pattern, --limit, --depth)");

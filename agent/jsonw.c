@@ -11,6 +11,7 @@ int jsonw_init(jsonw *w, size_t initial, size_t limit)
     w->cap = w->buf ? initial : 0;
     w->limit = limit;
     w->overflow = 0;
+    w->extra = 0;
     w->fmt = NULL;
     w->clean_text = 0;
     return w->buf ? 0 : -1;
@@ -26,6 +27,7 @@ void jsonw_free(jsonw *w)
 void jsonw_reset(jsonw *w)
 {
     w->len = 0;
+    w->extra = 0;
     w->overflow = 0;
 }
 
@@ -35,7 +37,7 @@ int jsonw_grow(jsonw *w, size_t n)
         return 0;
     if (w->len + n <= w->cap)
         return 1;
-    if (w->len + n > w->limit) {
+    if (w->len + w->extra + n > w->limit) {
         w->overflow = 1;
         return 0;
     }

@@ -14,6 +14,9 @@ typedef struct {
     char *buf;
     size_t len, cap, limit;
     int overflow;   /* the record hit `limit`; its text is incomplete */
+    /* What references to segments (segments.h) add when peeka-rec expands
+     * them: the record's limit holds for its expanded length, len + extra. */
+    size_t extra;
     /* How the record being written formats values (format.c: its probe's
      * limits and redaction rules), or NULL for the defaults.  They travel
      * with the writer because formatting may let the GIL go (a finaliser
@@ -45,6 +48,12 @@ static inline void jsonw_char(jsonw *w, char c)
 }
 
 #define jsonw_lit(w, s) jsonw_raw((w), (s), sizeof(s) - 1)
+
+/* The record is over its limit, as written or as peeka-rec will expand it. */
+static inline int jsonw_over(const jsonw *w)
+{
+    return w->overflow || w->len + w->extra > w->limit;
+}
 void jsonw_i64(jsonw *w, int64_t v);
 void jsonw_u64(jsonw *w, uint64_t v);
 /* Finite doubles only; ndigits after the point, trailing zeros kept short. */

@@ -73,35 +73,77 @@ void write_ms(jsonw *w, int64_t ns)
     jsonw_raw(w, frac, 4);
 }
 
+/* `{"type":"observation","kind":…,"probe_id":…[,"watch_id":…],"seq":`,
+ * the same in every record of the probe: a segment (segments.h). */
+typedef struct {
+    const char *kind;
+    const probe *p;
+} head_ctx;
+
+static void build_head(jsonw *w, const void *arg)
+{
+    const head_ctx *h = arg;
+    jsonw_lit(w, "{\"type\":\"observation\",\"kind\":\"");
+    jsonw_raw(w, h->kind, strlen(h->kind));
+    jsonw_lit(w, "\",\"probe_id\":");
+    jsonw_i64(w, h->p->id);
+    if (h->p->kind == PK_WATCH) {   /* Peeka's name for the same number */
+        jsonw_lit(w, ",\"watch_id\":");
+        jsonw_i64(w, h->p->id);
+    }
+    jsonw_lit(w, ",\"seq\":");
+}
+
 /* probe_id (and a monitor's cycle) come early because peeka-rec finds them
  * by position. */
-void write_head(jsonw *w, const char *kind, probe *p, int64_t cycle, int64_t wall,
-                const char *name_json, size_t name_len)
+void write_head_start(jsonw *w, const char *kind, probe *p, int64_t cycle)
 {
+    head_ctx h = {kind, p};
+    if (cycle < 0) {
+        seg_built(w, &p->head_seg, build_head, &h);
+        return;
+    }
     jsonw_lit(w, "{\"type\":\"observation\",\"kind\":\"");
     jsonw_raw(w, kind, strlen(kind));
     jsonw_lit(w, "\",\"probe_id\":");
     jsonw_i64(w, p->id);
-    if (cycle >= 0) {
-        jsonw_lit(w, ",\"cycle\":");
-        jsonw_i64(w, cycle);
-    }
-    if (p->kind == PK_WATCH) {   /* Peeka's name for the same number */
+    jsonw_lit(w, ",\"cycle\":");
+    jsonw_i64(w, cycle);
+    if (p->kind == PK_WATCH) {
         jsonw_lit(w, ",\"watch_id\":");
         jsonw_i64(w, p->id);
     }
     jsonw_lit(w, ",\"seq\":");
+}
+
+/* `…"seq":N,"ts_ns":…,"timestamp":…`: the part of the head that changes. */
+void write_head_times(jsonw *w, probe *p, int64_t wall)
+{
+    static seg_slot ts_seg, stamp_seg;
     jsonw_i64(w, ++p->seq);
-    jsonw_lit(w, ",\"ts_ns\":");
+    seg_lit(w, &ts_seg, ",\"ts_ns\":");
     jsonw_i64(w, wall);
-    jsonw_lit(w, ",\"timestamp\":");
+    seg_lit(w, &stamp_seg, ",\"timestamp\":");
     write_seconds(w, wall);
+}
+
+/* `,"func_name":…[,"pid":…]` */
+void write_func_name(jsonw *w, const char *name_json, size_t name_len)
+{
     jsonw_lit(w, ",\"func_name\":");
     jsonw_raw(w, name_json, name_len);
     if (g_record_pid) {
         jsonw_lit(w, ",\"pid\":");
         jsonw_i64(w, g_record_pid);
     }
+}
+
+void write_head(jsonw *w, const char *kind, probe *p, int64_t cycle, int64_t wall,
+                const char *name_json, size_t name_len)
+{
+    write_head_start(w, kind, p, cycle);
+    write_head_times(w, p, wall);
+    write_func_name(w, name_json, name_len);
 }
 
 void write_record_head(jsonw *w, const char *kind, probe *p, const call *c)
@@ -122,16 +164,25 @@ void write_outcome(jsonw *w, int ok, PyObject *exc)
     write_throw_trace(w, exc);
 }
 
-/* Parameters by name (the code object's), keyword arguments by keyword:
- * a value a redaction rule names is never formatted. */
-void write_args(jsonw *w, const call *c, int depth)
+/* `,"param_names":[…],"params":[`; 0 when the names are known (the
+ * code object's, argnames.c), -1 when they could not be read. */
+int write_args_names(jsonw *w, const call *c)
+{
+    int rc = argnames_sync(c->h);
+    if (rc == 0)
+        argnames_write(w, c->h);
+    jsonw_lit(w, ",\"params\":[");
+    return rc;
+}
+
+/* The values after write_args_names: `…],"kwargs":{…},"target":…`.
+ * Parameters by name, keyword arguments by keyword: a value a redaction
+ * rule names is never formatted. */
+void write_args_values(jsonw *w, const call *c, int depth)
 {
     hooked *h = c->h;
     redactor *r = fmt_rules(w);
     Py_ssize_t first = h->has_self && c->nargs > 0 ? 1 : 0;
-    if (argnames_sync(h) == 0)
-        argnames_write(w, h);
-    jsonw_lit(w, ",\"params\":[");
     for (Py_ssize_t i = first; i < c->nargs; i++) {
         if (i > first) jsonw_char(w, ',');
         if (r && redactor_param(r, h, i))
@@ -158,6 +209,12 @@ void write_args(jsonw *w, const call *c, int depth)
         jsonw_lit(w, "null");
 }
 
+void write_args(jsonw *w, const call *c, int depth)
+{
+    write_args_names(w, c);
+    write_args_values(w, c, depth);
+}
+
 void observe_emit(probe *p, const call *c, record_builder build, const void *arg, int retry_small)
 {
     jsonw *w = thread_writer();
@@ -165,7 +222,7 @@ void observe_emit(probe *p, const call *c, record_builder build, const void *arg
         return;
     w->fmt = &p->fmt;
     build(w, p, c, arg);
-    if (w->overflow && retry_small) {
+    if (jsonw_over(w) && retry_small) {
         int depth = p->depth;
         p->depth = 1;
         jsonw_reset(w);

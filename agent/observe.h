@@ -168,8 +168,18 @@ void write_head(jsonw *w, const char *kind, probe *p, int64_t cycle, int64_t wal
 void write_record_head(jsonw *w, const char *kind, probe *p, const call *c);
 /* `,"success":…,"throwExp":…`: exc formatted, or null */
 void write_outcome(jsonw *w, int ok, PyObject *exc);
-/* `,"params":[…],"kwargs":{…},"target":…` */
+/* `,"param_names":[…],"params":[…],"kwargs":{…},"target":…`, in two
+ * parts: the names (0 when known, -1 when they could not be read, then
+ * none are written), then the values. */
 void write_args(jsonw *w, const call *c, int depth);
+int  write_args_names(jsonw *w, const call *c);
+void write_args_values(jsonw *w, const call *c, int depth);
+/* write_head in three parts: up to `"seq":` (a segment without a cycle), */
+void write_head_start(jsonw *w, const char *kind, probe *p, int64_t cycle);
+/* write_head's second and third parts: `N,"ts_ns":…,"timestamp":…` after
+ * `"seq":`, and `,"func_name":…[,"pid":…]`. */
+void write_head_times(jsonw *w, probe *p, int64_t wall);
+void write_func_name(jsonw *w, const char *name_json, size_t name_len);
 
 /* Builds one record of p about c into this thread's writer and hands it
  * to the ring.  When it overflows the record limit and `retry_small`, it

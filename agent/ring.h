@@ -22,12 +22,16 @@ typedef struct {
 
 int  ring_init(ring *r, size_t size);
 void ring_free(ring *r);
-/* Copies one record in; 0 on success, -1 if it does not fit now. */
-int  ring_push(ring *r, const void *rec, size_t len);
-/* Copies whole records out into dst (at most cap bytes, records never split);
- * returns the bytes copied, 0 if empty.  A record larger than cap is
- * impossible: push refuses records over ring_max_record() (size/4, at most
- * PEEKA_BATCH_MAX) and callers pass cap >= that. */
+/* Copies one record in; 0 on success, -1 if it does not fit now.  full:
+ * its length once peeka-rec has expanded its segment references
+ * (segments.h), len without any. */
+int  ring_push(ring *r, const void *rec, size_t len, size_t full);
+/* Copies whole records out into dst, records never split, as many as
+ * expand to at most cap bytes (so the batch peeka-rec expands is at most
+ * cap too); returns the bytes copied, 0 if empty.  A record larger than
+ * cap is impossible: push refuses records whose full length is over
+ * ring_max_record() (size/4, at most PEEKA_BATCH_MAX) and callers pass
+ * cap >= that. */
 size_t ring_pop(ring *r, uint8_t *dst, size_t cap);
 size_t ring_max_record(const ring *r);
 int  ring_empty(ring *r);

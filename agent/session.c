@@ -12,6 +12,7 @@
 #include "frame.h"
 #include "monitor.h"
 #include "interp_probes.h"
+#include "segments.h"
 #include "trace.h"
 
 #include <cJSON.h>
@@ -131,11 +132,13 @@ static void close_socket(void)
     pthread_mutex_unlock(&fd_mu);
 }
 
+/* A batch's segments are defined before it (segments.h: the count is
+ * read after the pop). */
 static int drain_ring(void)
 {
     size_t n;
     while ((n = ring_pop(&g_agent.rb, S.sendbuf, S.sendcap)) > 0)
-        if (send_frame(PF_RECORDS, S.sendbuf, n) < 0)
+        if (seg_send_new(send_frame) < 0 || send_frame(PF_RECORDS, S.sendbuf, n) < 0)
             return -1;
     return 0;
 }
@@ -256,7 +259,7 @@ static const char *read_requests(int readable, int *detach, double *detach_id)
 
 static int send_records(const char *jsonl, size_t len)
 {
-    return send_frame(PF_RECORDS, jsonl, len);
+    return seg_send_new(send_frame) < 0 ? -1 : send_frame(PF_RECORDS, jsonl, len);
 }
 
 static int discard_records(const char *jsonl, size_t len)
@@ -336,6 +339,7 @@ static int read_welcome(int fd)
     const cJSON *lease = cJSON_GetObjectItemCaseSensitive(w, "lease_ms");
     const cJSON *dl = cJSON_GetObjectItemCaseSensitive(w, "deadline_ms");
     S.follow = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(w, "follow_forks"));
+    seg_enable(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(w, "segments")));
     g_record_pid = S.follow ? (int)getpid() : 0;
     S.lease_ns = (int64_t)(cJSON_IsNumber(lease) ? lease->valuedouble : 5000) * 1000000;
     S.deadline_ns = cJSON_IsNumber(dl) && dl->valuedouble > 0
@@ -403,6 +407,7 @@ static void *agent_thread(void *arg)
     sender_done();
     sampler_tick(now_mono_ns(), 1, discard_records);   /* forgets the session's thread and top probes */
     close_socket();
+    seg_end();
     if (!recorder_listening(reason))
         remove_socket_file();
     if (!atomic_load(&S.exiting) && !is_finalizing()) {
@@ -640,6 +645,7 @@ static int follow_child(void)
 {
     emit_after_fork();
     trace_after_fork();
+    seg_after_fork(1);   /* a new connection, and records that name this pid */
     g_agent.observing = thread_reentered();
     while (ring_pop(&g_agent.rb, S.sendbuf, S.sendcap) > 0)
         ;
@@ -691,6 +697,7 @@ void session_after_fork(void)
         return;
     emit_after_fork();
     trace_after_fork();
+    seg_after_fork(0);
     g_agent.observing = thread_reentered();
     hooks_remove_all();
     exec_children_end();

@@ -5,6 +5,7 @@
 #include "watch.h"
 #include "dispatch.h"
 #include "record.h"
+#include "redactor.h"
 #include "watch_async.h"
 
 #include <string.h>
@@ -14,28 +15,90 @@ static const char *location_name(enum where at)
     return at == AT_ENTER ? "AtEnter" : at == AT_EXIT ? "AtExit" : "AtExceptionExit";
 }
 
-static void build_record(jsonw *w, probe *p, const call *c, const void *arg)
+static void write_location(jsonw *w, enum where at)
 {
-    enum where at = *(const enum where *)arg;
-    write_record_head(w, "watch", p, c);
     jsonw_lit(w, ",\"location\":\"");
     const char *loc = location_name(at);
     jsonw_raw(w, loc, strlen(loc));
     jsonw_char(w, '"');
+}
+
+typedef struct {
+    const hooked *h;
+    enum where at;
+} func_ctx;
+
+/* `,"func_name":…,"location":…,"param_names":[…],"params":[`: the same
+ * in every record of a function at a location while its names are. */
+static void build_func_part(jsonw *w, const void *arg)
+{
+    const func_ctx *f = arg;
+    write_func_name(w, f->h->name_json, f->h->name_json_len);
+    write_location(w, f->at);
+    argnames_write(w, f->h);
+    jsonw_lit(w, ",\"params\":[");
+}
+
+/* The function's part and the parameters, as segments where they are
+ * constant (segments.h); the same bytes as write_func_name, write_location
+ * and write_args. */
+static void write_call(jsonw *w, probe *p, const call *c, enum where at)
+{
+    static seg_slot plain_seg;
+    hooked *h = c->h;
+    if (argnames_sync(h) == 0) {
+        if (h->seg_names != h->names_gen) {   /* another __code__: other names */
+            for (int i = 0; i < 3; i++)
+                h->at_seg[i].gen = 0;
+            h->seg_names = h->names_gen;
+        }
+        func_ctx f = {h, at};
+        seg_built(w, &h->at_seg[at], build_func_part, &f);
+    } else {
+        write_func_name(w, h->name_json, h->name_json_len);
+        write_location(w, at);
+        write_args_names(w, c);
+    }
+    if (!h->has_self && !c->kwnames) {   /* the common case: a constant run */
+        for (Py_ssize_t i = 0; i < c->nargs; i++) {
+            if (i) jsonw_char(w, ',');
+            if (fmt_rules(w) && redactor_param(fmt_rules(w), h, i))
+                fmt_redacted(w);
+            else
+                fmt_value(w, c->args[i], 1, p->depth);
+        }
+        seg_lit(w, &plain_seg, "],\"kwargs\":{},\"target\":null,\"returnObj\":");
+        return;
+    }
+    write_args_values(w, c, p->depth);
+    jsonw_lit(w, ",\"returnObj\":");
+}
+
+static void build_record(jsonw *w, probe *p, const call *c, const void *arg)
+{
+    static seg_slot ok_seg, cost_ns_seg;
+    enum where at = *(const enum where *)arg;
+    write_head_start(w, "watch", p, -1);
+    write_head_times(w, p, c->wall);
     if (p->rec) {
+        write_func_name(w, c->h->name_json, c->h->name_json_len);
+        write_location(w, at);
         record_write(w, p, c);
     } else {
-        write_args(w, c, p->depth);
-        jsonw_lit(w, ",\"returnObj\":");
+        write_call(w, p, c, at);
         if (at == AT_EXIT)
             fmt_value(w, c->ret, 1, p->depth);
         else
             jsonw_lit(w, "null");
     }
-    write_outcome(w, at != AT_EXCEPTION, at == AT_EXCEPTION ? c->exc : NULL);
-    jsonw_lit(w, ",\"cost\":");
+    if (at != AT_EXCEPTION) {
+        seg_lit(w, &ok_seg, ",\"success\":true,\"throwExp\":null,\"throwTrace\":null,\"cost\":");
+    } else {
+        write_outcome(w, 0, c->exc);
+        jsonw_lit(w, ",\"cost\":");
+    }
     write_ms(w, c->cost);
-    jsonw_lit(w, ",\"cost_ns\":");
+    seg_lit(w, &cost_ns_seg, ",\"cost_ns\":");
     jsonw_i64(w, c->cost);
     emit_thread_fields(w);
     jsonw_lit(w, "}\n");

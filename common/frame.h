@@ -18,7 +18,8 @@ enum peeka_frame_type {
     PF_REPLY   = 4,  /* agent -> recorder: JSON answer to the request "id" */
     PF_RECORDS = 5,  /* agent -> recorder: JSONL, one observation per line */
     PF_EVENT   = 6,  /* agent -> recorder: JSON, unsolicited notice */
-    PF_TYPE_MAX = 6
+    PF_SEGMENTS = 7, /* agent -> recorder: byte strings RECORDS refer to (wire_segments.h) */
+    PF_TYPE_MAX = 7
 };
 
 /* Why a frame was refused; a message for each is in peeka_frame_strerror(). */

@@ -26,6 +26,7 @@ PY_LIBS = $(eval PY_LIBS := $$(shell $(FUZZ_PY) -c 'import sysconfig as s; v = s
 
 # ---- per-target sources ------------------------------------------------------
 FUZZ_SRCS_frame   := common/frame.c
+FUZZ_SRCS_segments := common/wire_segments.c
 
 FUZZ_SRCS_cond    := agent/cond_parse.c agent/cond_eval.c
 FUZZ_CFLAGS_cond   = -Iagent $(PY_CFLAGS)

@@ -157,11 +157,23 @@ int conn_hello(agent_conn *c, rundir *r, int fd, char *err, size_t errlen)
     return check_hello(c, r, body, len, err, errlen);
 }
 
+int conn_wants_segments(void)
+{
+    const char *w = getenv("PEEKA_WIRE");
+    return !(w && !strcmp(w, "literal"));
+}
+
 int conn_welcome(agent_conn *c, int lease_ms, char *err, size_t errlen)
 {
-    char welcome[128];
-    snprintf(welcome, sizeof welcome, "{\"proto\":%d,\"lease_ms\":%d%s}", PEEKA_PROTO_VERSION, lease_ms,
-             welcome_follow ? ",\"follow_forks\":true" : "");
+    char welcome[160];
+    c->segments = conn_wants_segments();
+    if (c->segments && !c->segs && !(c->segs = calloc(1, sizeof *c->segs))) {
+        snprintf(err, errlen, "out of memory");
+        return EX_INTERNAL;
+    }
+    snprintf(welcome, sizeof welcome, "{\"proto\":%d,\"lease_ms\":%d%s%s}", PEEKA_PROTO_VERSION,
+             lease_ms, welcome_follow ? ",\"follow_forks\":true" : "",
+             c->segments ? ",\"segments\":true" : "");
     if (peeka_frame_send(c->fd, PF_WELCOME, welcome, strlen(welcome)) != PFE_OK) {
         snprintf(err, errlen, "cannot send WELCOME: %s", strerror(errno));
         return EX_ATTACH;
@@ -212,4 +224,8 @@ void conn_close(agent_conn *c)
         close(c->fd);
     c->fd = -1;
     peeka_fdec_free(&c->dec);
+    if (c->segs)
+        peeka_segs_free(c->segs);
+    free(c->segs);
+    c->segs = NULL;
 }

@@ -6,6 +6,7 @@
 #include <sys/types.h>
 #include "frame.h"
 #include "rundir.h"
+#include "wire_segments.h"
 
 typedef struct {
     int fd;
@@ -13,6 +14,8 @@ typedef struct {
     int next_id;
     pid_t pid;
     char python[32];
+    int segments;               /* its WELCOME asked for the compact wire form */
+    peeka_segs *segs;           /* the segments it defined (wire_segments.h), or NULL */
 } agent_conn;
 
 /* Waits for the agent to connect, checks its pid (SO_PEERCRED) and token,
@@ -30,6 +33,9 @@ int conn_hello(agent_conn *c, rundir *r, int fd, char *err, size_t errlen);
 int conn_accept_hello(agent_conn *c, rundir *r, pid_t child, int timeout_ms, char *err,
                       size_t errlen);
 int conn_welcome(agent_conn *c, int lease_ms, char *err, size_t errlen);
+/* Whether WELCOME asks for the compact wire form (docs/protocol.md
+ * "Segments"): yes, unless PEEKA_WIRE=literal is in the environment. */
+int conn_wants_segments(void);
 /* --follow-forks: every WELCOME from now on asks the agent to follow forks. */
 void conn_welcome_follow_forks(int on);
 /* 1 and a frame, 0 if none arrived within timeout_ms, <0 peeka_frame_err. */

@@ -138,7 +138,8 @@ static int drain_child(recording *r, followed_proc *p, int timeout_ms, int frame
             return 0;
         }
         /* REPLY (to pings, to detach) and EVENT carry nothing the archive keeps */
-        if (type == PF_RECORDS && recording_take_records(r, body, len, err, errlen) < 0) {
+        if ((type == PF_RECORDS || type == PF_SEGMENTS) &&
+            recording_take_wire(r, &p->c, type, body, len, err, errlen) < 0) {
             if (r->fail == EX_WRITE)
                 return -1;
             ended(p);   /* a child that broke the protocol is dropped, the recording goes on */

@@ -274,7 +274,8 @@ static int take_event(recording *r, const uint8_t *body, uint32_t len, char *err
 
 static const char *frame_name(uint8_t type)
 {
-    static const char *const names[] = {"?", "HELLO", "WELCOME", "REQUEST", "REPLY", "RECORDS", "EVENT"};
+    static const char *const names[] = {"?", "HELLO", "WELCOME", "REQUEST", "REPLY", "RECORDS", "EVENT",
+                                        "SEGMENTS"};
     return type <= PF_TYPE_MAX ? names[type] : "?";
 }
 
@@ -284,8 +285,8 @@ static const char *frame_name(uint8_t type)
 static int take_frame(recording *r, uint8_t type, const uint8_t *body, uint32_t len, int want,
                       cJSON **reply, char *err, size_t errlen)
 {
-    if (type == PF_RECORDS)
-        return take_records(r, body, len, err, errlen);
+    if (type == PF_RECORDS || type == PF_SEGMENTS)
+        return recording_take_wire(r, r->conn, type, body, len, err, errlen);
     if (type == PF_EVENT)
         return take_event(r, body, len, err, errlen);
     if (type != PF_REPLY)
@@ -326,6 +327,27 @@ static int stream_broken(int rc)
 int recording_take_records(recording *r, const uint8_t *data, uint32_t len, char *err, size_t errlen)
 {
     return take_records(r, data, len, err, errlen);
+}
+
+/* SEGMENTS only when c's WELCOME asked for them (then c->segs exists); a
+ * RECORDS body is expanded with c's segments, then checked as a literal
+ * one. */
+int recording_take_wire(recording *r, agent_conn *c, uint8_t type, const uint8_t *body,
+                        uint32_t len, char *err, size_t errlen)
+{
+    if (!c->segments)
+        return type == PF_RECORDS ? take_records(r, body, len, err, errlen)
+                                  : violation(r, err, errlen, "it sent SEGMENTS, which peeka-rec "
+                                              "did not ask for");
+    char why[200];
+    if (type == PF_SEGMENTS)
+        return peeka_segs_define(c->segs, body, len, why, sizeof why) < 0
+                   ? violation(r, err, errlen, "%s", why) : 0;
+    const uint8_t *out;
+    size_t n;
+    if (peeka_segs_expand(c->segs, body, len, &out, &n, why, sizeof why) < 0)
+        return violation(r, err, errlen, "%s", why);
+    return take_records(r, out, (uint32_t)n, err, errlen);
 }
 
 static int target_gone(recording *r);

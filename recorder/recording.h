@@ -88,6 +88,10 @@ void recording_progress(const recording *r, int64_t now, char *out, size_t n);
 /* A RECORDS body from any agent connection (follow_forks.c): checked,
  * counted, written; 0, or -1 with r->fail set. */
 int recording_take_records(recording *r, const uint8_t *data, uint32_t len, char *err, size_t errlen);
+/* A RECORDS or SEGMENTS frame from agent connection c (the target's, or a
+ * followed child's: each has its own segments); the same results. */
+int recording_take_wire(recording *r, agent_conn *c, uint8_t type, const uint8_t *body,
+                        uint32_t len, char *err, size_t errlen);
 /* Installs the recording's probes through another agent connection (an
  * adopted child, follow_forks.c); an EX_* code. */
 int recording_install_on(recording *r, agent_conn *c, char *err, size_t errlen);

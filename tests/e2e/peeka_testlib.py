@@ -71,6 +71,17 @@ def read_archive(path):
     return session, records, summary, names
 
 
+def read_record_lines(path):
+    """The record lines of an archive as stored, in order, without their newline."""
+    raw = subprocess.run(["zstd", "-dcq", path], capture_output=True, check=False).stdout
+    lines = []
+    with tarfile.open(fileobj=io.BytesIO(raw), mode="r|") as tf:
+        for m in tf:
+            if "/data/" in m.name:
+                lines += tf.extractfile(m).read().decode().splitlines()
+    return lines
+
+
 def children(pid):
     """The pids whose parent is pid (from /proc: minimal machines have no pgrep;
     kernels without CONFIG_PROC_CHILDREN have no task/N/children either)."""

@@ -9,7 +9,8 @@ import subprocess
 import tempfile
 import unittest
 
-from peeka_testlib import ANALYZE, PY, TARGETS, read_archive, rec, target_env, tool_env
+from peeka_testlib import (ANALYZE, PY, TARGETS, read_archive, read_record_lines, rec, target_env,
+                           tool_env)
 
 PER_INTERPRETER = False
 EX_PROBE, EX_AGENT_LOST, EX_PROTOCOL = 3, 6, 7
@@ -22,7 +23,7 @@ class FakeAgent(unittest.TestCase):
     def tearDown(self):
         self.tmp.cleanup()
 
-    def run_fake(self, scenario, duration="50"):
+    def run_fake(self, scenario, duration="50", env=None):
         """duration: only the good fake and detach-bad-counts end by it; every
         other scenario ends the recording itself, however long a loaded
         machine takes to get there (with -d 3 a late violation was a clean end)."""
@@ -30,7 +31,8 @@ class FakeAgent(unittest.TestCase):
         # python -S behind a shell: peeka-rec cannot see the flag, takes the
         # sitecustomize route, and the fake reads the socket from it
         p = rec("-o", out, "-d", duration, "watch", "fake.func", "--", "/bin/sh", "-c",
-                'exec "$0" -S "$@"', PY, os.path.join(TARGETS, "fake_agent.py"), scenario, timeout=60)
+                'exec "$0" -S "$@"', PY, os.path.join(TARGETS, "fake_agent.py"), scenario, timeout=60,
+                env=env)
         self.assertGreaterEqual(p.returncode, 0, "peeka-rec died of a signal: " + p.stderr)
         self.assertNotIn("runtime error", p.stderr)     # UBSan
         self.assertNotIn("AddressSanitizer", p.stderr)
@@ -54,8 +56,8 @@ class FakeAgent(unittest.TestCase):
         self.assertEqual(a.returncode, 0, a.stderr)
         return summary
 
-    def assert_violation(self, scenario, words, records=3, duration="50"):
-        p, out = self.run_fake(scenario, duration)
+    def assert_violation(self, scenario, words, records=3, duration="50", env=None):
+        p, out = self.run_fake(scenario, duration, env)
         self.assertEqual(p.returncode, EX_PROTOCOL, p.stderr)
         self.assertIn("the agent broke the protocol", p.stderr)
         self.assertIn(words, p.stderr)
@@ -114,6 +116,42 @@ class FakeAgent(unittest.TestCase):
         self.assert_violation("event-bad-counts", "probe that does not exist")
         # the duration's end brings the detach this fake answers wrongly
         self.assert_violation("detach-bad-counts", "probe that does not exist", duration="3")
+
+    def test_compact_records(self):
+        """SEGMENTS and references: the archive holds exactly the lines the
+        fake would have sent literally, in order, literal ones in between."""
+        p, out = self.run_fake("seg-good", duration="3")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn('"segments":true', p.stdout)   # WELCOME asked for them
+        compact = [json.loads(l.split(" ", 1)[1]) for l in p.stdout.splitlines()
+                   if l.startswith("compact ")]
+        self.assertEqual([len(c) for c in compact], [4, 1])
+        summary = self.assert_complete(out, 3 + 4 + 1 + 1)
+        lines = read_record_lines(out)
+        self.assertEqual(len(lines), 9)
+        self.assertEqual(lines[3:7], [l.rstrip("\n") for l in compact[0]])
+        self.assertEqual(lines[8], compact[1][0].rstrip("\n"))
+        self.assertEqual([json.loads(l)["seq"] for l in lines], list(range(1, 10)))
+        self.assertEqual(summary["reason"], "duration")
+
+    def test_bad_segments(self):
+        for sc, words, records in (
+                ("seg-undefined", "segment that is not defined", 4),
+                ("seg-newline", "NUL, newline or reference byte", 3),
+                ("seg-short", "is 3 bytes", 3),
+                ("seg-out-of-order", "defines segment 1 where 0 was next", 3),
+                ("seg-again", "defines segment 0 where 1 was next", 3),
+                ("seg-cut", "ends inside segment 0", 3),
+                ("seg-cut-ref", "segment that is not defined", 3),
+                ("seg-expands-too-far", "expands to more than 4194304 bytes", 3)):
+            with self.subTest(scenario=sc):
+                self.assert_violation(sc, words, records=records)
+
+    def test_segments_not_asked_for(self):
+        """PEEKA_WIRE=literal: WELCOME does not ask, and SEGMENTS is refused."""
+        p, summary = self.assert_violation("seg-short", "SEGMENTS, which peeka-rec did not ask for",
+                                           env={"PEEKA_WIRE": "literal"})
+        self.assertNotIn('"segments"', p.stdout)
 
     def test_event_with_unknown_reason(self):
         p, out = self.run_fake("event-unknown-reason")

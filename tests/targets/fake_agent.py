@@ -94,6 +94,35 @@ def record(probe_id=1, **extra):
     return json.dumps(r, separators=(",", ":")) + "\n"
 
 
+def seg_def(sid, data):
+    """One definition of a SEGMENTS body (docs/protocol.md "Segments")."""
+    if isinstance(data, str):
+        data = data.encode()
+    return struct.pack("<HH", sid, len(data)) + data
+
+
+def seg_ref(sid):
+    return bytes([1, 0x80 | (sid & 0x7f), 0x80 | (sid >> 7)])
+
+
+def compact(line, segs):
+    """line (a record) with each of segs (id -> text) replaced by its reference."""
+    out = line.encode()
+    for sid, text in segs.items():
+        out = out.replace(text.encode(), seg_ref(sid))
+    return out
+
+
+def send_compact(peer, n):
+    """Defines the head and thread segments, then n records that use them."""
+    segs = {0: '{"type":"observation","kind":"watch","probe_id":1,"watch_id":1,"seq":',
+            1: ',"thread_id":1,"thread_name":"MainThread"}'}
+    peer.send(7, seg_def(0, segs[0]) + seg_def(1, segs[1]))
+    lines = [record() for _ in range(n)]
+    peer.send(5, b"".join(compact(l, segs) for l in lines))
+    print("compact", json.dumps(lines), flush=True)
+
+
 def counts(**over):
     p = {"id": 1, "observations": seq, "drops": 0, "condition_errors": 0,
          "installed": ["fake.func"], "pending": False, "done": False}
@@ -111,6 +140,7 @@ def main():
                              "busy": False}))
     t, body = peer.read_frame()
     assert t == 2, t
+    print("welcome", body.decode(), flush=True)
     inst = peer.request("install")
     bad_install = {
         "install-no-id": lambda: peer.send(4, '{"ok":true,"probes":[]}'),
@@ -188,6 +218,34 @@ def act(peer):
         sys.exit(0)
     elif sc == "detach-bad-counts":
         pass                # linger() answers detach with counts naming no probe
+    elif sc == "seg-good":
+        send_compact(peer, 4)
+        peer.send(5, record())   # literal records still work in between
+        peer.send(7, seg_def(2, ',"location":"AtExit"'))
+        segs = {2: ',"location":"AtExit"'}
+        line = record()
+        peer.send(5, compact(line, segs))
+        print("compact", json.dumps([line]), flush=True)
+    elif sc == "seg-undefined":
+        send_compact(peer, 1)
+        peer.send(5, seg_ref(2) + b"\n")
+    elif sc == "seg-newline":
+        peer.send(7, seg_def(0, "abc\ndef"))
+    elif sc == "seg-short":
+        peer.send(7, seg_def(0, "abc"))
+    elif sc == "seg-out-of-order":
+        peer.send(7, seg_def(1, "abcdef"))
+    elif sc == "seg-again":
+        peer.send(7, seg_def(0, "abcdef"))
+        peer.send(7, seg_def(0, "abcdef"))
+    elif sc == "seg-cut":
+        peer.send(7, seg_def(0, "abcdef")[:-1])
+    elif sc == "seg-cut-ref":
+        peer.send(7, seg_def(0, "{\"type\":\"observation\""))
+        peer.send(5, seg_ref(0)[:2] + b"\n")
+    elif sc == "seg-expands-too-far":
+        peer.send(7, seg_def(0, "x" * 2048))
+        peer.send(5, seg_ref(0) * 2100 + b"\n")
     else:
         raise SystemExit("unknown scenario " + sc)
 
