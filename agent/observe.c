@@ -73,11 +73,13 @@ void write_ms(jsonw *w, int64_t ns)
     jsonw_raw(w, frac, 4);
 }
 
-/* `{"type":"observation","kind":…,"probe_id":…[,"watch_id":…],"seq":`,
- * the same in every record of the probe: a segment (segments.h). */
+/* `{"type":"observation","kind":…,"probe_id":…[,"cycle":…][,"watch_id":…],"seq":`:
+ * without a cycle, the same in every record of the probe: a segment
+ * (segments.h). */
 typedef struct {
     const char *kind;
     const probe *p;
+    int64_t cycle;   /* -1: none */
 } head_ctx;
 
 static void build_head(jsonw *w, const void *arg)
@@ -87,6 +89,10 @@ static void build_head(jsonw *w, const void *arg)
     jsonw_raw(w, h->kind, strlen(h->kind));
     jsonw_lit(w, "\",\"probe_id\":");
     jsonw_i64(w, h->p->id);
+    if (h->cycle >= 0) {
+        jsonw_lit(w, ",\"cycle\":");
+        jsonw_i64(w, h->cycle);
+    }
     if (h->p->kind == PK_WATCH) {   /* Peeka's name for the same number */
         jsonw_lit(w, ",\"watch_id\":");
         jsonw_i64(w, h->p->id);
@@ -98,22 +104,11 @@ static void build_head(jsonw *w, const void *arg)
  * by position. */
 void write_head_start(jsonw *w, const char *kind, probe *p, int64_t cycle)
 {
-    head_ctx h = {kind, p};
-    if (cycle < 0) {
+    head_ctx h = {kind, p, cycle};
+    if (cycle < 0)
         seg_built(w, &p->head_seg, build_head, &h);
-        return;
-    }
-    jsonw_lit(w, "{\"type\":\"observation\",\"kind\":\"");
-    jsonw_raw(w, kind, strlen(kind));
-    jsonw_lit(w, "\",\"probe_id\":");
-    jsonw_i64(w, p->id);
-    jsonw_lit(w, ",\"cycle\":");
-    jsonw_i64(w, cycle);
-    if (p->kind == PK_WATCH) {
-        jsonw_lit(w, ",\"watch_id\":");
-        jsonw_i64(w, p->id);
-    }
-    jsonw_lit(w, ",\"seq\":");
+    else
+        build_head(w, &h);
 }
 
 /* `…"seq":N,"ts_ns":…,"timestamp":…`: the part of the head that changes. */
@@ -153,6 +148,11 @@ void write_record_head(jsonw *w, const char *kind, probe *p, const call *c)
 
 void write_outcome(jsonw *w, int ok, PyObject *exc)
 {
+    static seg_slot ok_seg;   /* the common case, constant */
+    if (ok && !exc) {
+        seg_lit(w, &ok_seg, ",\"success\":true,\"throwExp\":null,\"throwTrace\":null");
+        return;
+    }
     if (ok)
         jsonw_lit(w, ",\"success\":true,\"throwExp\":");
     else
@@ -180,6 +180,7 @@ int write_args_names(jsonw *w, const call *c)
  * rule names is never formatted. */
 void write_args_values(jsonw *w, const call *c, int depth)
 {
+    static seg_slot plain_seg;   /* no keywords, no self: a constant run */
     hooked *h = c->h;
     redactor *r = fmt_rules(w);
     Py_ssize_t first = h->has_self && c->nargs > 0 ? 1 : 0;
@@ -190,8 +191,12 @@ void write_args_values(jsonw *w, const call *c, int depth)
         else
             fmt_value(w, c->args[i], 1, depth);
     }
-    jsonw_lit(w, "],\"kwargs\":{");
     Py_ssize_t nk = c->kwnames ? PyTuple_GET_SIZE(c->kwnames) : 0;
+    if (!first && !nk) {
+        seg_lit(w, &plain_seg, "],\"kwargs\":{},\"target\":null");
+        return;
+    }
+    jsonw_lit(w, "],\"kwargs\":{");
     for (Py_ssize_t i = 0; i < nk; i++) {
         PyObject *k = PyTuple_GET_ITEM(c->kwnames, i);
         if (i) jsonw_char(w, ',');

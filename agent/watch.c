@@ -5,7 +5,7 @@
 #include "watch.h"
 #include "dispatch.h"
 #include "record.h"
-#include "redactor.h"
+#include "redactor.h"   /* argnames_sync, argnames_write */
 #include "watch_async.h"
 
 #include <string.h>
@@ -39,44 +39,30 @@ static void build_func_part(jsonw *w, const void *arg)
     jsonw_lit(w, ",\"params\":[");
 }
 
-/* The function's part and the parameters, as segments where they are
- * constant (segments.h); the same bytes as write_func_name, write_location
- * and write_args. */
-static void write_call(jsonw *w, probe *p, const call *c, enum where at)
+/* The function's part as a segment while its names are constant
+ * (segments.h); the same bytes as write_func_name, write_location and
+ * write_args_names. */
+static void write_func_part(jsonw *w, const call *c, enum where at)
 {
-    static seg_slot plain_seg;
     hooked *h = c->h;
-    if (argnames_sync(h) == 0) {
-        if (h->seg_names != h->names_gen) {   /* another __code__: other names */
-            for (int i = 0; i < 3; i++)
-                h->at_seg[i].gen = 0;
-            h->seg_names = h->names_gen;
-        }
-        func_ctx f = {h, at};
-        seg_built(w, &h->at_seg[at], build_func_part, &f);
-    } else {
+    if (argnames_sync(h) < 0) {
         write_func_name(w, h->name_json, h->name_json_len);
         write_location(w, at);
         write_args_names(w, c);
-    }
-    if (!h->has_self && !c->kwnames) {   /* the common case: a constant run */
-        for (Py_ssize_t i = 0; i < c->nargs; i++) {
-            if (i) jsonw_char(w, ',');
-            if (fmt_rules(w) && redactor_param(fmt_rules(w), h, i))
-                fmt_redacted(w);
-            else
-                fmt_value(w, c->args[i], 1, p->depth);
-        }
-        seg_lit(w, &plain_seg, "],\"kwargs\":{},\"target\":null,\"returnObj\":");
         return;
     }
-    write_args_values(w, c, p->depth);
-    jsonw_lit(w, ",\"returnObj\":");
+    if (h->seg_names != h->names_gen) {   /* another __code__: other names */
+        for (int i = 0; i < 3; i++)
+            h->at_seg[i].gen = 0;
+        h->seg_names = h->names_gen;
+    }
+    func_ctx f = {h, at};
+    seg_built(w, &h->at_seg[at], build_func_part, &f);
 }
 
 static void build_record(jsonw *w, probe *p, const call *c, const void *arg)
 {
-    static seg_slot ok_seg, cost_ns_seg;
+    static seg_slot ret_seg, cost_seg, cost_ns_seg;
     enum where at = *(const enum where *)arg;
     write_head_start(w, "watch", p, -1);
     write_head_times(w, p, c->wall);
@@ -85,18 +71,16 @@ static void build_record(jsonw *w, probe *p, const call *c, const void *arg)
         write_location(w, at);
         record_write(w, p, c);
     } else {
-        write_call(w, p, c, at);
+        write_func_part(w, c, at);
+        write_args_values(w, c, p->depth);
+        seg_lit(w, &ret_seg, ",\"returnObj\":");
         if (at == AT_EXIT)
             fmt_value(w, c->ret, 1, p->depth);
         else
             jsonw_lit(w, "null");
     }
-    if (at != AT_EXCEPTION) {
-        seg_lit(w, &ok_seg, ",\"success\":true,\"throwExp\":null,\"throwTrace\":null,\"cost\":");
-    } else {
-        write_outcome(w, 0, c->exc);
-        jsonw_lit(w, ",\"cost\":");
-    }
+    write_outcome(w, at != AT_EXCEPTION, at == AT_EXCEPTION ? c->exc : NULL);
+    seg_lit(w, &cost_seg, ",\"cost\":");
     write_ms(w, c->cost);
     seg_lit(w, &cost_ns_seg, ",\"cost_ns\":");
     jsonw_i64(w, c->cost);
