@@ -166,14 +166,13 @@ int conn_wants_segments(void)
 int conn_welcome(agent_conn *c, int lease_ms, char *err, size_t errlen)
 {
     char welcome[160];
-    c->segments = conn_wants_segments();
-    if (c->segments && !c->segs && !(c->segs = calloc(1, sizeof *c->segs))) {
+    if (conn_wants_segments() && !c->segs && !(c->segs = calloc(1, sizeof *c->segs))) {
         snprintf(err, errlen, "out of memory");
         return EX_INTERNAL;
     }
     snprintf(welcome, sizeof welcome, "{\"proto\":%d,\"lease_ms\":%d%s%s}", PEEKA_PROTO_VERSION,
              lease_ms, welcome_follow ? ",\"follow_forks\":true" : "",
-             c->segments ? ",\"segments\":true" : "");
+             c->segs ? ",\"segments\":true" : "");
     if (peeka_frame_send(c->fd, PF_WELCOME, welcome, strlen(welcome)) != PFE_OK) {
         snprintf(err, errlen, "cannot send WELCOME: %s", strerror(errno));
         return EX_ATTACH;

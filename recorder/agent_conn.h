@@ -14,8 +14,8 @@ typedef struct {
     int next_id;
     pid_t pid;
     char python[32];
-    int segments;               /* its WELCOME asked for the compact wire form */
-    peeka_segs *segs;           /* the segments it defined (wire_segments.h), or NULL */
+    peeka_segs *segs;           /* the segments it defined (wire_segments.h); NULL: its
+                                 * WELCOME did not ask for the compact wire form */
 } agent_conn;
 
 /* Waits for the agent to connect, checks its pid (SO_PEERCRED) and token,

@@ -335,7 +335,7 @@ int recording_take_records(recording *r, const uint8_t *data, uint32_t len, char
 int recording_take_wire(recording *r, agent_conn *c, uint8_t type, const uint8_t *body,
                         uint32_t len, char *err, size_t errlen)
 {
-    if (!c->segments)
+    if (!c->segs)
         return type == PF_RECORDS ? take_records(r, body, len, err, errlen)
                                   : violation(r, err, errlen, "it sent SEGMENTS, which peeka-rec "
                                               "did not ask for");
